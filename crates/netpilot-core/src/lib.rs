@@ -1,0 +1,16 @@
+//! netpilot's domain: the types every layer speaks, the *port traits* the engine is
+//! written against, and the error codes users and UIs see.
+//!
+//! Layer: bottom. This crate does no I/O, starts no runtime and depends on nothing of
+//! netpilot's; `netpilot-engine` and `netpilot-linux` both build on it in parallel.
+
+pub mod error;
+pub mod interface;
+pub mod ports;
+pub mod process;
+pub mod socket;
+
+pub use error::{Error, ErrorCode};
+pub use interface::{Interface, InterfaceAddress, InterfaceKind, LinkCounters, OperState};
+pub use process::ProcessRef;
+pub use socket::{Family, Protocol, Socket, SocketState, TcpCounters};
