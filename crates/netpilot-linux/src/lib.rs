@@ -1,1 +1,17 @@
-//! placeholder
+//! netpilot's ports implemented on Linux, each tested against the real kernel.
+//!
+//! Layer: backends. Depends on `netpilot-core` only (never on the engine). Modules:
+//! [`links`] (rtnetlink link and address dumps), [`sockdiag`] (`NETLINK_SOCK_DIAG` dumps
+//! and destroy notices), [`procfs`] (socket ownership from `/proc/PID/fd`), [`netns`]
+//! (`--netns NAME`). Raw netlink types never leave this crate.
+
+mod errors;
+pub mod links;
+mod netlink;
+pub mod netns;
+pub mod procfs;
+pub mod sockdiag;
+
+pub use links::Links;
+pub use procfs::ProcFs;
+pub use sockdiag::{ClosedSocketListener, SockDiag};
