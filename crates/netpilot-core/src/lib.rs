@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod interface;
+pub mod monitor;
 pub mod ports;
 pub mod process;
 pub mod socket;
@@ -14,3 +15,7 @@ pub use error::{Error, ErrorCode};
 pub use interface::{Interface, InterfaceAddress, InterfaceKind, LinkCounters, OperState};
 pub use process::ProcessRef;
 pub use socket::{Family, Protocol, Socket, SocketState, TcpCounters};
+pub use monitor::{
+    Connection, ConnectionCounts, InterfaceSample, LinkRate, ListeningPort, PortBinding,
+    ProcessTraffic, UnattributedTraffic, Visibility,
+};

@@ -1,1 +1,9 @@
-//! placeholder
+//! netpilot's logic, written against the port traits of `netpilot-core` and unit-tested
+//! with the fakes in [`testing`].
+//!
+//! Layer: engine. Depends on `netpilot-core` only: nothing here can reach netlink, D-Bus
+//! or `/proc` except through a port.
+
+pub mod monitor;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

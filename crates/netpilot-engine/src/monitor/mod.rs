@@ -1,0 +1,14 @@
+//! The monitor: connections, listening ports, interface rates and per-process traffic.
+
+pub mod connections;
+pub mod interfaces;
+mod names;
+pub mod owners;
+pub mod ports;
+pub mod services;
+pub mod traffic;
+
+pub use connections::{ConnectionFilter, ConnectionKind, ConnectionsSnapshot, collect_connections};
+pub use owners::SocketOwners;
+pub use ports::{PortsSnapshot, collect_ports};
+pub use traffic::{TrafficMeter, TrafficSample};

@@ -1,0 +1,471 @@
+//! `netpilot traffic`: exact per-process TCP throughput from the kernel's own per-socket
+//! counters (`tcp_info` `bytes_acked` / `bytes_received`), without packet capture.
+//!
+//! Each sample dumps every socket with its counters and charges the growth of each
+//! socket's counters since the previous sample to the process holding it. Sockets are
+//! tracked by cookie, so a socket whose process closed it (inode 0, FIN-WAIT) is still
+//! charged to that process, and the final counters the kernel broadcasts when it frees a
+//! socket ([`ClosedSocketFeed`]) account for the bytes it moved after the last sample.
+
+use super::owners::SocketOwners;
+use netpilot_core::ports::{ClosedSocket, ClosedSocketFeed, ProcessSource, SocketQuery, SocketSource};
+use netpilot_core::{
+    ConnectionCounts, Error, ProcessTraffic, Protocol, Socket, SocketState, UnattributedTraffic,
+    Visibility,
+};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// A socket missing from the dump is kept this many samples for a late destroy notice.
+const KEEP_VANISHED: u64 = 3;
+
+/// One report of [`TrafficMeter::sample`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrafficSample {
+    /// Time since the previous sample; `None` for the first, which only sets the baseline.
+    pub interval: Option<Duration>,
+    /// Processes holding sockets, busiest first.
+    pub processes: Vec<ProcessTraffic>,
+    pub unattributed: UnattributedTraffic,
+    /// Whether destroy notices are received, so closing sockets lose no bytes.
+    pub closed_sockets_tracked: bool,
+    /// Destroy notices the kernel dropped since the last sample (buffer overrun).
+    pub lost_notices: u64,
+    pub visibility: Visibility,
+}
+
+/// Payload counters of a socket as last charged.
+#[derive(Debug, Clone, Copy)]
+struct Tracked {
+    sent: u64,
+    received: u64,
+    /// Raw `bytes_received` (payload plus the peer's FIN once it arrived).
+    received_raw: u64,
+    peer_fin_counted: bool,
+    owner: Option<u32>,
+    seen_in: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Bytes {
+    rx: u64,
+    tx: u64,
+}
+
+#[derive(Debug, Default)]
+struct Usage {
+    interval: Bytes,
+    connections: ConnectionCounts,
+    udp_sockets: u32,
+}
+
+pub struct TrafficMeter<S, P, F> {
+    sockets: S,
+    procs: P,
+    closed: Option<F>,
+    owners: SocketOwners,
+    tracked: HashMap<u64, Tracked>,
+    /// Cookies of sockets already settled (destroyed, or vanished), with the sample that
+    /// settled them: a notice for one of them must not be charged again as a new socket.
+    settled: HashMap<u64, u64>,
+    totals: HashMap<u32, Bytes>,
+    /// Names of processes seen holding sockets, for those that exit mid-interval.
+    names: HashMap<u32, String>,
+    unattributed_total: Bytes,
+    last_sample: Option<Instant>,
+    round: u64,
+}
+
+impl<S, P, F> TrafficMeter<S, P, F>
+where
+    S: SocketSource,
+    P: ProcessSource,
+    F: ClosedSocketFeed,
+{
+    /// `closed` is `None` where destroy notices are unavailable; bytes a socket moves
+    /// between the last sample and its close are then lost.
+    pub fn new(sockets: S, procs: P, closed: Option<F>) -> Self {
+        TrafficMeter {
+            sockets,
+            procs,
+            closed,
+            owners: SocketOwners::default(),
+            tracked: HashMap::new(),
+            settled: HashMap::new(),
+            totals: HashMap::new(),
+            names: HashMap::new(),
+            unattributed_total: Bytes::default(),
+            last_sample: None,
+            round: 0,
+        }
+    }
+
+    /// Takes a sample at `now` and reports the traffic since the previous one.
+    pub fn sample(&mut self, now: Instant) -> Result<TrafficSample, Error> {
+        let query = SocketQuery { tcp_counters: true, ..SocketQuery::all() };
+        let sockets = self.sockets.sockets(&query)?;
+        self.owners.refresh(&self.procs, &sockets);
+        let (closed, lost_notices) = match &mut self.closed {
+            Some(feed) => (feed.take_closed(), feed.lost()),
+            None => (Vec::new(), 0),
+        };
+        let baseline = self.last_sample.is_none();
+        self.round += 1;
+
+        let mut usage: HashMap<u32, Usage> = HashMap::new();
+        let mut unattributed = Bytes::default();
+        let mut visibility = Visibility {
+            unattributed_sockets: 0,
+            unreadable_processes: self.owners.unreadable_processes(),
+        };
+        for socket in &sockets {
+            let owner = self.owner(socket);
+            match owner {
+                Some(pid) => count_socket(usage.entry(pid).or_default(), socket),
+                None if socket.inode != 0 => visibility.unattributed_sockets += 1,
+                None => {}
+            }
+            let moved = self.charge_live(socket, owner, baseline);
+            charge(&mut usage, &mut unattributed, owner, moved);
+        }
+        for notice in closed {
+            let (owner, moved) = self.charge_closed(&notice, baseline);
+            charge(&mut usage, &mut unattributed, owner, moved);
+        }
+        let round = self.round;
+        let settled = &mut self.settled;
+        self.tracked.retain(|&cookie, t| {
+            let keep = round - t.seen_in <= KEEP_VANISHED;
+            if !keep {
+                settled.insert(cookie, round);
+            }
+            keep
+        });
+        self.settled.retain(|_, at| round - *at <= KEEP_VANISHED);
+
+        let interval = self.last_sample.map(|last| now.saturating_duration_since(last));
+        self.last_sample = Some(now);
+        Ok(self.report(usage, unattributed, interval, lost_notices, visibility))
+    }
+
+    /// The process to charge: whoever holds the inode now, else whoever held the socket
+    /// when we last saw it (a socket its process closed keeps its cookie, not its inode).
+    fn owner(&self, socket: &Socket) -> Option<u32> {
+        self.owners
+            .of(socket.inode)
+            .first()
+            .copied()
+            .or_else(|| self.tracked.get(&socket.cookie).and_then(|t| t.owner))
+    }
+
+    fn charge_live(&mut self, socket: &Socket, owner: Option<u32>, baseline: bool) -> Bytes {
+        let Some(counters) = socket.tcp else { return Bytes::default() };
+        let peer_fin = socket.state.peer_fin_received();
+        let now = Tracked {
+            sent: counters.payload_sent(),
+            received: counters.payload_received(peer_fin),
+            received_raw: counters.bytes_received,
+            peer_fin_counted: peer_fin,
+            owner,
+            seen_in: self.round,
+        };
+        let moved = match self.tracked.insert(socket.cookie, now) {
+            Some(before) => Bytes {
+                rx: now.received.saturating_sub(before.received),
+                tx: now.sent.saturating_sub(before.sent),
+            },
+            // Opened since the last sample: everything it moved, moved in this interval.
+            None if !baseline => Bytes { rx: now.received, tx: now.sent },
+            None => Bytes::default(),
+        };
+        moved
+    }
+
+    fn charge_closed(&mut self, notice: &ClosedSocket, baseline: bool) -> (Option<u32>, Bytes) {
+        let counters = notice.counters;
+        let sent = counters.payload_sent();
+        if self.settled.contains_key(&notice.cookie) {
+            return (None, Bytes::default());
+        }
+        match self.tracked.remove(&notice.cookie) {
+            Some(before) => {
+                self.settled.insert(notice.cookie, self.round);
+                // A freed socket reports state CLOSE, which does not tell whether the
+                // peer's FIN arrived. Bytes beyond the last sample are taken to end with
+                // it, as they do in an orderly close; a reset after fresh data would
+                // undercount by one byte.
+                let peer_fin =
+                    before.peer_fin_counted || counters.bytes_received > before.received_raw;
+                let received = counters.payload_received(peer_fin);
+                let moved = Bytes {
+                    rx: received.saturating_sub(before.received),
+                    tx: sent.saturating_sub(before.sent),
+                };
+                (before.owner, moved)
+            }
+            // Opened and closed between two samples: no process was ever seen holding it.
+            None if !baseline => {
+                let peer_fin = counters.bytes_received > 0;
+                (None, Bytes { rx: counters.payload_received(peer_fin), tx: sent })
+            }
+            None => (None, Bytes::default()),
+        }
+    }
+
+    fn report(
+        &mut self,
+        usage: HashMap<u32, Usage>,
+        unattributed: Bytes,
+        interval: Option<Duration>,
+        lost_notices: u64,
+        visibility: Visibility,
+    ) -> TrafficSample {
+        let seconds = interval.map_or(0.0, |i| i.as_secs_f64());
+        let per_second = |bytes: u64| if seconds > 0.0 { bytes as f64 / seconds } else { 0.0 };
+        self.unattributed_total.rx += unattributed.rx;
+        self.unattributed_total.tx += unattributed.tx;
+
+        let mut processes = Vec::with_capacity(usage.len());
+        for (&pid, usage) in &usage {
+            let total = self.totals.entry(pid).or_default();
+            total.rx += usage.interval.rx;
+            total.tx += usage.interval.tx;
+            let total = *total;
+            // A process that exited during the interval keeps the name we last saw.
+            let name = match self.procs.process_name(pid) {
+                Some(name) => {
+                    self.names.insert(pid, name.clone());
+                    name
+                }
+                None => match self.names.get(&pid) {
+                    Some(name) => name.clone(),
+                    None => continue,
+                },
+            };
+            processes.push(ProcessTraffic {
+                pid,
+                name,
+                rx_bytes_per_sec: per_second(usage.interval.rx),
+                tx_bytes_per_sec: per_second(usage.interval.tx),
+                rx_bytes: total.rx,
+                tx_bytes: total.tx,
+                connections: usage.connections,
+                udp_sockets: usage.udp_sockets,
+            });
+        }
+        // Forget processes that hold nothing and are gone, so a reused pid starts afresh.
+        let owners = &self.owners;
+        self.totals.retain(|pid, _| usage.contains_key(pid) || owners.knows(*pid));
+        self.names.retain(|pid, _| usage.contains_key(pid) || owners.knows(*pid));
+        processes.sort_by(|a, b| {
+            let rate = |p: &ProcessTraffic| p.rx_bytes_per_sec + p.tx_bytes_per_sec;
+            rate(b)
+                .total_cmp(&rate(a))
+                .then((b.rx_bytes + b.tx_bytes).cmp(&(a.rx_bytes + a.tx_bytes)))
+                .then(b.connections.total.cmp(&a.connections.total))
+                .then(a.pid.cmp(&b.pid))
+        });
+        TrafficSample {
+            interval,
+            processes,
+            unattributed: UnattributedTraffic {
+                rx_bytes_per_sec: per_second(unattributed.rx),
+                tx_bytes_per_sec: per_second(unattributed.tx),
+                rx_bytes: self.unattributed_total.rx,
+                tx_bytes: self.unattributed_total.tx,
+            },
+            closed_sockets_tracked: self.closed.is_some(),
+            lost_notices,
+            visibility,
+        }
+    }
+}
+
+fn count_socket(usage: &mut Usage, socket: &Socket) {
+    usage.connections.total += 1;
+    if socket.state == SocketState::Established {
+        usage.connections.established += 1;
+    }
+    if socket.state.is_listening() {
+        usage.connections.listening += 1;
+    }
+    if socket.protocol == Protocol::Udp {
+        usage.udp_sockets += 1;
+    }
+}
+
+fn charge(usage: &mut HashMap<u32, Usage>, unattributed: &mut Bytes, owner: Option<u32>, moved: Bytes) {
+    if moved.rx == 0 && moved.tx == 0 {
+        return;
+    }
+    let bytes = match owner {
+        Some(pid) => &mut usage.entry(pid).or_default().interval,
+        None => unattributed,
+    };
+    bytes.rx += moved.rx;
+    bytes.tx += moved.tx;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{FakeClosedFeed, FakeProcesses, FakeSockets, tcp_socket};
+    use netpilot_core::TcpCounters;
+
+    /// A socket whose counters say it sent `tx` and received `rx` payload bytes
+    /// (acked includes the SYN, as on the connecting side).
+    fn moving(inode: u64, rx: u64, tx: u64) -> Socket {
+        let mut socket = tcp_socket(inode);
+        socket.tcp = Some(TcpCounters {
+            bytes_acked: tx + 1,
+            bytes_received: rx,
+            bytes_sent: tx,
+            bytes_retrans: 0,
+        });
+        socket
+    }
+
+    fn closed(cookie: u64, rx_raw: u64, tx: u64) -> ClosedSocket {
+        ClosedSocket {
+            cookie,
+            counters: TcpCounters {
+                bytes_acked: tx + 2,
+                bytes_received: rx_raw,
+                bytes_sent: tx,
+                bytes_retrans: 0,
+            },
+        }
+    }
+
+    type Meter = TrafficMeter<FakeSockets, FakeProcesses, FakeClosedFeed>;
+
+    fn meter(sockets: Vec<Socket>, procs: FakeProcesses) -> (Meter, Instant) {
+        let meter = TrafficMeter::new(FakeSockets::new(sockets), procs, Some(FakeClosedFeed::default()));
+        (meter, Instant::now())
+    }
+
+    fn secs(start: Instant, s: u64) -> Instant {
+        start + Duration::from_secs(s)
+    }
+
+    fn row<'a>(sample: &'a TrafficSample, pid: u32) -> &'a ProcessTraffic {
+        sample.processes.iter().find(|p| p.pid == pid).expect("process is reported")
+    }
+
+    #[test]
+    fn the_first_sample_is_a_baseline_and_later_growth_is_charged() {
+        let (mut meter, t0) =
+            meter(vec![moving(1, 5_000, 7_000)], FakeProcesses::new().with(10, "curl", &[1]));
+        let first = meter.sample(t0).unwrap();
+        assert_eq!(first.interval, None);
+        assert_eq!(row(&first, 10).rx_bytes, 0);
+
+        meter.sockets.replace(vec![moving(1, 9_000, 8_000)]);
+        let second = meter.sample(secs(t0, 2)).unwrap();
+        let curl = row(&second, 10);
+        assert_eq!((curl.rx_bytes, curl.tx_bytes), (4_000, 1_000));
+        assert_eq!((curl.rx_bytes_per_sec, curl.tx_bytes_per_sec), (2_000.0, 500.0));
+        assert_eq!(curl.connections, ConnectionCounts { total: 1, established: 1, listening: 0 });
+    }
+
+    #[test]
+    fn a_socket_opened_between_samples_is_charged_in_full_without_its_syn() {
+        let (mut meter, t0) = meter(vec![], FakeProcesses::new().with(10, "wget", &[2]));
+        meter.sample(t0).unwrap();
+        meter.sockets.replace(vec![moving(2, 300, 100)]);
+        let sample = meter.sample(secs(t0, 1)).unwrap();
+        assert_eq!((row(&sample, 10).rx_bytes, row(&sample, 10).tx_bytes), (300, 100));
+    }
+
+    #[test]
+    fn a_socket_its_process_closed_stays_charged_to_that_process() {
+        let procs = FakeProcesses::new().with(10, "app", &[3]);
+        let (mut meter, t0) = meter(vec![moving(3, 0, 1_000)], procs);
+        meter.sample(t0).unwrap();
+        // close(): the fd is gone, the socket lingers in FIN-WAIT with inode 0 while the
+        // last data is acked.
+        meter.procs.set(10, &[]);
+        let mut orphan = moving(3, 0, 1_500);
+        orphan.inode = 0;
+        orphan.state = SocketState::FinWait1;
+        meter.sockets.replace(vec![orphan]);
+        let sample = meter.sample(secs(t0, 1)).unwrap();
+        assert_eq!(row(&sample, 10).tx_bytes, 500);
+    }
+
+    #[test]
+    fn a_destroy_notice_charges_the_bytes_after_the_last_sample_once() {
+        let procs = FakeProcesses::new().with(10, "scp", &[4]);
+        let (mut meter, t0) = meter(vec![moving(4, 100, 1_000)], procs);
+        meter.sample(t0).unwrap();
+        meter.sockets.replace(vec![]);
+        // Received 50 more bytes and the peer's FIN; sent 200 more, all acked.
+        meter.closed.as_mut().unwrap().closed.push(closed(4, 151, 1_200));
+        let sample = meter.sample(secs(t0, 1)).unwrap();
+        assert_eq!((row(&sample, 10).rx_bytes, row(&sample, 10).tx_bytes), (50, 200));
+        // A second notice for a settled socket charges nothing anywhere.
+        meter.closed.as_mut().unwrap().closed.push(closed(4, 151, 1_200));
+        let sample = meter.sample(secs(t0, 2)).unwrap();
+        assert_eq!(sample.unattributed.rx_bytes + sample.unattributed.tx_bytes, 0);
+        assert!(sample.processes.iter().all(|p| p.pid != 10));
+    }
+
+    #[test]
+    fn a_late_destroy_notice_is_still_charged_to_the_owner() {
+        let procs = FakeProcesses::new().with(10, "rsync", &[5]);
+        let (mut meter, t0) = meter(vec![moving(5, 0, 10)], procs);
+        meter.sample(t0).unwrap();
+        meter.sockets.replace(vec![]);
+        meter.sample(secs(t0, 1)).unwrap();
+        meter.closed.as_mut().unwrap().closed.push(closed(5, 0, 60));
+        let sample = meter.sample(secs(t0, 2)).unwrap();
+        assert_eq!(row(&sample, 10).tx_bytes, 50);
+    }
+
+    #[test]
+    fn a_socket_both_dumped_and_destroyed_in_one_interval_is_not_double_counted() {
+        let procs = FakeProcesses::new().with(10, "git", &[6]);
+        let (mut meter, t0) = meter(vec![], procs);
+        meter.sample(t0).unwrap();
+        meter.sockets.replace(vec![moving(6, 0, 400)]);
+        meter.closed.as_mut().unwrap().closed.push(closed(6, 0, 500));
+        let sample = meter.sample(secs(t0, 1)).unwrap();
+        assert_eq!(row(&sample, 10).tx_bytes, 500);
+    }
+
+    #[test]
+    fn short_lived_sockets_no_process_was_seen_with_are_unattributed() {
+        let (mut meter, t0) = meter(vec![], FakeProcesses::new());
+        meter.sample(t0).unwrap();
+        meter.closed.as_mut().unwrap().closed.push(closed(7, 1_001, 300));
+        let sample = meter.sample(secs(t0, 1)).unwrap();
+        assert_eq!((sample.unattributed.rx_bytes, sample.unattributed.tx_bytes), (1_000, 300));
+        assert!(sample.processes.is_empty());
+    }
+
+    #[test]
+    fn udp_sockets_are_counted_and_their_bytes_are_not_claimed() {
+        let mut udp = tcp_socket(8);
+        udp.protocol = Protocol::Udp;
+        udp.state = SocketState::Unconnected;
+        udp.tcp = None;
+        let (mut meter, t0) = meter(vec![udp], FakeProcesses::new().with(10, "dnsmasq", &[8]));
+        meter.sample(t0).unwrap();
+        let sample = meter.sample(secs(t0, 1)).unwrap();
+        let dnsmasq = row(&sample, 10);
+        assert_eq!(dnsmasq.udp_sockets, 1);
+        assert_eq!(dnsmasq.connections.listening, 1);
+        assert_eq!(dnsmasq.rx_bytes + dnsmasq.tx_bytes, 0);
+    }
+
+    #[test]
+    fn busiest_processes_come_first() {
+        let procs = FakeProcesses::new().with(10, "idle", &[1]).with(20, "busy", &[2]);
+        let (mut meter, t0) = meter(vec![moving(1, 0, 0), moving(2, 0, 0)], procs);
+        meter.sample(t0).unwrap();
+        meter.sockets.replace(vec![moving(1, 10, 0), moving(2, 10_000, 0)]);
+        let sample = meter.sample(secs(t0, 1)).unwrap();
+        let order: Vec<u32> = sample.processes.iter().map(|p| p.pid).collect();
+        assert_eq!(order, vec![20, 10]);
+    }
+}
