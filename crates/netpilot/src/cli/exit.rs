@@ -1,0 +1,75 @@
+//! Exit codes and how failures are shown.
+
+use netpilot_api::monitor::ErrorDocument;
+use netpilot_core::{Error, ErrorCode};
+use std::io::Write;
+use std::process::ExitCode;
+
+/// Printed at the end of `--help`.
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  success (also when the reader of a pipe goes away, as with `| head`)
+  1  the operation failed
+  2  bad usage: an unknown flag or value, a network namespace that does not exist
+  4  permission denied: run as root or grant the capability named in the message";
+
+fn exit_code(code: ErrorCode) -> u8 {
+    match code {
+        ErrorCode::InvalidArgument | ErrorCode::NetnsNotFound => 2,
+        ErrorCode::PermissionDenied => 4,
+        _ => 1,
+    }
+}
+
+/// Prints `error` (as a JSON document on stdout with `--json`, else on stderr) and
+/// returns the exit code. A closed pipe is not an error worth a word.
+pub fn report(error: &anyhow::Error, json: bool) -> ExitCode {
+    if is_broken_pipe(error) {
+        return ExitCode::SUCCESS;
+    }
+    let error = match error.downcast_ref::<Error>() {
+        Some(e) => e.clone(),
+        None => Error::new(ErrorCode::Io, format!("{error:#}")),
+    };
+    if json {
+        let document = ErrorDocument { error: error.clone() };
+        let mut out = std::io::stdout().lock();
+        let _ = serde_json::to_writer(&mut out, &document);
+        let _ = writeln!(out);
+    } else {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "netpilot: {}", error.message);
+        if let Some(hint) = &error.hint {
+            let _ = writeln!(err, "  hint: {hint}");
+        }
+    }
+    ExitCode::from(exit_code(error.code))
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_broken_pipe_anywhere_in_the_chain_is_recognised() {
+        let pipe = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        let error = anyhow::Error::from(pipe).context("writing the table");
+        assert!(is_broken_pipe(&error));
+        assert!(!is_broken_pipe(&anyhow::anyhow!("no")));
+    }
+
+    #[test]
+    fn usage_and_permission_errors_have_their_own_codes() {
+        assert_eq!(exit_code(ErrorCode::NetnsNotFound), 2);
+        assert_eq!(exit_code(ErrorCode::PermissionDenied), 4);
+        assert_eq!(exit_code(ErrorCode::Io), 1);
+    }
+}

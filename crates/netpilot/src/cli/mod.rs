@@ -1,0 +1,117 @@
+//! The command line: one module per subcommand.
+
+mod connections;
+pub mod exit;
+mod interfaces;
+mod ports;
+mod traffic;
+mod visibility;
+
+use clap::{Args, Parser, Subcommand};
+use std::io::Write;
+
+/// A Linux network companion: see what your network is doing.
+///
+/// netpilot shows interfaces with their rates, every connection with the process that
+/// holds it, listening ports, and exact per-process TCP traffic, read from the kernel
+/// (netlink, sock_diag, /proc). Every command prints a table, or JSON with --json.
+#[derive(Debug, Parser)]
+#[command(name = "netpilot", version, after_help = exit::EXIT_CODES)]
+pub struct Cli {
+    /// Print JSON on stdout instead of a table: one document, or one per line for
+    /// `traffic`. Errors become {"error":{"code","message","hint"}}.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print no notes (hidden sockets, what is not measured) on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Network interfaces: state, addresses, counters and current rates.
+    Interfaces(interfaces::InterfacesArgs),
+    /// Sockets with their state, peer and the process that holds them.
+    Connections(connections::ConnectionsArgs),
+    /// Listening TCP and bound UDP ports with their processes and service names.
+    Ports(ports::PortsArgs),
+    /// Live per-process traffic: bytes/s, totals and connection counts.
+    Traffic(traffic::TrafficArgs),
+}
+
+/// What every command may need: output mode and where to write.
+pub struct Ctx {
+    pub json: bool,
+    pub quiet: bool,
+}
+
+impl Ctx {
+    /// A note for the human reading stderr; silent with --quiet.
+    pub fn note(&self, message: &str) {
+        if !self.quiet {
+            let _ = writeln!(std::io::stderr(), "{message}");
+        }
+    }
+}
+
+impl Cli {
+    pub fn run(self) -> anyhow::Result<()> {
+        let ctx = Ctx { json: self.json, quiet: self.quiet };
+        match self.command {
+            Command::Interfaces(args) => args.run(&ctx),
+            Command::Connections(args) => args.run(&ctx),
+            Command::Ports(args) => args.run(&ctx),
+            Command::Traffic(args) => args.run(&ctx),
+        }
+    }
+}
+
+/// Where to look: this network namespace or a named one.
+#[derive(Debug, Clone, Args)]
+pub struct Scope {
+    /// Inspect the named network namespace (`ip netns list`) instead of this one, as
+    /// `ss -N NAME` does. Needs root.
+    #[arg(long, value_name = "NAME")]
+    pub netns: Option<String>,
+}
+
+impl Scope {
+    /// Enters the namespace, if one was named. Call before opening any netlink socket.
+    pub fn enter(&self) -> Result<(), netpilot_core::Error> {
+        match &self.netns {
+            Some(name) => netpilot_linux::netns::enter(name),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Parses a positive number of seconds ("1", "0.5") for --interval.
+pub fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
+    let seconds: f64 = text.trim().parse().map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if !(0.01..=3600.0).contains(&seconds) {
+        return Err("give between 0.01 and 3600 seconds".into());
+    }
+    Ok(std::time::Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn intervals_are_positive_seconds() {
+        assert_eq!(parse_seconds("0.5"), Ok(std::time::Duration::from_millis(500)));
+        assert!(parse_seconds("0").is_err());
+        assert!(parse_seconds("-1").is_err());
+        assert!(parse_seconds("soon").is_err());
+        assert!(parse_seconds("NaN").is_err());
+    }
+}
