@@ -1,1 +1,11 @@
-//! placeholder
+//! Dev-only helpers for netpilot's kernel tests (tier 2): a fresh network namespace per
+//! test, the root gate, processes that hold known sockets, and bounded waits.
+#![allow(clippy::print_stderr)]
+
+pub mod gate;
+pub mod holder;
+pub mod netns;
+pub mod wait;
+
+pub use gate::require_root;
+pub use holder::Holder;

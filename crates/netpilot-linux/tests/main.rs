@@ -1,0 +1,4 @@
+//! Tier-2 tests of the Linux backends against the real kernel, each in a fresh network
+//! namespace. They need root; see docs/testing.md.
+
+mod kernel;
