@@ -69,41 +69,47 @@ def main():
         words = line.split()
         if not words:
             continue
-        command, args = words[0], words[1:]
-        if command == "listen":
-            s = make(args[0])
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind((args[1], int(args[2])))
-            s.listen(1024)
-            keep.append(s)
-            threading.Thread(target=accept_forever, args=(s,), daemon=True).start()
-            reply = f"ok {s.getsockname()[1]}"
-        elif command == "bind":
-            s = make(args[0])
-            s.bind((args[1], int(args[2])))
-            keep.append(s)
-            reply = f"ok {s.getsockname()[1]}"
-        elif command == "connect":
-            s = make(args[0])
-            s.connect((args[1], int(args[2])))
-            ident = len(connections) + 1
-            connections[ident] = s
-            reply = f"ok {ident} {s.getsockname()[1]}"
-        elif command == "send":
-            connections[int(args[0])].sendall(b"x" * int(args[1]))
-            reply = f"ok {args[1]}"
-        elif command == "close":
-            connections.pop(int(args[0])).close()
-            reply = "ok"
-        elif command == "received":
-            with lock:
-                reply = f"ok {received}"
-        elif command == "accepted":
-            with lock:
-                reply = f"ok {accepted}"
-        else:
-            reply = f"error unknown command {command}"
+        try:
+            reply = obey(words[0], words[1:])
+        except OSError as e:
+            reply = f"error {e}"
         print(reply, flush=True)
+
+def obey(command, args):
+    if command == "listen":
+        s = make(args[0])
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((args[1], int(args[2])))
+        s.listen(1024)
+        keep.append(s)
+        threading.Thread(target=accept_forever, args=(s,), daemon=True).start()
+        reply = f"ok {s.getsockname()[1]}"
+    elif command == "bind":
+        s = make(args[0])
+        s.bind((args[1], int(args[2])))
+        keep.append(s)
+        reply = f"ok {s.getsockname()[1]}"
+    elif command == "connect":
+        s = make(args[0])
+        s.connect((args[1], int(args[2])))
+        ident = max(connections, default=0) + 1
+        connections[ident] = s
+        reply = f"ok {ident} {s.getsockname()[1]}"
+    elif command == "send":
+        connections[int(args[0])].sendall(b"x" * int(args[1]))
+        reply = f"ok {args[1]}"
+    elif command == "close":
+        connections.pop(int(args[0])).close()
+        reply = "ok"
+    elif command == "received":
+        with lock:
+            reply = f"ok {received}"
+    elif command == "accepted":
+        with lock:
+            reply = f"ok {accepted}"
+    else:
+        reply = f"error unknown command {command}"
+    return reply
 
 if __name__ == "__main__":
     main()

@@ -16,8 +16,29 @@ impl Holder {
     /// Starts a holder named `name` (at most 15 bytes, the kernel's comm limit) in the
     /// calling thread's network namespace.
     pub fn spawn(name: &str) -> io::Result<Holder> {
+        Self::spawn_with(&[], name)
+    }
+
+    /// Starts a holder in a network namespace of its own (`unshare --net`); reach it
+    /// with [`crate::netns::Veth`].
+    pub fn spawn_isolated(name: &str) -> io::Result<Holder> {
+        Self::spawn_with(&["unshare", "--net", "--"], name)
+    }
+
+    /// Starts a holder under a wrapper command, e.g. `["ip", "netns", "exec", "NAME"]`.
+    /// The wrapper must exec the holder, so that the pid is the holder's.
+    pub fn spawn_with(wrapper: &[&str], name: &str) -> io::Result<Holder> {
         assert!(name.len() <= 15, "comm names are at most 15 bytes: {name}");
-        let mut child = Command::new("python3")
+        let (program, args) = match wrapper.split_first() {
+            Some((program, args)) => (*program, args.to_vec()),
+            None => ("python3", vec![]),
+        };
+        let mut command = Command::new(program);
+        command.args(args);
+        if !wrapper.is_empty() {
+            command.arg("python3");
+        }
+        let mut child = command
             .arg(SCRIPT)
             .arg(name)
             .stdin(Stdio::piped())

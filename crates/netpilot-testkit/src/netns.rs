@@ -60,3 +60,50 @@ impl Drop for NamedNetns {
         let _ = run("ip", &["netns", "delete", &self.name]);
     }
 }
+
+/// A veth pair from the calling thread's namespace to the namespace of process `peer`,
+/// with IPv4 addresses, static neighbours (no ARP) and IPv6 off (no router or multicast
+/// chatter), so the only frames on it are the test's own.
+pub struct Veth {
+    pub local: &'static str,
+    pub peer: &'static str,
+    pub local_mac: &'static str,
+    pub peer_mac: &'static str,
+    pub local_ip: &'static str,
+    pub peer_ip: &'static str,
+}
+
+impl Veth {
+    pub const DEFAULT: Veth = Veth {
+        local: "np0",
+        peer: "np1",
+        local_mac: "02:00:00:00:77:01",
+        peer_mac: "02:00:00:00:77:02",
+        local_ip: "10.77.0.1",
+        peer_ip: "10.77.0.2",
+    };
+
+    pub fn connect_to(&self, peer_pid: u32) -> io::Result<()> {
+        let pid = peer_pid.to_string();
+        let in_peer = |args: &[&str]| {
+            let mut all = vec!["-t", &pid, "-n"];
+            all.extend_from_slice(args);
+            run("nsenter", &all)
+        };
+        let no_ipv6 = ["-w", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"];
+        run("sysctl", &no_ipv6)?;
+        in_peer(&["sysctl", no_ipv6[0], no_ipv6[1], no_ipv6[2]])?;
+        ip(&[
+            "link", "add", self.local, "address", self.local_mac, "type", "veth", "peer", "name",
+            self.peer, "address", self.peer_mac, "netns", &pid,
+        ])?;
+        ip(&["addr", "add", &format!("{}/24", self.local_ip), "dev", self.local])?;
+        ip(&["link", "set", self.local, "up"])?;
+        ip(&["neigh", "replace", self.peer_ip, "lladdr", self.peer_mac, "dev", self.local, "nud", "permanent"])?;
+        in_peer(&["ip", "link", "set", "lo", "up"])?;
+        in_peer(&["ip", "addr", "add", &format!("{}/24", self.peer_ip), "dev", self.peer])?;
+        in_peer(&["ip", "link", "set", self.peer, "up"])?;
+        in_peer(&["ip", "neigh", "replace", self.local_ip, "lladdr", self.local_mac, "dev", self.peer, "nud", "permanent"])?;
+        Ok(())
+    }
+}

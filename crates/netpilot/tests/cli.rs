@@ -1,0 +1,57 @@
+//! Tier 1: the command line's shape, usage errors and pipes. No privileges needed.
+
+use crate::e2e::{NETPILOT, netpilot};
+use std::process::{Command, Stdio};
+
+#[test]
+fn help_teaches_the_commands_and_the_exit_codes() {
+    let output = netpilot(&["--help"]);
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    for needle in ["interfaces", "connections", "ports", "traffic", "--json", "Exit codes:", "permission denied"] {
+        assert!(help.contains(needle), "--help lacks {needle:?}:\n{help}");
+    }
+    let help = String::from_utf8(netpilot(&["connections", "--help"]).stdout).unwrap();
+    for needle in ["--kind", "established", "listen", "--pid", "--process", "--port", "--netns"] {
+        assert!(help.contains(needle), "connections --help lacks {needle:?}:\n{help}");
+    }
+    let help = String::from_utf8(netpilot(&["traffic", "--help"]).stdout).unwrap();
+    assert!(help.contains("UDP bytes") || help.contains("UDP sockets are counted"), "{help}");
+}
+
+#[test]
+fn bad_usage_exits_2_with_a_message() {
+    for args in [
+        &["connections", "--kind", "sideways"][..],
+        &["traffic", "--interval", "0"],
+        &["traffic", "--interval", "soon"],
+        &["traffic", "--count", "0"],
+        &["connections", "--port", "70000"],
+        &["frobnicate"],
+    ] {
+        let output = netpilot(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(!output.stderr.is_empty(), "{args:?} says why");
+        assert!(output.stdout.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly_with_success() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader); // every write now fails with EPIPE
+    let output = Command::new(NETPILOT)
+        .args(["interfaces", "--no-rate"])
+        .stdout(Stdio::from(writer))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert!(output.stderr.is_empty(), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+#[test]
+fn version_is_printed() {
+    let output = netpilot(&["--version"]);
+    assert!(String::from_utf8(output.stdout).unwrap().starts_with("netpilot "));
+}
