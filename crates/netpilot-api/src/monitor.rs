@@ -39,7 +39,10 @@ impl ConnectionSummary {
         for c in connections {
             *by_state.entry(c.state).or_insert(0) += 1;
         }
-        ConnectionSummary { total: connections.len() as u32, by_state }
+        ConnectionSummary {
+            total: connections.len() as u32,
+            by_state,
+        }
     }
 }
 

@@ -42,7 +42,11 @@ pub struct Error {
 
 impl Error {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Error { code, message: message.into(), hint: None }
+        Error {
+            code,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
@@ -66,6 +70,9 @@ mod tests {
     #[test]
     fn hint_is_omitted_when_absent() {
         let e = Error::new(ErrorCode::Io, "boom");
-        assert_eq!(serde_json::to_string(&e).unwrap(), r#"{"code":"io","message":"boom"}"#);
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"code":"io","message":"boom"}"#
+        );
     }
 }

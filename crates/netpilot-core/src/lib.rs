@@ -13,9 +13,9 @@ pub mod socket;
 
 pub use error::{Error, ErrorCode};
 pub use interface::{Interface, InterfaceAddress, InterfaceKind, LinkCounters, OperState};
-pub use process::ProcessRef;
-pub use socket::{Family, Protocol, Socket, SocketState, TcpCounters};
 pub use monitor::{
     Connection, ConnectionCounts, InterfaceSample, LinkRate, ListeningPort, PortBinding,
     ProcessTraffic, UnattributedTraffic, Visibility,
 };
+pub use process::ProcessRef;
+pub use socket::{Family, Protocol, Socket, SocketState, TcpCounters};

@@ -3,6 +3,7 @@
 use crate::{Family, Interface, ProcessRef, Protocol, SocketState};
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 /// A socket with the processes that hold it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -14,7 +15,7 @@ pub struct Connection {
     pub remote: Option<SocketAddr>,
     pub state: SocketState,
     pub uid: u32,
-    pub user: Option<String>,
+    pub user: Option<Arc<str>>,
     pub inode: u64,
     pub recv_queue: u32,
     pub send_queue: u32,
@@ -40,7 +41,7 @@ pub struct ListeningPort {
 pub struct PortBinding {
     pub address: IpAddr,
     pub family: Family,
-    pub user: Option<String>,
+    pub user: Option<Arc<str>>,
     pub processes: Vec<ProcessRef>,
 }
 

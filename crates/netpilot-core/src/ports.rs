@@ -25,12 +25,19 @@ pub struct SocketQuery {
 
 impl SocketQuery {
     pub fn all() -> Self {
-        SocketQuery { protocols: vec![Protocol::Tcp, Protocol::Udp], states: None, tcp_counters: false }
+        SocketQuery {
+            protocols: vec![Protocol::Tcp, Protocol::Udp],
+            states: None,
+            tcp_counters: false,
+        }
     }
 
     pub fn wants(&self, protocol: Protocol, state: SocketState) -> bool {
         self.protocols.contains(&protocol)
-            && self.states.as_ref().is_none_or(|states| states.contains(&state))
+            && self
+                .states
+                .as_ref()
+                .is_none_or(|states| states.contains(&state))
     }
 }
 

@@ -171,26 +171,43 @@ mod tests {
 
     #[test]
     fn payload_sent_removes_syn_and_fin_once_all_is_acked() {
-        let c = TcpCounters { bytes_acked: 1002, bytes_received: 0, bytes_sent: 1000, bytes_retrans: 0 };
+        let c = TcpCounters {
+            bytes_acked: 1002,
+            bytes_received: 0,
+            bytes_sent: 1000,
+            bytes_retrans: 0,
+        };
         assert_eq!(c.payload_sent(), 1000);
     }
 
     #[test]
     fn payload_sent_ignores_retransmissions() {
-        let c =
-            TcpCounters { bytes_acked: 5001, bytes_received: 0, bytes_sent: 6000, bytes_retrans: 1000 };
+        let c = TcpCounters {
+            bytes_acked: 5001,
+            bytes_received: 0,
+            bytes_sent: 6000,
+            bytes_retrans: 1000,
+        };
         assert_eq!(c.payload_sent(), 5000);
     }
 
     #[test]
     fn payload_sent_is_bounded_by_acks_while_data_is_in_flight() {
-        let c = TcpCounters { bytes_acked: 301, bytes_received: 0, bytes_sent: 1000, bytes_retrans: 0 };
+        let c = TcpCounters {
+            bytes_acked: 301,
+            bytes_received: 0,
+            bytes_sent: 1000,
+            bytes_retrans: 0,
+        };
         assert_eq!(c.payload_sent(), 301);
     }
 
     #[test]
     fn payload_received_drops_the_peer_fin() {
-        let c = TcpCounters { bytes_received: 11, ..TcpCounters::default() };
+        let c = TcpCounters {
+            bytes_received: 11,
+            ..TcpCounters::default()
+        };
         assert_eq!(c.payload_received(true), 10);
         assert_eq!(c.payload_received(false), 11);
         assert_eq!(TcpCounters::default().payload_received(true), 0);

@@ -38,7 +38,10 @@ impl FakeProcesses {
     }
 
     pub fn add(&self, pid: u32, name: &str, inodes: &[u64]) {
-        let process = FakeProcess::Readable { name: name.into(), inodes: inodes.to_vec() };
+        let process = FakeProcess::Readable {
+            name: name.into(),
+            inodes: inodes.to_vec(),
+        };
         self.lock().insert(pid, process);
     }
 
@@ -112,7 +115,10 @@ pub struct FakeSockets {
 
 impl FakeSockets {
     pub fn new(sockets: Vec<Socket>) -> Self {
-        FakeSockets { sockets: Mutex::new(sockets), queries: Mutex::default() }
+        FakeSockets {
+            sockets: Mutex::new(sockets),
+            queries: Mutex::default(),
+        }
     }
 
     pub fn replace(&self, sockets: Vec<Socket>) {
@@ -122,7 +128,10 @@ impl FakeSockets {
 
 impl SocketSource for FakeSockets {
     fn sockets(&self, query: &SocketQuery) -> Result<Vec<Socket>, Error> {
-        self.queries.lock().expect("not poisoned").push(query.clone());
+        self.queries
+            .lock()
+            .expect("not poisoned")
+            .push(query.clone());
         let sockets = self.sockets.lock().expect("not poisoned");
         Ok(sockets
             .iter()

@@ -44,7 +44,10 @@ impl Links {
             if let RouteNetlinkMessage::NewAddress(message) = reply
                 && let Some(address) = address_from(&message)
             {
-                by_index.entry(message.header.index).or_default().push(address);
+                by_index
+                    .entry(message.header.index)
+                    .or_default()
+                    .push(address);
             }
             Ok(())
         })?;
@@ -54,9 +57,12 @@ impl Links {
 
 impl LinkSource for Links {
     fn interfaces(&self) -> Result<Vec<Interface>, Error> {
-        let mut interfaces = self.dump_links().map_err(|e| netlink_to_error("rtnetlink", e))?;
-        let mut addresses =
-            self.dump_addresses().map_err(|e| netlink_to_error("rtnetlink", e))?;
+        let mut interfaces = self
+            .dump_links()
+            .map_err(|e| netlink_to_error("rtnetlink", e))?;
+        let mut addresses = self
+            .dump_addresses()
+            .map_err(|e| netlink_to_error("rtnetlink", e))?;
         for interface in &mut interfaces {
             for address in addresses.remove(&interface.index).unwrap_or_default() {
                 match address.address {
@@ -128,7 +134,9 @@ fn interface_from(link: LinkMessage) -> Interface {
         _ => InterfaceKind::Other,
     };
     if interface.kind != InterfaceKind::Loopback {
-        interface.mac = hardware_address.filter(|b| b.len() == 6).map(|b| format_mac(&b));
+        interface.mac = hardware_address
+            .filter(|b| b.len() == 6)
+            .map(|b| format_mac(&b));
     }
     interface
 }
@@ -170,11 +178,18 @@ fn address_from(message: &AddressMessage) -> Option<InterfaceAddress> {
         AddressFamily::Inet => local.or(address),
         _ => address.or(local),
     }?;
-    Some(InterfaceAddress { address, prefix_len: message.header.prefix_len })
+    Some(InterfaceAddress {
+        address,
+        prefix_len: message.header.prefix_len,
+    })
 }
 
 fn format_mac(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 #[cfg(test)]
@@ -183,6 +198,9 @@ mod tests {
 
     #[test]
     fn mac_is_lowercase_colon_separated() {
-        assert_eq!(format_mac(&[0x02, 0xAB, 0, 1, 0x10, 0xff]), "02:ab:00:01:10:ff");
+        assert_eq!(
+            format_mac(&[0x02, 0xAB, 0, 1, 0x10, 0xff]),
+            "02:ab:00:01:10:ff"
+        );
     }
 }

@@ -1,8 +1,9 @@
 //! One synchronous netlink request/dump exchange, shared by rtnetlink and sock_diag.
 
 use netlink_packet_core::{
-    NLM_F_DUMP, NLM_F_REQUEST, NetlinkDeserializable, NetlinkHeader, NetlinkMessage,
-    NetlinkPayload, NetlinkSerializable,
+    NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN, NetlinkBuffer,
+    NetlinkDeserializable, NetlinkHeader, NetlinkMessage, NetlinkPayload, NetlinkSerializable,
+    Parseable,
 };
 use netlink_sys::{Socket, SocketAddr};
 use std::cell::Cell;
@@ -50,7 +51,9 @@ impl Netlink {
     pub fn open(protocol: isize) -> Result<Self, NetlinkError> {
         let mut socket = Socket::new(protocol).map_err(NetlinkError::Open)?;
         socket.bind_auto().map_err(NetlinkError::Open)?;
-        socket.connect(&SocketAddr::new(0, 0)).map_err(NetlinkError::Open)?;
+        socket
+            .connect(&SocketAddr::new(0, 0))
+            .map_err(NetlinkError::Open)?;
         Ok(Netlink {
             socket,
             sequence: Cell::new(0),
@@ -58,17 +61,14 @@ impl Netlink {
         })
     }
 
-    /// Sends `request` as a dump and calls `each` for every reply until the kernel says
-    /// it is done.
-    pub fn dump<Req, Resp>(
+    /// Sends `request` as a dump and calls `each` with the header and payload of every
+    /// reply until the kernel says it is done. Payloads are borrowed from the receive
+    /// buffer: a caller that needs a few fields of 100,000 replies decodes only those.
+    pub fn dump_raw(
         &self,
-        request: Req,
-        mut each: impl FnMut(Resp) -> Result<(), NetlinkError>,
-    ) -> Result<(), NetlinkError>
-    where
-        Req: NetlinkSerializable + std::fmt::Debug,
-        Resp: NetlinkDeserializable + std::fmt::Debug,
-    {
+        request: impl NetlinkSerializable + std::fmt::Debug,
+        mut each: impl FnMut(&NetlinkHeader, &[u8]) -> Result<(), NetlinkError>,
+    ) -> Result<(), NetlinkError> {
         let sequence = self.sequence.get().wrapping_add(1);
         self.sequence.set(sequence);
         let mut header = NetlinkHeader::default();
@@ -82,35 +82,78 @@ impl Netlink {
 
         let mut buffer = self.buffer.borrow_mut();
         loop {
-            let size = self.socket.recv(&mut &mut buffer[..], 0).map_err(NetlinkError::Recv)?;
+            let size = self
+                .socket
+                .recv(&mut &mut buffer[..], 0)
+                .map_err(NetlinkError::Recv)?;
             let mut offset = 0;
             while offset < size {
-                let reply = <NetlinkMessage<Resp>>::deserialize(&buffer[offset..size])
+                let frame = NetlinkBuffer::new_checked(&buffer[offset..size])
                     .map_err(|e| NetlinkError::Decode(e.to_string()))?;
-                let length = reply.header.length as usize;
-                if length == 0 {
-                    return Err(NetlinkError::Decode("zero-length netlink message".into()));
+                let header = NetlinkHeader::parse(&frame)
+                    .map_err(|e| NetlinkError::Decode(e.to_string()))?;
+                let length = header.length as usize;
+                if length < NETLINK_HEADER_LEN {
+                    return Err(NetlinkError::Decode(format!(
+                        "netlink message of {length} bytes"
+                    )));
                 }
-                offset += length;
-                if reply.header.sequence_number != sequence {
+                // Messages are padded to 4 bytes (NLMSG_ALIGN).
+                offset += (length + 3) & !3;
+                if header.sequence_number != sequence {
                     continue; // a late reply to an earlier, abandoned request
                 }
-                match reply.payload {
-                    NetlinkPayload::InnerMessage(inner) => each(inner)?,
-                    NetlinkPayload::Done(done) if done.code < 0 => {
-                        return Err(NetlinkError::Kernel(io::Error::from_raw_os_error(-done.code)));
+                let payload = frame.payload();
+                match header.message_type {
+                    NLMSG_DONE => {
+                        return match status(payload) {
+                            code if code < 0 => {
+                                Err(NetlinkError::Kernel(io::Error::from_raw_os_error(-code)))
+                            }
+                            _ => Ok(()),
+                        };
                     }
-                    NetlinkPayload::Done(_) => return Ok(()),
-                    NetlinkPayload::Error(e) if e.code.is_some() => {
-                        return Err(NetlinkError::Kernel(e.to_io()));
-                    }
-                    NetlinkPayload::Error(_) | NetlinkPayload::Noop => {}
-                    NetlinkPayload::Overrun(_) => {
+                    NLMSG_ERROR => match status(payload) {
+                        0 => {} // an acknowledgement
+                        code => {
+                            return Err(NetlinkError::Kernel(io::Error::from_raw_os_error(
+                                code.abs(),
+                            )));
+                        }
+                    },
+                    NLMSG_NOOP => {}
+                    NLMSG_OVERRUN => {
                         return Err(NetlinkError::Recv(io::Error::other("netlink overrun")));
                     }
-                    _ => {}
+                    _ => each(&header, payload)?,
                 }
             }
         }
     }
+
+    /// [`Netlink::dump_raw`], decoding each reply as `Resp`.
+    pub fn dump<Req, Resp>(
+        &self,
+        request: Req,
+        mut each: impl FnMut(Resp) -> Result<(), NetlinkError>,
+    ) -> Result<(), NetlinkError>
+    where
+        Req: NetlinkSerializable + std::fmt::Debug,
+        Resp: NetlinkDeserializable,
+    {
+        self.dump_raw(request, |header, payload| {
+            let reply = Resp::deserialize(header, payload)
+                .map_err(|e| NetlinkError::Decode(e.to_string()))?;
+            each(reply)
+        })
+    }
+}
+
+const NETLINK_HEADER_LEN: usize = 16;
+
+/// The `int` status that opens NLMSG_DONE and NLMSG_ERROR payloads.
+fn status(payload: &[u8]) -> i32 {
+    payload
+        .get(..4)
+        .map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
 }

@@ -21,22 +21,24 @@ pub fn enter(name: &str) -> Result<(), Error> {
         .with_hint("list them with: ip netns list"));
     }
     let path = format!("{NETNS_RUN_DIR}/{name}");
-    let fd = rustix::fs::open(&path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).map_err(
-        |e| match e {
-            Errno::NOENT => Error::new(
-                ErrorCode::NetnsNotFound,
-                format!("no network namespace named {name:?} ({path} does not exist)"),
-            )
-            .with_hint("list them with: ip netns list"),
-            Errno::ACCESS | Errno::PERM => {
-                Error::new(ErrorCode::PermissionDenied, format!("cannot open {path}: {e}"))
-                    .with_hint("entering a network namespace needs root (CAP_SYS_ADMIN)")
+    let fd =
+        rustix::fs::open(&path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).map_err(|e| {
+            match e {
+                Errno::NOENT => Error::new(
+                    ErrorCode::NetnsNotFound,
+                    format!("no network namespace named {name:?} ({path} does not exist)"),
+                )
+                .with_hint("list them with: ip netns list"),
+                Errno::ACCESS | Errno::PERM => Error::new(
+                    ErrorCode::PermissionDenied,
+                    format!("cannot open {path}: {e}"),
+                )
+                .with_hint("entering a network namespace needs root (CAP_SYS_ADMIN)"),
+                e => Error::new(ErrorCode::Io, format!("cannot open {path}: {e}")),
             }
-            e => Error::new(ErrorCode::Io, format!("cannot open {path}: {e}")),
-        },
-    )?;
-    rustix::thread::move_into_link_name_space(fd.as_fd(), Some(LinkNameSpaceType::Network))
-        .map_err(|e| match e {
+        })?;
+    rustix::thread::move_into_link_name_space(fd.as_fd(), Some(LinkNameSpaceType::Network)).map_err(
+        |e| match e {
             Errno::PERM => Error::new(
                 ErrorCode::PermissionDenied,
                 format!("cannot enter network namespace {name:?}: {e}"),
@@ -46,6 +48,10 @@ pub fn enter(name: &str) -> Result<(), Error> {
                 ErrorCode::InvalidArgument,
                 format!("{path} is not a network namespace"),
             ),
-            e => Error::new(ErrorCode::Io, format!("cannot enter network namespace {name:?}: {e}")),
-        })
+            e => Error::new(
+                ErrorCode::Io,
+                format!("cannot enter network namespace {name:?}: {e}"),
+            ),
+        },
+    )
 }

@@ -21,14 +21,23 @@ pub struct ProcFs {
 
 impl ProcFs {
     pub fn open() -> Result<Self, Error> {
-        let proc = rustix::fs::open("/proc", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-            .map_err(|e| Error::new(ErrorCode::Io, format!("cannot open /proc: {e}")))?;
-        Ok(ProcFs { proc, user_names: Mutex::new(HashMap::new()) })
+        let proc = rustix::fs::open(
+            "/proc",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::new(ErrorCode::Io, format!("cannot open /proc: {e}")))?;
+        Ok(ProcFs {
+            proc,
+            user_names: Mutex::new(HashMap::new()),
+        })
     }
 }
 
-const DIR_FLAGS: OFlags =
-    OFlags::RDONLY.union(OFlags::DIRECTORY).union(OFlags::CLOEXEC).union(OFlags::NOFOLLOW);
+const DIR_FLAGS: OFlags = OFlags::RDONLY
+    .union(OFlags::DIRECTORY)
+    .union(OFlags::CLOEXEC)
+    .union(OFlags::NOFOLLOW);
 
 impl ProcessSource for ProcFs {
     fn pids(&self) -> Result<Vec<u32>, Error> {
@@ -77,7 +86,12 @@ impl ProcessSource for ProcFs {
 
     fn fd_count(&self, pid: u32) -> Option<u64> {
         // Since Linux 6.2 the size of /proc/PID/fd is the number of open fds.
-        let stat = rustix::fs::statat(&self.proc, format!("{pid}/fd"), rustix::fs::AtFlags::empty()).ok()?;
+        let stat = rustix::fs::statat(
+            &self.proc,
+            format!("{pid}/fd"),
+            rustix::fs::AtFlags::empty(),
+        )
+        .ok()?;
         u64::try_from(stat.st_size).ok().filter(|&n| n > 0)
     }
 
@@ -114,7 +128,9 @@ fn parse_decimal(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() || digits.len() > 19 {
         return None;
     }
-    digits.iter().try_fold(0u64, |n, &d| d.is_ascii_digit().then(|| n * 10 + u64::from(d - b'0')))
+    digits.iter().try_fold(0u64, |n, &d| {
+        d.is_ascii_digit().then(|| n * 10 + u64::from(d - b'0'))
+    })
 }
 
 #[cfg(test)]
@@ -135,9 +151,15 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let procfs = ProcFs::open().unwrap();
         let mut inodes = Vec::new();
-        procfs.socket_inodes(std::process::id(), &mut inodes).unwrap();
+        procfs
+            .socket_inodes(std::process::id(), &mut inodes)
+            .unwrap();
         let stat = rustix::fs::fstat(&listener).unwrap();
-        assert!(inodes.contains(&stat.st_ino), "{inodes:?} lacks {}", stat.st_ino);
+        assert!(
+            inodes.contains(&stat.st_ino),
+            "{inodes:?} lacks {}",
+            stat.st_ino
+        );
     }
 
     #[test]
@@ -152,6 +174,9 @@ mod tests {
         let procfs = ProcFs::open().unwrap();
         let mut inodes = Vec::new();
         // pid_max is at most 2^22, so this pid cannot exist.
-        assert_eq!(procfs.socket_inodes(u32::MAX - 1, &mut inodes), Err(FdTableError::Gone));
+        assert_eq!(
+            procfs.socket_inodes(u32::MAX - 1, &mut inodes),
+            Err(FdTableError::Gone)
+        );
     }
 }

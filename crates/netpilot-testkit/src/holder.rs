@@ -46,7 +46,12 @@ impl Holder {
             .spawn()?;
         let stdin = child.stdin.take().expect("stdin is piped");
         let stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
-        let mut holder = Holder { name: name.to_string(), child, stdin, stdout };
+        let mut holder = Holder {
+            name: name.to_string(),
+            child,
+            stdin,
+            stdout,
+        };
         let ready = holder.read_line()?;
         if ready != "ready" {
             return Err(io::Error::other(format!("holder {name} said {ready:?}")));
@@ -61,18 +66,25 @@ impl Holder {
     /// A listening TCP socket that accepts and reads everything sent to it. `kind` is
     /// `tcp`, `tcp6` (dual-stack) or `tcp6only`.
     pub fn listen(&mut self, kind: &str, address: &str, port: u16) -> u16 {
-        self.call(&format!("listen {kind} {address} {port}"))[0].parse().expect("a port")
+        self.call(&format!("listen {kind} {address} {port}"))[0]
+            .parse()
+            .expect("a port")
     }
 
     /// A bound, unconnected UDP socket; `kind` is `udp` or `udp6`.
     pub fn bind_udp(&mut self, kind: &str, address: &str, port: u16) -> u16 {
-        self.call(&format!("bind {kind} {address} {port}"))[0].parse().expect("a port")
+        self.call(&format!("bind {kind} {address} {port}"))[0]
+            .parse()
+            .expect("a port")
     }
 
     /// Connects and returns (connection id, local port).
     pub fn connect(&mut self, kind: &str, address: &str, port: u16) -> (u32, u16) {
         let words = self.call(&format!("connect {kind} {address} {port}"));
-        (words[0].parse().expect("an id"), words[1].parse().expect("a port"))
+        (
+            words[0].parse().expect("an id"),
+            words[1].parse().expect("a port"),
+        )
     }
 
     /// Sends exactly `bytes` bytes on connection `id`; returns once they are written.

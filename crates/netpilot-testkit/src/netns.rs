@@ -37,7 +37,10 @@ pub fn run(program: &str, args: &[&str]) -> io::Result<()> {
 
 /// The inode of this thread's network namespace, to tell namespaces apart.
 pub fn current_id() -> io::Result<u64> {
-    let path = format!("/proc/self/task/{}/ns/net", rustix::thread::gettid().as_raw_nonzero());
+    let path = format!(
+        "/proc/self/task/{}/ns/net",
+        rustix::thread::gettid().as_raw_nonzero()
+    );
     Ok(rustix::fs::stat(path.as_str())?.st_ino)
 }
 
@@ -48,7 +51,11 @@ pub struct NamedNetns {
 
 impl NamedNetns {
     pub fn create(prefix: &str) -> io::Result<Self> {
-        let name = format!("{prefix}-{}-{}", std::process::id(), rustix::thread::gettid().as_raw_nonzero());
+        let name = format!(
+            "{prefix}-{}-{}",
+            std::process::id(),
+            rustix::thread::gettid().as_raw_nonzero()
+        );
         run("ip", &["netns", "add", &name])?;
         run("ip", &["-n", &name, "link", "set", "lo", "up"])?;
         Ok(NamedNetns { name })
@@ -90,20 +97,70 @@ impl Veth {
             all.extend_from_slice(args);
             run("nsenter", &all)
         };
-        let no_ipv6 = ["-w", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"];
+        let no_ipv6 = [
+            "-w",
+            "net.ipv6.conf.all.disable_ipv6=1",
+            "net.ipv6.conf.default.disable_ipv6=1",
+        ];
         run("sysctl", &no_ipv6)?;
         in_peer(&["sysctl", no_ipv6[0], no_ipv6[1], no_ipv6[2]])?;
         ip(&[
-            "link", "add", self.local, "address", self.local_mac, "type", "veth", "peer", "name",
-            self.peer, "address", self.peer_mac, "netns", &pid,
+            "link",
+            "add",
+            self.local,
+            "address",
+            self.local_mac,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            self.peer,
+            "address",
+            self.peer_mac,
+            "netns",
+            &pid,
         ])?;
-        ip(&["addr", "add", &format!("{}/24", self.local_ip), "dev", self.local])?;
+        ip(&[
+            "addr",
+            "add",
+            &format!("{}/24", self.local_ip),
+            "dev",
+            self.local,
+        ])?;
         ip(&["link", "set", self.local, "up"])?;
-        ip(&["neigh", "replace", self.peer_ip, "lladdr", self.peer_mac, "dev", self.local, "nud", "permanent"])?;
+        ip(&[
+            "neigh",
+            "replace",
+            self.peer_ip,
+            "lladdr",
+            self.peer_mac,
+            "dev",
+            self.local,
+            "nud",
+            "permanent",
+        ])?;
         in_peer(&["ip", "link", "set", "lo", "up"])?;
-        in_peer(&["ip", "addr", "add", &format!("{}/24", self.peer_ip), "dev", self.peer])?;
+        in_peer(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("{}/24", self.peer_ip),
+            "dev",
+            self.peer,
+        ])?;
         in_peer(&["ip", "link", "set", self.peer, "up"])?;
-        in_peer(&["ip", "neigh", "replace", self.local_ip, "lladdr", self.local_mac, "dev", self.peer, "nud", "permanent"])?;
+        in_peer(&[
+            "ip",
+            "neigh",
+            "replace",
+            self.local_ip,
+            "lladdr",
+            self.local_mac,
+            "dev",
+            self.peer,
+            "nud",
+            "permanent",
+        ])?;
         Ok(())
     }
 }

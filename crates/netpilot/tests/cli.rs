@@ -8,15 +8,37 @@ fn help_teaches_the_commands_and_the_exit_codes() {
     let output = netpilot(&["--help"]);
     assert!(output.status.success());
     let help = String::from_utf8(output.stdout).unwrap();
-    for needle in ["interfaces", "connections", "ports", "traffic", "--json", "Exit codes:", "permission denied"] {
+    for needle in [
+        "interfaces",
+        "connections",
+        "ports",
+        "traffic",
+        "--json",
+        "Exit codes:",
+        "permission denied",
+    ] {
         assert!(help.contains(needle), "--help lacks {needle:?}:\n{help}");
     }
     let help = String::from_utf8(netpilot(&["connections", "--help"]).stdout).unwrap();
-    for needle in ["--kind", "established", "listen", "--pid", "--process", "--port", "--netns"] {
-        assert!(help.contains(needle), "connections --help lacks {needle:?}:\n{help}");
+    for needle in [
+        "--kind",
+        "established",
+        "listen",
+        "--pid",
+        "--process",
+        "--port",
+        "--netns",
+    ] {
+        assert!(
+            help.contains(needle),
+            "connections --help lacks {needle:?}:\n{help}"
+        );
     }
     let help = String::from_utf8(netpilot(&["traffic", "--help"]).stdout).unwrap();
-    assert!(help.contains("UDP bytes") || help.contains("UDP sockets are counted"), "{help}");
+    assert!(
+        help.contains("UDP bytes") || help.contains("UDP sockets are counted"),
+        "{help}"
+    );
 }
 
 #[test]
@@ -47,11 +69,19 @@ fn a_closed_pipe_ends_quietly_with_success() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0));
-    assert!(output.stderr.is_empty(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[test]
 fn version_is_printed() {
     let output = netpilot(&["--version"]);
-    assert!(String::from_utf8(output.stdout).unwrap().starts_with("netpilot "));
+    assert!(
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .starts_with("netpilot ")
+    );
 }

@@ -3,4 +3,3 @@
 
 mod cli;
 mod e2e;
-

@@ -25,7 +25,13 @@ pub fn with_rates(
 
 /// Interfaces without rates (`--no-rate`).
 pub fn without_rates(interfaces: Vec<Interface>) -> Vec<InterfaceSample> {
-    interfaces.into_iter().map(|interface| InterfaceSample { interface, rate: None }).collect()
+    interfaces
+        .into_iter()
+        .map(|interface| InterfaceSample {
+            interface,
+            rate: None,
+        })
+        .collect()
 }
 
 fn rate(before: &LinkCounters, after: &LinkCounters, elapsed: Duration) -> Option<LinkRate> {
@@ -33,8 +39,7 @@ fn rate(before: &LinkCounters, after: &LinkCounters, elapsed: Duration) -> Optio
     if seconds <= 0.0 {
         return None;
     }
-    let per_second =
-        |b: u64, a: u64| a.checked_sub(b).map(|delta| delta as f64 / seconds);
+    let per_second = |b: u64, a: u64| a.checked_sub(b).map(|delta| delta as f64 / seconds);
     Some(LinkRate {
         rx_bytes_per_sec: per_second(before.rx_bytes, after.rx_bytes)?,
         tx_bytes_per_sec: per_second(before.tx_bytes, after.tx_bytes)?,
@@ -85,8 +90,11 @@ mod tests {
 
     #[test]
     fn counters_that_went_backwards_give_no_rate() {
-        let samples =
-            with_rates(&[interface(1, 9_000, 0)], vec![interface(1, 10, 0)], Duration::from_secs(1));
+        let samples = with_rates(
+            &[interface(1, 9_000, 0)],
+            vec![interface(1, 10, 0)],
+            Duration::from_secs(1),
+        );
         assert_eq!(samples[0].rate, None);
     }
 }

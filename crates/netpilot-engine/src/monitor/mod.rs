@@ -1,6 +1,7 @@
 //! The monitor: connections, listening ports, interface rates and per-process traffic.
 
 pub mod connections;
+mod fastmap;
 pub mod interfaces;
 mod names;
 pub mod owners;

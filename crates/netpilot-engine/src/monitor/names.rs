@@ -3,32 +3,48 @@
 use netpilot_core::ProcessRef;
 use netpilot_core::ports::ProcessSource;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 pub struct Names<'a, P> {
     procs: &'a P,
-    processes: HashMap<u32, Option<String>>,
-    users: HashMap<u32, Option<String>>,
+    processes: HashMap<u32, Option<Arc<str>>>,
+    users: HashMap<u32, Option<Arc<str>>>,
 }
 
 impl<'a, P: ProcessSource> Names<'a, P> {
     pub fn new(procs: &'a P) -> Self {
-        Names { procs, processes: HashMap::new(), users: HashMap::new() }
+        Names {
+            procs,
+            processes: HashMap::new(),
+            users: HashMap::new(),
+        }
     }
 
-    pub fn process(&mut self, pid: u32) -> Option<&str> {
+    pub fn process(&mut self, pid: u32) -> Option<&Arc<str>> {
         let procs = self.procs;
-        self.processes.entry(pid).or_insert_with(|| procs.process_name(pid)).as_deref()
+        self.processes
+            .entry(pid)
+            .or_insert_with(|| procs.process_name(pid).map(Arc::from))
+            .as_ref()
     }
 
-    pub fn user(&mut self, uid: u32) -> Option<String> {
+    pub fn user(&mut self, uid: u32) -> Option<Arc<str>> {
         let procs = self.procs;
-        self.users.entry(uid).or_insert_with(|| procs.user_name(uid)).clone()
+        self.users
+            .entry(uid)
+            .or_insert_with(|| procs.user_name(uid).map(Arc::from))
+            .clone()
     }
 
     /// The processes among `pids` that still exist, with their names.
     pub fn processes(&mut self, pids: &[u32]) -> Vec<ProcessRef> {
         pids.iter()
-            .filter_map(|&pid| Some(ProcessRef { pid, name: self.process(pid)?.to_owned() }))
+            .filter_map(|&pid| {
+                Some(ProcessRef {
+                    pid,
+                    name: Arc::clone(self.process(pid)?),
+                })
+            })
             .collect()
     }
 }

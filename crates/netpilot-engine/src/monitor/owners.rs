@@ -6,47 +6,143 @@
 //! the processes most likely to hold them are read first, stopping as soon as all are
 //! found.
 
+use super::fastmap::FastMap;
 use netpilot_core::Socket;
 use netpilot_core::ports::{FdTableError, ProcessSource};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// After this many refreshes an inode nobody was found to hold is looked for again
 /// (its owner may have been between `socket()` and our read of its fd table).
 const RETRY_UNATTRIBUTED_AFTER: u32 = 10;
 
+/// The processes holding one socket: nearly always one, so no allocation for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Holders {
+    One(u32),
+    /// Ascending.
+    Many(Vec<u32>),
+}
+
+impl Holders {
+    fn as_slice(&self) -> &[u32] {
+        match self {
+            Holders::One(pid) => std::slice::from_ref(pid),
+            Holders::Many(pids) => pids,
+        }
+    }
+
+    fn add(&mut self, pid: u32) {
+        match self {
+            Holders::One(first) if *first == pid => {}
+            Holders::One(first) => {
+                *self = Holders::Many(if *first < pid {
+                    vec![*first, pid]
+                } else {
+                    vec![pid, *first]
+                })
+            }
+            Holders::Many(pids) => {
+                if let Err(at) = pids.binary_search(&pid) {
+                    pids.insert(at, pid);
+                }
+            }
+        }
+    }
+
+    /// Removes `pid`; false when none is left.
+    fn remove(&mut self, pid: u32) -> bool {
+        match self {
+            Holders::One(first) => *first != pid,
+            Holders::Many(pids) => {
+                pids.retain(|&p| p != pid);
+                !pids.is_empty()
+            }
+        }
+    }
+}
+
+/// One process's fd table as read.
+#[derive(Debug)]
+pub struct FdTable {
+    pub pid: u32,
+    pub sockets: Result<Vec<u64>, FdTableError>,
+    /// Its fd count when read, where the kernel tells (see [`ProcessSource::fd_count`]).
+    pub fd_count: Option<u64>,
+}
+
+impl FdTable {
+    pub fn read<P: ProcessSource>(procs: &P, pid: u32) -> Self {
+        let fd_count = procs.fd_count(pid);
+        let mut sockets = Vec::new();
+        let sockets = procs.socket_inodes(pid, &mut sockets).map(|()| sockets);
+        FdTable {
+            pid,
+            sockets,
+            fd_count,
+        }
+    }
+}
+
+/// Pids whose fd tables are still to be read, shared by the threads reading them.
+pub struct ScanQueue {
+    pids: Vec<u32>,
+    next: AtomicUsize,
+}
+
+impl ScanQueue {
+    pub fn new(pids: Vec<u32>) -> Self {
+        ScanQueue {
+            pids,
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    /// Reads fd tables until none is left; call it from as many threads as help.
+    pub fn read_all<P: ProcessSource>(&self, procs: &P) -> Vec<FdTable> {
+        let mut tables = Vec::new();
+        while let Some(&pid) = self.pids.get(self.next.fetch_add(1, Ordering::Relaxed)) {
+            tables.push(FdTable::read(procs, pid));
+        }
+        tables
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct SocketOwners {
-    /// inode → pids holding it, ascending.
-    by_inode: HashMap<u64, Vec<u32>>,
+    by_inode: FastMap<u64, Holders>,
     /// pid → the socket inodes it held when last read.
-    held: HashMap<u32, Vec<u64>>,
-    /// pid → its fd count when last read (a cheap hint that its fd table changed).
-    fd_counts: HashMap<u32, Option<u64>>,
+    held: FastMap<u32, Vec<u64>>,
+    /// pid → its fd count when last read (a hint that its fd table changed).
+    fd_counts: FastMap<u32, u64>,
     /// Processes whose fd tables we may not read.
     unreadable: HashSet<u32>,
     /// Inodes looked for everywhere and not found, with the refresh that gave up on them.
-    unattributed: HashMap<u64, u32>,
+    unattributed: FastMap<u64, u32>,
     refreshes: u32,
 }
 
 impl SocketOwners {
-    /// Reads the fd table of every process, or of `only` when given.
+    /// Reads the fd table of every process, or of `only` when given, on this thread.
     pub fn scan<P: ProcessSource>(procs: &P, only: Option<u32>) -> Self {
-        let mut owners = SocketOwners::default();
         let pids = match only {
             Some(pid) => vec![pid],
             None => procs.pids().unwrap_or_default(),
         };
-        let mut inodes = Vec::new();
-        for pid in pids {
-            owners.read(procs, pid, &mut inodes);
+        Self::from_tables(ScanQueue::new(pids).read_all(procs))
+    }
+
+    pub fn from_tables(tables: impl IntoIterator<Item = FdTable>) -> Self {
+        let mut owners = SocketOwners::default();
+        for table in tables {
+            owners.record(table);
         }
         owners
     }
 
     /// The pids holding `inode`, lowest first.
     pub fn of(&self, inode: u64) -> &[u32] {
-        self.by_inode.get(&inode).map_or(&[], Vec::as_slice)
+        self.by_inode.get(&inode).map_or(&[], Holders::as_slice)
     }
 
     /// Whether `pid` was read and has not exited since.
@@ -63,13 +159,19 @@ impl SocketOwners {
         self.refreshes += 1;
         let Ok(pids) = procs.pids() else { return };
         let alive: HashSet<u32> = pids.iter().copied().collect();
-        let gone: Vec<u32> = self.held.keys().copied().filter(|p| !alive.contains(p)).collect();
+        let gone: Vec<u32> = self
+            .held
+            .keys()
+            .copied()
+            .filter(|p| !alive.contains(p))
+            .collect();
         for pid in gone {
             self.forget(pid);
         }
         self.unreadable.retain(|pid| alive.contains(pid));
         let refreshes = self.refreshes;
-        self.unattributed.retain(|_, since| refreshes - *since < RETRY_UNATTRIBUTED_AFTER);
+        self.unattributed
+            .retain(|_, since| refreshes - *since < RETRY_UNATTRIBUTED_AFTER);
 
         let mut missing: HashSet<u64> = sockets
             .iter()
@@ -84,14 +186,18 @@ impl SocketOwners {
             return;
         }
 
-        // Most likely holders first: new processes, processes whose fd count moved,
-        // processes that already hold sockets; then everyone else.
+        // Most likely holders first: processes never read, processes whose fd count
+        // moved, processes that already hold sockets; then everyone else.
         let mut order: Vec<(u8, u32)> = pids
             .iter()
             .map(|&pid| {
-                let rank = if !self.fd_counts.contains_key(&pid) {
+                let rank = if !self.held.contains_key(&pid) && !self.unreadable.contains(&pid) {
                     0
-                } else if self.fd_counts.get(&pid).copied().flatten() != procs.fd_count(pid) {
+                } else if self
+                    .fd_counts
+                    .get(&pid)
+                    .is_some_and(|&n| Some(n) != procs.fd_count(pid))
+                {
                     1
                 } else if self.held.get(&pid).is_some_and(|h| !h.is_empty()) {
                     2
@@ -103,57 +209,55 @@ impl SocketOwners {
             .collect();
         order.sort_unstable();
 
-        let mut inodes = Vec::new();
         for (_, pid) in order {
             if missing.is_empty() {
                 break;
             }
-            self.read(procs, pid, &mut inodes);
-            for inode in &inodes {
-                missing.remove(inode);
+            let table = FdTable::read(procs, pid);
+            if let Ok(inodes) = &table.sockets {
+                for inode in inodes {
+                    missing.remove(inode);
+                }
             }
+            self.record(table);
         }
         for inode in missing {
             self.unattributed.insert(inode, refreshes);
         }
     }
 
-    /// Reads `pid`'s fd table, replacing what we knew of it. Leaves its inodes in `inodes`.
-    fn read<P: ProcessSource>(&mut self, procs: &P, pid: u32, inodes: &mut Vec<u64>) {
-        inodes.clear();
-        let fd_count = procs.fd_count(pid);
-        match procs.socket_inodes(pid, inodes) {
-            Ok(()) => {
-                self.forget(pid);
-                self.fd_counts.insert(pid, fd_count);
-                for &inode in inodes.iter() {
-                    let owners = self.by_inode.entry(inode).or_default();
-                    if let Err(at) = owners.binary_search(&pid) {
-                        owners.insert(at, pid);
-                    }
+    /// Takes in what was read of one process, replacing what we knew of it.
+    fn record(&mut self, table: FdTable) {
+        let pid = table.pid;
+        self.forget(pid);
+        if let Some(count) = table.fd_count {
+            self.fd_counts.insert(pid, count);
+        }
+        match table.sockets {
+            Ok(inodes) => {
+                for &inode in &inodes {
+                    self.by_inode
+                        .entry(inode)
+                        .and_modify(|holders| holders.add(pid))
+                        .or_insert(Holders::One(pid));
                 }
-                self.held.insert(pid, inodes.clone());
+                self.held.insert(pid, inodes);
             }
             Err(FdTableError::Denied) => {
                 self.unreadable.insert(pid);
-                self.fd_counts.insert(pid, fd_count);
-                inodes.clear();
             }
-            Err(FdTableError::Gone) => {
-                self.forget(pid);
-                inodes.clear();
-            }
+            Err(FdTableError::Gone) => {}
         }
     }
 
     fn forget(&mut self, pid: u32) {
         self.fd_counts.remove(&pid);
+        self.unreadable.remove(&pid);
         for inode in self.held.remove(&pid).unwrap_or_default() {
-            if let Some(owners) = self.by_inode.get_mut(&inode) {
-                owners.retain(|&p| p != pid);
-                if owners.is_empty() {
-                    self.by_inode.remove(&inode);
-                }
+            if let Some(holders) = self.by_inode.get_mut(&inode)
+                && !holders.remove(pid)
+            {
+                self.by_inode.remove(&inode);
             }
         }
     }
@@ -166,7 +270,9 @@ mod tests {
 
     #[test]
     fn a_full_scan_maps_every_inode_to_its_holders() {
-        let procs = FakeProcesses::new().with(10, "a", &[100, 101]).with(20, "b", &[101]);
+        let procs = FakeProcesses::new()
+            .with(10, "a", &[100, 101])
+            .with(20, "b", &[101]);
         let owners = SocketOwners::scan(&procs, None);
         assert_eq!(owners.of(100), &[10]);
         assert_eq!(owners.of(101), &[10, 20]);
@@ -175,7 +281,9 @@ mod tests {
 
     #[test]
     fn a_scan_of_one_pid_reads_nothing_else() {
-        let procs = FakeProcesses::new().with(10, "a", &[100]).with(20, "b", &[200]);
+        let procs = FakeProcesses::new()
+            .with(10, "a", &[100])
+            .with(20, "b", &[200]);
         let owners = SocketOwners::scan(&procs, Some(20));
         assert_eq!(procs.reads(), vec![20]);
         assert_eq!(owners.of(200), &[20]);
@@ -191,7 +299,9 @@ mod tests {
 
     #[test]
     fn refresh_reads_nothing_while_every_socket_has_an_owner() {
-        let procs = FakeProcesses::new().with(10, "a", &[100]).with(20, "b", &[200]);
+        let procs = FakeProcesses::new()
+            .with(10, "a", &[100])
+            .with(20, "b", &[200]);
         let mut owners = SocketOwners::scan(&procs, None);
         procs.clear_reads();
         owners.refresh(&procs, &[tcp_socket(100), tcp_socket(200), tcp_socket(0)]);
@@ -208,7 +318,11 @@ mod tests {
         procs.clear_reads();
         procs.set(20, &[200, 201]);
         owners.refresh(&procs, &[tcp_socket(100), tcp_socket(201)]);
-        assert_eq!(procs.reads(), vec![20], "the process whose fd count changed is read first");
+        assert_eq!(
+            procs.reads(),
+            vec![20],
+            "the process whose fd count changed is read first"
+        );
         assert_eq!(owners.of(201), &[20]);
     }
 
@@ -225,7 +339,9 @@ mod tests {
 
     #[test]
     fn an_inode_nobody_holds_is_not_searched_for_on_every_refresh() {
-        let procs = FakeProcesses::new().with(10, "a", &[100]).with(20, "b", &[200]);
+        let procs = FakeProcesses::new()
+            .with(10, "a", &[100])
+            .with(20, "b", &[200]);
         let mut owners = SocketOwners::scan(&procs, None);
         owners.refresh(&procs, &[tcp_socket(999)]);
         procs.clear_reads();
@@ -234,6 +350,9 @@ mod tests {
         for _ in 0..RETRY_UNATTRIBUTED_AFTER {
             owners.refresh(&procs, &[tcp_socket(999)]);
         }
-        assert!(!procs.reads().is_empty(), "it is looked for again eventually");
+        assert!(
+            !procs.reads().is_empty(),
+            "it is looked for again eventually"
+        );
     }
 }

@@ -17,21 +17,30 @@ where
     S: SocketSource,
     P: ProcessSource + Sync,
 {
-    let filter = ConnectionFilter { kind: ConnectionKind::Listen, ..Default::default() };
+    let filter = ConnectionFilter {
+        kind: ConnectionKind::Listen,
+        ..Default::default()
+    };
     let snapshot = collect_connections(sockets, procs, &filter)?;
-    Ok(PortsSnapshot { ports: group_ports(snapshot.connections), visibility: snapshot.visibility })
+    Ok(PortsSnapshot {
+        ports: group_ports(snapshot.connections),
+        visibility: snapshot.visibility,
+    })
 }
 
 /// Groups listening sockets by (protocol, port), ordered by protocol then port.
 pub fn group_ports(listening: Vec<Connection>) -> Vec<ListeningPort> {
     let mut groups: BTreeMap<_, Vec<PortBinding>> = BTreeMap::new();
     for c in listening.into_iter().filter(|c| c.state.is_listening()) {
-        groups.entry((c.protocol, c.local.port())).or_default().push(PortBinding {
-            address: c.local.ip(),
-            family: c.family,
-            user: c.user,
-            processes: c.processes,
-        });
+        groups
+            .entry((c.protocol, c.local.port()))
+            .or_default()
+            .push(PortBinding {
+                address: c.local.ip(),
+                family: c.family,
+                user: c.user,
+                processes: c.processes,
+            });
     }
     groups
         .into_iter()
@@ -56,7 +65,11 @@ mod tests {
     fn listening(inode: u64, protocol: Protocol, address: std::net::IpAddr, port: u16) -> Socket {
         Socket {
             protocol,
-            family: if address.is_ipv4() { Family::Ipv4 } else { Family::Ipv6 },
+            family: if address.is_ipv4() {
+                Family::Ipv4
+            } else {
+                Family::Ipv6
+            },
             local: (address, port).into(),
             remote: None,
             state: match protocol {
@@ -78,14 +91,23 @@ mod tests {
             listening(4, Protocol::Tcp, v4, 53),
             tcp_socket(5),
         ]);
-        let procs = FakeProcesses::new().with(100, "sshd", &[1, 2]).with(200, "dnsd", &[3, 4]);
+        let procs = FakeProcesses::new()
+            .with(100, "sshd", &[1, 2])
+            .with(200, "dnsd", &[3, 4]);
         let ports = collect_ports(&sockets, &procs).unwrap().ports;
         let keys: Vec<_> = ports.iter().map(|p| (p.protocol, p.port)).collect();
-        assert_eq!(keys, vec![(Protocol::Tcp, 22), (Protocol::Tcp, 53), (Protocol::Udp, 53)]);
+        assert_eq!(
+            keys,
+            vec![
+                (Protocol::Tcp, 22),
+                (Protocol::Tcp, 53),
+                (Protocol::Udp, 53)
+            ]
+        );
         assert_eq!(ports[0].service.as_deref(), Some("ssh"));
         let addresses: Vec<_> = ports[0].bindings.iter().map(|b| b.address).collect();
         assert_eq!(addresses, vec![v4, v6]);
-        assert_eq!(ports[0].bindings[0].processes[0].name, "sshd");
+        assert_eq!(&*ports[0].bindings[0].processes[0].name, "sshd");
         assert_eq!(ports[2].service.as_deref(), Some("domain"));
     }
 }

@@ -7,13 +7,15 @@
 //! charged to that process, and the final counters the kernel broadcasts when it frees a
 //! socket ([`ClosedSocketFeed`]) account for the bytes it moved after the last sample.
 
+use super::fastmap::FastMap;
 use super::owners::SocketOwners;
-use netpilot_core::ports::{ClosedSocket, ClosedSocketFeed, ProcessSource, SocketQuery, SocketSource};
+use netpilot_core::ports::{
+    ClosedSocket, ClosedSocketFeed, ProcessSource, SocketQuery, SocketSource,
+};
 use netpilot_core::{
     ConnectionCounts, Error, ProcessTraffic, Protocol, Socket, SocketState, UnattributedTraffic,
     Visibility,
 };
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// A socket missing from the dump is kept this many samples for a late destroy notice.
@@ -64,13 +66,13 @@ pub struct TrafficMeter<S, P, F> {
     procs: P,
     closed: Option<F>,
     owners: SocketOwners,
-    tracked: HashMap<u64, Tracked>,
+    tracked: FastMap<u64, Tracked>,
     /// Cookies of sockets already settled (destroyed, or vanished), with the sample that
     /// settled them: a notice for one of them must not be charged again as a new socket.
-    settled: HashMap<u64, u64>,
-    totals: HashMap<u32, Bytes>,
+    settled: FastMap<u64, u64>,
+    totals: FastMap<u32, Bytes>,
     /// Names of processes seen holding sockets, for those that exit mid-interval.
-    names: HashMap<u32, String>,
+    names: FastMap<u32, String>,
     unattributed_total: Bytes,
     last_sample: Option<Instant>,
     round: u64,
@@ -90,10 +92,10 @@ where
             procs,
             closed,
             owners: SocketOwners::default(),
-            tracked: HashMap::new(),
-            settled: HashMap::new(),
-            totals: HashMap::new(),
-            names: HashMap::new(),
+            tracked: FastMap::default(),
+            settled: FastMap::default(),
+            totals: FastMap::default(),
+            names: FastMap::default(),
             unattributed_total: Bytes::default(),
             last_sample: None,
             round: 0,
@@ -102,7 +104,10 @@ where
 
     /// Takes a sample at `now` and reports the traffic since the previous one.
     pub fn sample(&mut self, now: Instant) -> Result<TrafficSample, Error> {
-        let query = SocketQuery { tcp_counters: true, ..SocketQuery::all() };
+        let query = SocketQuery {
+            tcp_counters: true,
+            ..SocketQuery::all()
+        };
         let sockets = self.sockets.sockets(&query)?;
         self.owners.refresh(&self.procs, &sockets);
         let (closed, lost_notices) = match &mut self.closed {
@@ -112,7 +117,7 @@ where
         let baseline = self.last_sample.is_none();
         self.round += 1;
 
-        let mut usage: HashMap<u32, Usage> = HashMap::new();
+        let mut usage: FastMap<u32, Usage> = FastMap::default();
         let mut unattributed = Bytes::default();
         let mut visibility = Visibility {
             unattributed_sockets: 0,
@@ -143,7 +148,9 @@ where
         });
         self.settled.retain(|_, at| round - *at <= KEEP_VANISHED);
 
-        let interval = self.last_sample.map(|last| now.saturating_duration_since(last));
+        let interval = self
+            .last_sample
+            .map(|last| now.saturating_duration_since(last));
         self.last_sample = Some(now);
         Ok(self.report(usage, unattributed, interval, lost_notices, visibility))
     }
@@ -159,7 +166,9 @@ where
     }
 
     fn charge_live(&mut self, socket: &Socket, owner: Option<u32>, baseline: bool) -> Bytes {
-        let Some(counters) = socket.tcp else { return Bytes::default() };
+        let Some(counters) = socket.tcp else {
+            return Bytes::default();
+        };
         let peer_fin = socket.state.peer_fin_received();
         let now = Tracked {
             sent: counters.payload_sent(),
@@ -175,7 +184,10 @@ where
                 tx: now.sent.saturating_sub(before.sent),
             },
             // Opened since the last sample: everything it moved, moved in this interval.
-            None if !baseline => Bytes { rx: now.received, tx: now.sent },
+            None if !baseline => Bytes {
+                rx: now.received,
+                tx: now.sent,
+            },
             None => Bytes::default(),
         };
         moved
@@ -206,7 +218,13 @@ where
             // Opened and closed between two samples: no process was ever seen holding it.
             None if !baseline => {
                 let peer_fin = counters.bytes_received > 0;
-                (None, Bytes { rx: counters.payload_received(peer_fin), tx: sent })
+                (
+                    None,
+                    Bytes {
+                        rx: counters.payload_received(peer_fin),
+                        tx: sent,
+                    },
+                )
             }
             None => (None, Bytes::default()),
         }
@@ -214,14 +232,20 @@ where
 
     fn report(
         &mut self,
-        usage: HashMap<u32, Usage>,
+        usage: FastMap<u32, Usage>,
         unattributed: Bytes,
         interval: Option<Duration>,
         lost_notices: u64,
         visibility: Visibility,
     ) -> TrafficSample {
         let seconds = interval.map_or(0.0, |i| i.as_secs_f64());
-        let per_second = |bytes: u64| if seconds > 0.0 { bytes as f64 / seconds } else { 0.0 };
+        let per_second = |bytes: u64| {
+            if seconds > 0.0 {
+                bytes as f64 / seconds
+            } else {
+                0.0
+            }
+        };
         self.unattributed_total.rx += unattributed.rx;
         self.unattributed_total.tx += unattributed.tx;
 
@@ -255,8 +279,10 @@ where
         }
         // Forget processes that hold nothing and are gone, so a reused pid starts afresh.
         let owners = &self.owners;
-        self.totals.retain(|pid, _| usage.contains_key(pid) || owners.knows(*pid));
-        self.names.retain(|pid, _| usage.contains_key(pid) || owners.knows(*pid));
+        self.totals
+            .retain(|pid, _| usage.contains_key(pid) || owners.knows(*pid));
+        self.names
+            .retain(|pid, _| usage.contains_key(pid) || owners.knows(*pid));
         processes.sort_by(|a, b| {
             let rate = |p: &ProcessTraffic| p.rx_bytes_per_sec + p.tx_bytes_per_sec;
             rate(b)
@@ -294,7 +320,12 @@ fn count_socket(usage: &mut Usage, socket: &Socket) {
     }
 }
 
-fn charge(usage: &mut HashMap<u32, Usage>, unattributed: &mut Bytes, owner: Option<u32>, moved: Bytes) {
+fn charge(
+    usage: &mut FastMap<u32, Usage>,
+    unattributed: &mut Bytes,
+    owner: Option<u32>,
+    moved: Bytes,
+) {
     if moved.rx == 0 && moved.tx == 0 {
         return;
     }
@@ -340,7 +371,11 @@ mod tests {
     type Meter = TrafficMeter<FakeSockets, FakeProcesses, FakeClosedFeed>;
 
     fn meter(sockets: Vec<Socket>, procs: FakeProcesses) -> (Meter, Instant) {
-        let meter = TrafficMeter::new(FakeSockets::new(sockets), procs, Some(FakeClosedFeed::default()));
+        let meter = TrafficMeter::new(
+            FakeSockets::new(sockets),
+            procs,
+            Some(FakeClosedFeed::default()),
+        );
         (meter, Instant::now())
     }
 
@@ -349,13 +384,19 @@ mod tests {
     }
 
     fn row<'a>(sample: &'a TrafficSample, pid: u32) -> &'a ProcessTraffic {
-        sample.processes.iter().find(|p| p.pid == pid).expect("process is reported")
+        sample
+            .processes
+            .iter()
+            .find(|p| p.pid == pid)
+            .expect("process is reported")
     }
 
     #[test]
     fn the_first_sample_is_a_baseline_and_later_growth_is_charged() {
-        let (mut meter, t0) =
-            meter(vec![moving(1, 5_000, 7_000)], FakeProcesses::new().with(10, "curl", &[1]));
+        let (mut meter, t0) = meter(
+            vec![moving(1, 5_000, 7_000)],
+            FakeProcesses::new().with(10, "curl", &[1]),
+        );
         let first = meter.sample(t0).unwrap();
         assert_eq!(first.interval, None);
         assert_eq!(row(&first, 10).rx_bytes, 0);
@@ -364,8 +405,18 @@ mod tests {
         let second = meter.sample(secs(t0, 2)).unwrap();
         let curl = row(&second, 10);
         assert_eq!((curl.rx_bytes, curl.tx_bytes), (4_000, 1_000));
-        assert_eq!((curl.rx_bytes_per_sec, curl.tx_bytes_per_sec), (2_000.0, 500.0));
-        assert_eq!(curl.connections, ConnectionCounts { total: 1, established: 1, listening: 0 });
+        assert_eq!(
+            (curl.rx_bytes_per_sec, curl.tx_bytes_per_sec),
+            (2_000.0, 500.0)
+        );
+        assert_eq!(
+            curl.connections,
+            ConnectionCounts {
+                total: 1,
+                established: 1,
+                listening: 0
+            }
+        );
     }
 
     #[test]
@@ -374,7 +425,10 @@ mod tests {
         meter.sample(t0).unwrap();
         meter.sockets.replace(vec![moving(2, 300, 100)]);
         let sample = meter.sample(secs(t0, 1)).unwrap();
-        assert_eq!((row(&sample, 10).rx_bytes, row(&sample, 10).tx_bytes), (300, 100));
+        assert_eq!(
+            (row(&sample, 10).rx_bytes, row(&sample, 10).tx_bytes),
+            (300, 100)
+        );
     }
 
     #[test]
@@ -400,13 +454,29 @@ mod tests {
         meter.sample(t0).unwrap();
         meter.sockets.replace(vec![]);
         // Received 50 more bytes and the peer's FIN; sent 200 more, all acked.
-        meter.closed.as_mut().unwrap().closed.push(closed(4, 151, 1_200));
+        meter
+            .closed
+            .as_mut()
+            .unwrap()
+            .closed
+            .push(closed(4, 151, 1_200));
         let sample = meter.sample(secs(t0, 1)).unwrap();
-        assert_eq!((row(&sample, 10).rx_bytes, row(&sample, 10).tx_bytes), (50, 200));
+        assert_eq!(
+            (row(&sample, 10).rx_bytes, row(&sample, 10).tx_bytes),
+            (50, 200)
+        );
         // A second notice for a settled socket charges nothing anywhere.
-        meter.closed.as_mut().unwrap().closed.push(closed(4, 151, 1_200));
+        meter
+            .closed
+            .as_mut()
+            .unwrap()
+            .closed
+            .push(closed(4, 151, 1_200));
         let sample = meter.sample(secs(t0, 2)).unwrap();
-        assert_eq!(sample.unattributed.rx_bytes + sample.unattributed.tx_bytes, 0);
+        assert_eq!(
+            sample.unattributed.rx_bytes + sample.unattributed.tx_bytes,
+            0
+        );
         assert!(sample.processes.iter().all(|p| p.pid != 10));
     }
 
@@ -428,7 +498,12 @@ mod tests {
         let (mut meter, t0) = meter(vec![], procs);
         meter.sample(t0).unwrap();
         meter.sockets.replace(vec![moving(6, 0, 400)]);
-        meter.closed.as_mut().unwrap().closed.push(closed(6, 0, 500));
+        meter
+            .closed
+            .as_mut()
+            .unwrap()
+            .closed
+            .push(closed(6, 0, 500));
         let sample = meter.sample(secs(t0, 1)).unwrap();
         assert_eq!(row(&sample, 10).tx_bytes, 500);
     }
@@ -437,9 +512,17 @@ mod tests {
     fn short_lived_sockets_no_process_was_seen_with_are_unattributed() {
         let (mut meter, t0) = meter(vec![], FakeProcesses::new());
         meter.sample(t0).unwrap();
-        meter.closed.as_mut().unwrap().closed.push(closed(7, 1_001, 300));
+        meter
+            .closed
+            .as_mut()
+            .unwrap()
+            .closed
+            .push(closed(7, 1_001, 300));
         let sample = meter.sample(secs(t0, 1)).unwrap();
-        assert_eq!((sample.unattributed.rx_bytes, sample.unattributed.tx_bytes), (1_000, 300));
+        assert_eq!(
+            (sample.unattributed.rx_bytes, sample.unattributed.tx_bytes),
+            (1_000, 300)
+        );
         assert!(sample.processes.is_empty());
     }
 
@@ -460,10 +543,14 @@ mod tests {
 
     #[test]
     fn busiest_processes_come_first() {
-        let procs = FakeProcesses::new().with(10, "idle", &[1]).with(20, "busy", &[2]);
+        let procs = FakeProcesses::new()
+            .with(10, "idle", &[1])
+            .with(20, "busy", &[2]);
         let (mut meter, t0) = meter(vec![moving(1, 0, 0), moving(2, 0, 0)], procs);
         meter.sample(t0).unwrap();
-        meter.sockets.replace(vec![moving(1, 10, 0), moving(2, 10_000, 0)]);
+        meter
+            .sockets
+            .replace(vec![moving(1, 10, 0), moving(2, 10_000, 0)]);
         let sample = meter.sample(secs(t0, 1)).unwrap();
         let order: Vec<u32> = sample.processes.iter().map(|p| p.pid).collect();
         assert_eq!(order, vec![20, 10]);

@@ -6,8 +6,8 @@
 //! sample and before it closed are therefore not lost. The message carries the socket
 //! cookie but no inode, so the engine attributes it through the cookie it saw earlier.
 
-use netlink_packet_core::{NetlinkMessage, NetlinkPayload};
-use netlink_packet_sock_diag::SockDiagMessage;
+use netlink_packet_core::NetlinkBuffer;
+use netlink_packet_sock_diag::constants::SOCK_DIAG_BY_FAMILY;
 use netlink_sys::Socket;
 use netlink_sys::protocols::NETLINK_SOCK_DIAG;
 use netpilot_core::ports::{ClosedSocket, ClosedSocketFeed};
@@ -64,7 +64,10 @@ impl ClosedSocketListener {
                 move || read_loop(&socket, &shared)
             })
             .ok()?;
-        Some(ClosedSocketListener { shared, reader: Some(reader) })
+        Some(ClosedSocketListener {
+            shared,
+            reader: Some(reader),
+        })
     }
 }
 
@@ -105,26 +108,24 @@ fn read_loop(socket: &Socket, shared: &Shared) {
         };
         let mut batch = Vec::new();
         let mut offset = 0;
-        while offset < size {
-            let Ok(message) = <NetlinkMessage<SockDiagMessage>>::deserialize(&buffer[offset..size])
-            else {
-                break;
-            };
-            let length = message.header.length as usize;
+        while let Ok(frame) = NetlinkBuffer::new_checked(&buffer[offset..size]) {
+            let length = frame.length() as usize;
             if length == 0 {
                 break;
             }
-            offset += length;
-            if let NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(response)) =
-                message.payload
-                && let Some(counters) = super::tcp_counters(&response)
+            offset += (length + 3) & !3;
+            if frame.message_type() == SOCK_DIAG_BY_FAMILY
+                && let Some(closed) = super::closed_from(frame.payload())
             {
-                let cookie = u64::from_ne_bytes(response.header.socket_id.cookie);
-                batch.push(ClosedSocket { cookie, counters });
+                batch.push(closed);
             }
         }
         if !batch.is_empty() {
-            shared.closed.lock().unwrap_or_else(|e| e.into_inner()).extend(batch);
+            shared
+                .closed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(batch);
         }
     }
 }

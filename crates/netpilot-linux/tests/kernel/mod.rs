@@ -17,7 +17,10 @@ fn fresh_namespace(test: &str) -> bool {
 }
 
 fn dump(query: &SocketQuery) -> Vec<Socket> {
-    SockDiag::open().expect("sock_diag opens").sockets(query).expect("sock_diag dumps")
+    SockDiag::open()
+        .expect("sock_diag opens")
+        .sockets(query)
+        .expect("sock_diag dumps")
 }
 
 fn inode_of(socket: &impl std::os::fd::AsFd) -> u64 {

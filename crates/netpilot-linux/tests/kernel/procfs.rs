@@ -11,7 +11,10 @@ fn the_sockets_of_another_process_are_found_by_inode() {
     let port = holder.listen("tcp", "127.0.0.1", 0);
     let procfs = ProcFs::open().unwrap();
     assert!(procfs.pids().unwrap().contains(&holder.pid()));
-    assert_eq!(procfs.process_name(holder.pid()).as_deref(), Some("np-procfs"));
+    assert_eq!(
+        procfs.process_name(holder.pid()).as_deref(),
+        Some("np-procfs")
+    );
     let mut inodes = Vec::new();
     procfs.socket_inodes(holder.pid(), &mut inodes).unwrap();
     let listener = super::dump(&netpilot_core::ports::SocketQuery::all())
@@ -31,5 +34,8 @@ fn a_process_that_exited_is_gone() {
     let pid = child.id();
     child.wait().unwrap();
     let mut inodes = Vec::new();
-    assert_eq!(ProcFs::open().unwrap().socket_inodes(pid, &mut inodes), Err(FdTableError::Gone));
+    assert_eq!(
+        ProcFs::open().unwrap().socket_inodes(pid, &mut inodes),
+        Err(FdTableError::Gone)
+    );
 }

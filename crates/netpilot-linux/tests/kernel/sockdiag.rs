@@ -8,7 +8,10 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::time::Duration;
 
 fn find(sockets: &[Socket], inode: u64) -> &Socket {
-    sockets.iter().find(|s| s.inode == inode).unwrap_or_else(|| panic!("inode {inode} in {sockets:#?}"))
+    sockets
+        .iter()
+        .find(|s| s.inode == inode)
+        .unwrap_or_else(|| panic!("inode {inode} in {sockets:#?}"))
 }
 
 #[test]
@@ -23,15 +26,28 @@ fn a_listener_and_both_ends_of_a_connection_are_dumped_with_their_inodes() {
 
     let sockets = dump(&SocketQuery::all());
     let l = find(&sockets, inode_of(&listener));
-    assert_eq!((l.protocol, l.family, l.state), (Protocol::Tcp, Family::Ipv4, SocketState::Listen));
+    assert_eq!(
+        (l.protocol, l.family, l.state),
+        (Protocol::Tcp, Family::Ipv4, SocketState::Listen)
+    );
     assert_eq!((l.local, l.remote), (server_addr, None));
     assert_eq!(l.uid, 0);
     let c = find(&sockets, inode_of(&client));
     assert_eq!(c.state, SocketState::Established);
-    assert_eq!((c.local, c.remote), (client.local_addr().unwrap(), Some(server_addr)));
+    assert_eq!(
+        (c.local, c.remote),
+        (client.local_addr().unwrap(), Some(server_addr))
+    );
     let a = find(&sockets, inode_of(&accepted));
-    assert_eq!((a.local, a.remote), (server_addr, Some(client.local_addr().unwrap())));
-    assert_eq!(sockets.len(), 3, "a fresh namespace holds only our sockets: {sockets:#?}");
+    assert_eq!(
+        (a.local, a.remote),
+        (server_addr, Some(client.local_addr().unwrap()))
+    );
+    assert_eq!(
+        sockets.len(),
+        3,
+        "a fresh namespace holds only our sockets: {sockets:#?}"
+    );
     assert_ne!(c.cookie, a.cookie);
 }
 
@@ -50,7 +66,10 @@ fn ipv4_mapped_addresses_of_ipv6_sockets_are_shown_as_ipv4() {
     assert_eq!(a.local, SocketAddr::from(([127, 0, 0, 1], port)));
     assert_eq!(a.remote, Some(client.local_addr().unwrap()));
     let l = find(&sockets, inode_of(&listener));
-    assert_eq!(l.local, SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, port)));
+    assert_eq!(
+        l.local,
+        SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, port))
+    );
 }
 
 #[test]
@@ -63,7 +82,10 @@ fn udp_sockets_are_unconnected_or_established() {
     connected.connect("127.0.0.1:9").unwrap();
     let sockets = dump(&SocketQuery::all());
     let b = find(&sockets, inode_of(&bound));
-    assert_eq!((b.protocol, b.family, b.state), (Protocol::Udp, Family::Ipv6, SocketState::Unconnected));
+    assert_eq!(
+        (b.protocol, b.family, b.state),
+        (Protocol::Udp, Family::Ipv6, SocketState::Unconnected)
+    );
     assert_eq!(b.remote, None);
     let c = find(&sockets, inode_of(&connected));
     assert_eq!(c.state, SocketState::Established);
@@ -106,7 +128,10 @@ fn tcp_counters_give_the_exact_payload_in_each_direction() {
     }
     const N: usize = 1_234_567;
     let (client, server) = transfer(N);
-    let query = SocketQuery { tcp_counters: true, ..SocketQuery::all() };
+    let query = SocketQuery {
+        tcp_counters: true,
+        ..SocketQuery::all()
+    };
     let counters = |inode| {
         wait::until("all data acked", Duration::from_secs(5), || {
             let sockets = dump(&query);
@@ -129,7 +154,10 @@ fn tcp_counters_give_the_exact_payload_in_each_direction() {
         (s.state == SocketState::CloseWait).then_some((s.state, c))
     });
     assert_eq!(received.bytes_received, N as u64 + 1, "{received:?}");
-    assert_eq!(received.payload_received(state.peer_fin_received()), N as u64);
+    assert_eq!(
+        received.payload_received(state.peer_fin_received()),
+        N as u64
+    );
 }
 
 #[test]
@@ -140,20 +168,35 @@ fn the_final_counters_of_a_closed_socket_are_broadcast() {
     let mut listener = ClosedSocketListener::start().expect("root may listen for destroy notices");
     const N: usize = 300_000;
     let (client, server) = transfer(N);
-    let query = SocketQuery { tcp_counters: true, ..SocketQuery::all() };
+    let query = SocketQuery {
+        tcp_counters: true,
+        ..SocketQuery::all()
+    };
     let sockets = dump(&query);
     let client_cookie = find(&sockets, inode_of(&client)).cookie;
     let server_cookie = find(&sockets, inode_of(&server)).cookie;
     drop(client);
     drop(server);
     let mut notices = Vec::new();
-    let (client_final, server_final) =
-        wait::until("destroy notices for both ends", Duration::from_secs(10), || {
+    let (client_final, server_final) = wait::until(
+        "destroy notices for both ends",
+        Duration::from_secs(10),
+        || {
             notices.extend(listener.take_closed());
-            let of = |cookie| notices.iter().find(|n| n.cookie == cookie).map(|n| n.counters);
+            let of = |cookie| {
+                notices
+                    .iter()
+                    .find(|n| n.cookie == cookie)
+                    .map(|n| n.counters)
+            };
             Some((of(client_cookie)?, of(server_cookie)?))
-        });
+        },
+    );
     assert_eq!(client_final.payload_sent(), N as u64, "{client_final:?}");
-    assert_eq!(server_final.payload_received(true), N as u64, "{server_final:?}");
+    assert_eq!(
+        server_final.payload_received(true),
+        N as u64,
+        "{server_final:?}"
+    );
     assert_eq!(listener.lost(), 0);
 }

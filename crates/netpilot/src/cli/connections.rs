@@ -12,9 +12,11 @@ use netpilot_linux::{ProcFs, SockDiag};
 use std::io::Write;
 
 #[derive(Debug, Args)]
-#[command(after_help = "Sockets come from the kernel's socket diagnostics (sock_diag) and are \
+#[command(
+    after_help = "Sockets come from the kernel's socket diagnostics (sock_diag) and are \
 matched to processes through /proc/PID/fd. Without root, sockets of other users' processes \
-are shown without a process.")]
+are shown without a process."
+)]
 pub struct ConnectionsArgs {
     #[command(flatten)]
     scope: Scope,
@@ -81,7 +83,7 @@ impl ConnectionsArgs {
         for c in &snapshot.connections {
             table.row(row(c));
         }
-        let mut out = std::io::stdout().lock();
+        let mut out = crate::output::stdout();
         table.write(&mut out)?;
         writeln!(out, "{}", summary_line(&summary))?;
         out.flush()?;
@@ -91,12 +93,22 @@ impl ConnectionsArgs {
 
 fn row(c: &Connection) -> Vec<String> {
     vec![
-        format!("{}{}", c.protocol.as_str(), if c.family == netpilot_core::Family::Ipv6 { "6" } else { "" }),
+        format!(
+            "{}{}",
+            c.protocol.as_str(),
+            if c.family == netpilot_core::Family::Ipv6 {
+                "6"
+            } else {
+                ""
+            }
+        ),
         c.state.label().to_string(),
         c.local.to_string(),
         c.remote.map_or_else(|| "*".to_string(), |r| r.to_string()),
         processes_cell(&c.processes),
-        c.user.clone().unwrap_or_else(|| c.uid.to_string()),
+        c.user
+            .as_deref()
+            .map_or_else(|| c.uid.to_string(), str::to_owned),
     ]
 }
 
@@ -110,9 +122,16 @@ pub fn processes_cell(processes: &[ProcessRef]) -> String {
 }
 
 fn summary_line(summary: &ConnectionSummary) -> String {
-    let states: Vec<String> =
-        summary.by_state.iter().map(|(state, n)| format!("{} {n}", state.label())).collect();
-    let sockets = if summary.total == 1 { "socket" } else { "sockets" };
+    let states: Vec<String> = summary
+        .by_state
+        .iter()
+        .map(|(state, n)| format!("{} {n}", state.label()))
+        .collect();
+    let sockets = if summary.total == 1 {
+        "socket"
+    } else {
+        "sockets"
+    };
     if states.is_empty() {
         format!("{} {sockets}", summary.total)
     } else {

@@ -32,8 +32,10 @@ pub fn report(error: &anyhow::Error, json: bool) -> ExitCode {
         None => Error::new(ErrorCode::Io, format!("{error:#}")),
     };
     if json {
-        let document = ErrorDocument { error: error.clone() };
-        let mut out = std::io::stdout().lock();
+        let document = ErrorDocument {
+            error: error.clone(),
+        };
+        let mut out = crate::output::stdout();
         let _ = serde_json::to_writer(&mut out, &document);
         let _ = writeln!(out);
     } else {

@@ -4,16 +4,18 @@ use super::{Ctx, Scope, parse_seconds};
 use crate::output::{print_json, units};
 use clap::Args;
 use netpilot_api::monitor::InterfacesDocument;
-use netpilot_core::ports::LinkSource;
 use netpilot_core::InterfaceSample;
+use netpilot_core::ports::LinkSource;
 use netpilot_engine::monitor::interfaces::{with_rates, without_rates};
 use netpilot_linux::Links;
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Args)]
-#[command(after_help = "Rates are measured over --interval by reading the kernel's link \
-counters twice. Run with --no-rate for an instant answer.")]
+#[command(
+    after_help = "Rates are measured over --interval by reading the kernel's link \
+counters twice. Run with --no-rate for an instant answer."
+)]
 pub struct InterfacesArgs {
     #[command(flatten)]
     scope: Scope,
@@ -47,9 +49,12 @@ impl InterfacesArgs {
         };
         if ctx.json {
             let interval_ms = interval.map(|i| i.as_millis() as u64);
-            return print_json(&InterfacesDocument { interval_ms, interfaces: samples });
+            return print_json(&InterfacesDocument {
+                interval_ms,
+                interfaces: samples,
+            });
         }
-        let mut out = std::io::stdout().lock();
+        let mut out = crate::output::stdout();
         for sample in &samples {
             write_interface(&mut out, sample)?;
         }
@@ -69,7 +74,10 @@ fn write_interface(out: &mut impl Write, sample: &InterfaceSample) -> std::io::R
         (true, state) => state.as_str().to_uppercase(),
     };
     let carrier = if i.carrier { "carrier" } else { "no-carrier" };
-    let mut header = format!("{}: {}  {kind}  {state}  {carrier}  mtu {}", i.index, i.name, i.mtu);
+    let mut header = format!(
+        "{}: {}  {kind}  {state}  {carrier}  mtu {}",
+        i.index, i.name, i.mtu
+    );
     if let Some(mac) = &i.mac {
         header.push_str(&format!("  {mac}"));
     }
@@ -82,8 +90,22 @@ fn write_interface(out: &mut impl Write, sample: &InterfaceSample) -> std::io::R
     }
     let c = &i.counters;
     let lines = [
-        ("RX", c.rx_bytes, c.rx_packets, c.rx_errors, c.rx_dropped, sample.rate.map(|r| r.rx_bytes_per_sec)),
-        ("TX", c.tx_bytes, c.tx_packets, c.tx_errors, c.tx_dropped, sample.rate.map(|r| r.tx_bytes_per_sec)),
+        (
+            "RX",
+            c.rx_bytes,
+            c.rx_packets,
+            c.rx_errors,
+            c.rx_dropped,
+            sample.rate.map(|r| r.rx_bytes_per_sec),
+        ),
+        (
+            "TX",
+            c.tx_bytes,
+            c.tx_packets,
+            c.tx_errors,
+            c.tx_dropped,
+            sample.rate.map(|r| r.tx_bytes_per_sec),
+        ),
     ];
     let cells: Vec<[String; 5]> = lines
         .iter()

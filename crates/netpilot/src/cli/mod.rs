@@ -58,7 +58,10 @@ impl Ctx {
 
 impl Cli {
     pub fn run(self) -> anyhow::Result<()> {
-        let ctx = Ctx { json: self.json, quiet: self.quiet };
+        let ctx = Ctx {
+            json: self.json,
+            quiet: self.quiet,
+        };
         match self.command {
             Command::Interfaces(args) => args.run(&ctx),
             Command::Connections(args) => args.run(&ctx),
@@ -89,7 +92,10 @@ impl Scope {
 
 /// Parses a positive number of seconds ("1", "0.5") for --interval.
 pub fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
-    let seconds: f64 = text.trim().parse().map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
     if !(0.01..=3600.0).contains(&seconds) {
         return Err("give between 0.01 and 3600 seconds".into());
     }
@@ -108,7 +114,10 @@ mod tests {
 
     #[test]
     fn intervals_are_positive_seconds() {
-        assert_eq!(parse_seconds("0.5"), Ok(std::time::Duration::from_millis(500)));
+        assert_eq!(
+            parse_seconds("0.5"),
+            Ok(std::time::Duration::from_millis(500))
+        );
         assert!(parse_seconds("0").is_err());
         assert!(parse_seconds("-1").is_err());
         assert!(parse_seconds("soon").is_err());

@@ -28,7 +28,10 @@ impl PortsArgs {
             ctx.note(&note);
         }
         if ctx.json {
-            let document = PortsDocument { ports: snapshot.ports, visibility: snapshot.visibility };
+            let document = PortsDocument {
+                ports: snapshot.ports,
+                visibility: snapshot.visibility,
+            };
             return print_json(&document);
         }
         let mut table = Table::new(&[
@@ -42,7 +45,7 @@ impl PortsArgs {
         for port in &snapshot.ports {
             table.row(row(port));
         }
-        let mut out = std::io::stdout().lock();
+        let mut out = crate::output::stdout();
         table.write(&mut out)?;
         out.flush()?;
         Ok(())
@@ -50,7 +53,11 @@ impl PortsArgs {
 }
 
 fn row(port: &ListeningPort) -> Vec<String> {
-    let addresses: Vec<String> = port.bindings.iter().map(|b| show_address(b.address)).collect();
+    let addresses: Vec<String> = port
+        .bindings
+        .iter()
+        .map(|b| show_address(b.address))
+        .collect();
     let mut processes = BTreeSet::new();
     let mut users = BTreeSet::new();
     for binding in &port.bindings {

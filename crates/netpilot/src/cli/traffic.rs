@@ -12,13 +12,15 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Args)]
-#[command(after_help = "TCP bytes are the kernel's own per-socket counters (tcp_info \
+#[command(
+    after_help = "TCP bytes are the kernel's own per-socket counters (tcp_info \
 bytes_acked and bytes_received): exact payload, without packet capture. Bytes of sockets that \
 close between samples are counted from the kernel's destroy notices (root). UDP sockets are \
 counted, but the kernel keeps no per-socket UDP byte counters, so their bytes are not measured.
 
 With no --count it runs until interrupted; with --json it prints one document per interval \
-(JSON Lines).")]
+(JSON Lines)."
+)]
 pub struct TrafficArgs {
     #[command(flatten)]
     scope: Scope,
@@ -37,19 +39,26 @@ impl TrafficArgs {
         // were created in.
         let closed = ClosedSocketListener::start();
         if closed.is_none() {
-            ctx.note("note: the kernel's socket-destroy notices are unavailable, so bytes \
-                      sockets move just before they close are not counted");
+            ctx.note(
+                "note: the kernel's socket-destroy notices are unavailable, so bytes \
+                      sockets move just before they close are not counted",
+            );
         }
         let mut meter = TrafficMeter::new(SockDiag::open()?, ProcFs::open()?, closed);
-        let start = Instant::now();
-        meter.sample(start)?;
+        meter.sample(Instant::now())?;
+        // Reports keep to a fixed schedule from the baseline (the first sample reads all
+        // of /proc and may be slow); one that falls behind starts a new schedule.
+        let mut deadline = Instant::now();
         let mut reports = 0;
         let mut noted_hidden = false;
         while self.count.is_none_or(|count| reports < count) {
             reports += 1;
-            // Deadlines from the start, so reports do not drift by the time each takes.
-            let deadline = start + self.interval * reports as u32;
-            std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
+            deadline += self.interval;
+            let now = Instant::now();
+            if deadline < now {
+                deadline = now + self.interval;
+            }
+            std::thread::sleep(deadline - now);
             let sample = meter.sample(Instant::now())?;
             if !noted_hidden && let Some(note) = hidden_note(&sample.visibility, "traffic") {
                 ctx.note(&note);
@@ -93,7 +102,7 @@ fn write_report(sample: &TrafficSample, separate: bool) -> anyhow::Result<()> {
     for p in &sample.processes {
         table.row(vec![
             p.pid.to_string(),
-            p.name.clone(),
+            p.name.to_string(),
             units::rate(p.rx_bytes_per_sec),
             units::rate(p.tx_bytes_per_sec),
             units::bytes(p.rx_bytes),
@@ -119,7 +128,7 @@ fn write_report(sample: &TrafficSample, separate: bool) -> anyhow::Result<()> {
             String::new(),
         ]);
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     if separate {
         writeln!(out)?;
     }

@@ -8,7 +8,10 @@ pub fn hidden_note(visibility: &Visibility, command: &str) -> Option<String> {
 }
 
 fn note_for(visibility: &Visibility, command: &str, root: bool) -> Option<String> {
-    let Visibility { unattributed_sockets, unreadable_processes } = *visibility;
+    let Visibility {
+        unattributed_sockets,
+        unreadable_processes,
+    } = *visibility;
     if unattributed_sockets == 0 {
         return None;
     }
@@ -16,7 +19,11 @@ fn note_for(visibility: &Visibility, command: &str, root: bool) -> Option<String
         "note: {unattributed_sockets} socket{} could not be attributed to a process",
         plural(unattributed_sockets)
     );
-    let processes = if unreadable_processes == 1 { "process" } else { "processes" };
+    let processes = if unreadable_processes == 1 {
+        "process"
+    } else {
+        "processes"
+    };
     if unreadable_processes > 0 && root {
         // Root is refused by processes that are not dumpable or live in another user
         // namespace (a container's init): ptrace_may_access() says no.
@@ -51,16 +58,25 @@ mod tests {
 
     #[test]
     fn hidden_sockets_of_other_users_name_the_way_to_see_them() {
-        let v = Visibility { unattributed_sockets: 3, unreadable_processes: 2 };
+        let v = Visibility {
+            unattributed_sockets: 3,
+            unreadable_processes: 2,
+        };
         let note = note_for(&v, "connections", false).unwrap();
         assert!(note.contains("3 sockets could not be attributed"), "{note}");
         assert!(note.contains("sudo netpilot connections"), "{note}");
-        assert!(note.contains("cap_sys_ptrace,cap_dac_read_search"), "{note}");
+        assert!(
+            note.contains("cap_sys_ptrace,cap_dac_read_search"),
+            "{note}"
+        );
     }
 
     #[test]
     fn root_is_not_told_to_become_root() {
-        let v = Visibility { unattributed_sockets: 1, unreadable_processes: 1 };
+        let v = Visibility {
+            unattributed_sockets: 1,
+            unreadable_processes: 1,
+        };
         let note = note_for(&v, "ports", true).unwrap();
         assert!(note.contains("refused inspection even to root"), "{note}");
         assert!(!note.contains("sudo"), "{note}");

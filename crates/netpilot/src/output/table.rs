@@ -15,7 +15,10 @@ pub struct Table {
 
 impl Table {
     pub fn new(columns: &[(&'static str, Align)]) -> Self {
-        Table { columns: columns.to_vec(), rows: Vec::new() }
+        Table {
+            columns: columns.to_vec(),
+            rows: Vec::new(),
+        }
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
@@ -31,7 +34,11 @@ impl Table {
                 *width = (*width).max(cell.chars().count());
             }
         }
-        let header: Vec<String> = self.columns.iter().map(|(name, _)| name.to_string()).collect();
+        let header: Vec<String> = self
+            .columns
+            .iter()
+            .map(|(name, _)| name.to_string())
+            .collect();
         for row in std::iter::once(&header).chain(&self.rows) {
             let mut line = String::new();
             for (i, cell) in row.iter().enumerate() {
@@ -63,7 +70,11 @@ mod tests {
 
     #[test]
     fn columns_are_aligned_and_lines_have_no_trailing_blanks() {
-        let mut table = Table::new(&[("NAME", Align::Left), ("BYTES", Align::Right), ("NOTE", Align::Left)]);
+        let mut table = Table::new(&[
+            ("NAME", Align::Left),
+            ("BYTES", Align::Right),
+            ("NOTE", Align::Left),
+        ]);
         table.row(vec!["lo".into(), "12".into(), "".into()]);
         table.row(vec!["wlan0".into(), "1234".into(), "up".into()]);
         let mut out = Vec::new();

@@ -13,7 +13,12 @@ const PAYLOAD: usize = 1000;
 const FRAME: u64 = PAYLOAD as u64 + 8 + 20 + 14;
 
 fn np0(document: &InterfacesDocument) -> &Interface {
-    &document.interfaces.iter().find(|s| s.interface.name == "np0").expect("np0 is listed").interface
+    &document
+        .interfaces
+        .iter()
+        .find(|s| s.interface.name == "np0")
+        .expect("np0 is listed")
+        .interface
 }
 
 fn delta(before: &LinkCounters, after: &LinkCounters) -> LinkCounters {
@@ -49,7 +54,10 @@ fn interfaces_counts_exactly_the_frames_sent_over_a_veth_and_their_rate() {
     let before: InterfacesDocument = netpilot_json(&["interfaces", "--no-rate"]);
     assert_eq!(before.interval_ms, None);
     let link = np0(&before);
-    assert_eq!((link.kind, link.link_kind.as_deref()), (InterfaceKind::Virtual, Some("veth")));
+    assert_eq!(
+        (link.kind, link.link_kind.as_deref()),
+        (InterfaceKind::Virtual, Some("veth"))
+    );
     assert_eq!(link.mac.as_deref(), Some("02:00:00:00:77:01"));
     assert!(link.carrier && link.admin_up);
     assert_eq!(link.ipv4[0].to_string(), "10.77.0.1/24");
@@ -60,7 +68,11 @@ fn interfaces_counts_exactly_the_frames_sent_over_a_veth_and_their_rate() {
     let moved = delta(&np0(&before).counters, &np0(&after).counters);
     assert_eq!(
         moved,
-        LinkCounters { tx_packets: DATAGRAMS, tx_bytes: DATAGRAMS * FRAME, ..LinkCounters::default() }
+        LinkCounters {
+            tx_packets: DATAGRAMS,
+            tx_bytes: DATAGRAMS * FRAME,
+            ..LinkCounters::default()
+        }
     );
 
     // A rate sampled over an interval that contains the burst.
@@ -76,11 +88,23 @@ fn interfaces_counts_exactly_the_frames_sent_over_a_veth_and_their_rate() {
     let sampled: InterfacesDocument = serde_json::from_slice(&output.stdout).unwrap();
     let seconds = sampled.interval_ms.expect("an interval") as f64 / 1000.0;
     assert!((3.0..3.5).contains(&seconds), "{seconds}");
-    let rate = sampled.interfaces.iter().find(|s| s.interface.name == "np0").unwrap().rate.unwrap();
+    let rate = sampled
+        .interfaces
+        .iter()
+        .find(|s| s.interface.name == "np0")
+        .unwrap()
+        .rate
+        .unwrap();
     let tx_bytes = rate.tx_bytes_per_sec * seconds;
     let expected = (DATAGRAMS * FRAME) as f64;
-    assert!((tx_bytes - expected).abs() / expected < 0.01, "{tx_bytes} vs {expected}");
-    assert!((rate.tx_packets_per_sec * seconds - DATAGRAMS as f64).abs() < 5.0, "{rate:?}");
+    assert!(
+        (tx_bytes - expected).abs() / expected < 0.01,
+        "{tx_bytes} vs {expected}"
+    );
+    assert!(
+        (rate.tx_packets_per_sec * seconds - DATAGRAMS as f64).abs() < 5.0,
+        "{rate:?}"
+    );
     assert_eq!(rate.rx_bytes_per_sec, 0.0);
 }
 
@@ -93,8 +117,14 @@ fn the_interfaces_table_shows_state_addresses_and_counters() {
     assert!(output.status.success());
     let text = String::from_utf8(output.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], "1: lo  loopback  UNKNOWN  carrier  mtu 65536", "{text}");
+    assert_eq!(
+        lines[0], "1: lo  loopback  UNKNOWN  carrier  mtu 65536",
+        "{text}"
+    );
     assert_eq!(lines[1], "    inet   127.0.0.1/8");
     assert_eq!(lines[2], "    inet6  ::1/128");
-    assert!(lines[3].starts_with("    RX  ") && lines[3].contains(" packets  "), "{text}");
+    assert!(
+        lines[3].starts_with("    RX  ") && lines[3].contains(" packets  "),
+        "{text}"
+    );
 }

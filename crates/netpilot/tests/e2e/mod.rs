@@ -21,7 +21,10 @@ pub fn fresh_namespace(test: &str) -> bool {
 
 /// Runs netpilot in the calling thread's namespace.
 pub fn netpilot(args: &[&str]) -> Output {
-    Command::new(NETPILOT).args(args).output().expect("netpilot runs")
+    Command::new(NETPILOT)
+        .args(args)
+        .output()
+        .expect("netpilot runs")
 }
 
 /// Runs `netpilot ARGS --json`, expects success, and parses the document.
@@ -35,6 +38,9 @@ pub fn netpilot_json<T: DeserializeOwned>(args: &[&str]) -> T {
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!("netpilot {args:?} printed a document the schema rejects ({e}):\n{}", String::from_utf8_lossy(&output.stdout))
+        panic!(
+            "netpilot {args:?} printed a document the schema rejects ({e}):\n{}",
+            String::from_utf8_lossy(&output.stdout)
+        )
     })
 }

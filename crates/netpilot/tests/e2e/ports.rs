@@ -19,7 +19,13 @@ fn ports_groups_listeners_by_protocol_and_port_with_service_names() {
     client.connect("tcp", "127.0.0.1", 8080); // established sockets are not ports
 
     let document: PortsDocument = netpilot_json(&["ports"]);
-    let summary: Vec<(Protocol, u16, Option<&str>, Vec<(IpAddr, Family)>, Vec<(u32, &str)>)> = document
+    let summary: Vec<(
+        Protocol,
+        u16,
+        Option<&str>,
+        Vec<(IpAddr, Family)>,
+        Vec<(u32, &str)>,
+    )> = document
         .ports
         .iter()
         .map(|p| {
@@ -30,7 +36,7 @@ fn ports_groups_listeners_by_protocol_and_port_with_service_names() {
                 p.bindings.iter().map(|b| (b.address, b.family)).collect(),
                 p.bindings
                     .iter()
-                    .flat_map(|b| b.processes.iter().map(|p| (p.pid, p.name.as_str())))
+                    .flat_map(|b| b.processes.iter().map(|p| (p.pid, &*p.name)))
                     .collect(),
             )
         })
@@ -48,8 +54,20 @@ fn ports_groups_listeners_by_protocol_and_port_with_service_names() {
                 vec![(any4, Family::Ipv4), (any6, Family::Ipv6)],
                 vec![(dns.pid(), "np-dns"), (dns.pid(), "np-dns")]
             ),
-            (Protocol::Tcp, 8080, Some("http-alt"), vec![(any6, Family::Ipv6)], vec![(web.pid(), "np-web")]),
-            (Protocol::Udp, 53, Some("domain"), vec![(lo4, Family::Ipv4)], vec![(dns.pid(), "np-dns")]),
+            (
+                Protocol::Tcp,
+                8080,
+                Some("http-alt"),
+                vec![(any6, Family::Ipv6)],
+                vec![(web.pid(), "np-web")]
+            ),
+            (
+                Protocol::Udp,
+                53,
+                Some("domain"),
+                vec![(lo4, Family::Ipv4)],
+                vec![(dns.pid(), "np-dns")]
+            ),
         ]
     );
 
@@ -58,7 +76,15 @@ fn ports_groups_listeners_by_protocol_and_port_with_service_names() {
     let dns_row = table.lines().nth(1).unwrap();
     assert_eq!(
         dns_row.split_whitespace().collect::<Vec<_>>(),
-        ["tcp", "53", "domain", "0.0.0.0,", "[::]", &format!("{}/np-dns", dns.pid()), "root"],
+        [
+            "tcp",
+            "53",
+            "domain",
+            "0.0.0.0,",
+            "[::]",
+            &format!("{}/np-dns", dns.pid()),
+            "root"
+        ],
         "{table}"
     );
 }

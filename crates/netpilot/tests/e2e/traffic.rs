@@ -43,7 +43,11 @@ impl Watch {
                 }
             }
         });
-        let mut watch = Watch { child, documents, last: None };
+        let mut watch = Watch {
+            child,
+            documents,
+            last: None,
+        };
         watch.next(); // the meter has its baseline
         watch
     }
@@ -57,15 +61,27 @@ impl Watch {
     }
 
     /// Reads reports until `name`'s totals satisfy `done`, or fails after 15 s.
-    fn until(&mut self, what: &str, name: &str, done: impl Fn(&ProcessTraffic) -> bool) -> ProcessTraffic {
+    fn until(
+        &mut self,
+        what: &str,
+        name: &str,
+        done: impl Fn(&ProcessTraffic) -> bool,
+    ) -> ProcessTraffic {
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {
             let document = self.next();
-            if let Some(p) = document.processes.iter().find(|p| p.name == name && done(p)) {
+            if let Some(p) = document
+                .processes
+                .iter()
+                .find(|p| p.name == name && done(p))
+            {
                 return p.clone();
             }
         }
-        panic!("timed out waiting for {what}; last report: {:#?}", self.last);
+        panic!(
+            "timed out waiting for {what}; last report: {:#?}",
+            self.last
+        );
     }
 }
 
@@ -97,17 +113,33 @@ fn traffic_attributes_bytes_sent_across_a_veth_to_each_process() {
     let mut at_source = Watch::start(Some(source.pid()));
     let (id, _) = source.connect("tcp", "10.77.0.1", 7100);
     // Both meters see the connection before any byte moves.
-    at_sink.until("the sink's connection", "np-sink", |p| p.connections.established == 2);
-    at_source.until("the source's connection", "np-source", |p| p.connections.established == 1);
+    at_sink.until("the sink's connection", "np-sink", |p| {
+        p.connections.established == 2
+    });
+    at_source.until("the source's connection", "np-source", |p| {
+        p.connections.established == 1
+    });
 
     const N: u64 = 3_000_000;
     source.send(id, N);
-    wait::until("the sink to read everything", Duration::from_secs(10), || (sink.received() == N).then_some(()));
-    let got = at_sink.until("the sink's rx to reach N", "np-sink", |p| p.rx_bytes >= N * 99 / 100);
-    assert!(within_one_percent(got.rx_bytes, N), "sink rx {} of {N}", got.rx_bytes);
+    wait::until(
+        "the sink to read everything",
+        Duration::from_secs(10),
+        || (sink.received() == N).then_some(()),
+    );
+    let got = at_sink.until("the sink's rx to reach N", "np-sink", |p| {
+        p.rx_bytes >= N * 99 / 100
+    });
+    assert!(
+        within_one_percent(got.rx_bytes, N),
+        "sink rx {} of {N}",
+        got.rx_bytes
+    );
     assert_eq!(got.rx_bytes, N, "tcp_info counts payload exactly");
     assert_eq!(got.tx_bytes, 0);
-    let sent = at_source.until("the source's tx to reach N", "np-source", |p| p.tx_bytes >= N * 99 / 100);
+    let sent = at_source.until("the source's tx to reach N", "np-source", |p| {
+        p.tx_bytes >= N * 99 / 100
+    });
     assert_eq!((sent.tx_bytes, sent.rx_bytes), (N, 0));
 
     // Then M more bytes and an immediate close, in the middle of an interval: the bytes
@@ -115,16 +147,28 @@ fn traffic_attributes_bytes_sent_across_a_veth_to_each_process() {
     const M: u64 = 1_000_000;
     source.send(id, M);
     source.close(id);
-    let got = at_sink.until("the sink's rx to reach N + M", "np-sink", |p| p.rx_bytes >= N + M);
+    let got = at_sink.until("the sink's rx to reach N + M", "np-sink", |p| {
+        p.rx_bytes >= N + M
+    });
     assert_eq!(got.rx_bytes, N + M);
-    let sent = at_source.until("the source's tx to reach N + M", "np-source", |p| p.tx_bytes >= N + M);
+    let sent = at_source.until("the source's tx to reach N + M", "np-source", |p| {
+        p.tx_bytes >= N + M
+    });
     assert_eq!(sent.tx_bytes, N + M);
 
     let last = at_sink.next().clone();
     assert!(last.closed_sockets_tracked);
     assert!(!last.udp_bytes_measured);
-    assert_eq!(last.unattributed.rx_bytes + last.unattributed.tx_bytes, 0, "{last:#?}");
-    let idle_row = last.processes.iter().find(|p| p.name == "np-idle").expect("np-idle is listed");
+    assert_eq!(
+        last.unattributed.rx_bytes + last.unattributed.tx_bytes,
+        0,
+        "{last:#?}"
+    );
+    let idle_row = last
+        .processes
+        .iter()
+        .find(|p| p.name == "np-idle")
+        .expect("np-idle is listed");
     assert_eq!((idle_row.rx_bytes, idle_row.tx_bytes), (0, 0));
     let everyone_rx: u64 = last.processes.iter().map(|p| p.rx_bytes).sum();
     assert_eq!(everyone_rx, N + M, "no byte is counted twice");
@@ -141,7 +185,9 @@ fn traffic_counts_connections_and_udp_sockets_per_process() {
     let mut client = Holder::spawn("np-client").unwrap();
     client.connect("tcp", "127.0.0.1", 7200);
     client.connect("tcp", "127.0.0.1", 7200);
-    wait::until("two accepted connections", Duration::from_secs(5), || (server.accepted() == 2).then_some(()));
+    wait::until("two accepted connections", Duration::from_secs(5), || {
+        (server.accepted() == 2).then_some(())
+    });
 
     let output = Command::new(NETPILOT)
         .args(["traffic", "--json", "--interval", "0.2", "--count", "2"])
@@ -154,13 +200,32 @@ fn traffic_counts_connections_and_udp_sockets_per_process() {
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
     assert_eq!(documents.len(), 2, "--count 2 prints two reports");
-    let row = |name: &str| documents[1].processes.iter().find(|p| p.name == name).unwrap().clone();
+    let row = |name: &str| {
+        documents[1]
+            .processes
+            .iter()
+            .find(|p| p.name == name)
+            .unwrap()
+            .clone()
+    };
     let server = row("np-server");
     assert_eq!(
-        (server.connections.total, server.connections.established, server.connections.listening, server.udp_sockets),
+        (
+            server.connections.total,
+            server.connections.established,
+            server.connections.listening,
+            server.udp_sockets
+        ),
         (4, 2, 2, 1)
     );
     let client = row("np-client");
-    assert_eq!((client.connections.total, client.connections.established), (2, 2));
-    assert!((150..400).contains(&documents[1].interval_ms), "{}", documents[1].interval_ms);
+    assert_eq!(
+        (client.connections.total, client.connections.established),
+        (2, 2)
+    );
+    assert!(
+        (150..400).contains(&documents[1].interval_ms),
+        "{}",
+        documents[1].interval_ms
+    );
 }

@@ -6,7 +6,13 @@ use std::process::Command;
 /// Runs netpilot as `nobody`, as an ordinary user would.
 fn as_nobody(args: &[&str]) -> std::process::Output {
     Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", NETPILOT])
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            NETPILOT,
+        ])
         .args(args)
         .output()
         .expect("setpriv runs")
@@ -14,7 +20,9 @@ fn as_nobody(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn without_privileges_root_sockets_are_shown_without_owner_and_the_gap_is_explained() {
-    if !fresh_namespace("without_privileges_root_sockets_are_shown_without_owner_and_the_gap_is_explained") {
+    if !fresh_namespace(
+        "without_privileges_root_sockets_are_shown_without_owner_and_the_gap_is_explained",
+    ) {
         return;
     }
     let mut root_owned = Holder::spawn("np-rootd").unwrap();
@@ -22,16 +30,30 @@ fn without_privileges_root_sockets_are_shown_without_owner_and_the_gap_is_explai
     root_owned.bind_udp("udp", "127.0.0.1", 7401);
 
     let output = as_nobody(&["connections", "--json"]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let document: ConnectionsDocument = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(document.connections.len(), 2, "the sockets themselves are visible");
+    assert_eq!(
+        document.connections.len(),
+        2,
+        "the sockets themselves are visible"
+    );
     assert!(document.connections.iter().all(|c| c.processes.is_empty()));
     assert_eq!(document.visibility.unattributed_sockets, 2);
     assert!(document.visibility.unreadable_processes >= 1);
     let note = String::from_utf8(output.stderr).unwrap();
-    assert!(note.contains("2 sockets could not be attributed to a process"), "{note}");
+    assert!(
+        note.contains("2 sockets could not be attributed to a process"),
+        "{note}"
+    );
     assert!(note.contains("sudo netpilot connections"), "{note}");
-    assert!(note.contains("cap_sys_ptrace,cap_dac_read_search"), "{note}");
+    assert!(
+        note.contains("cap_sys_ptrace,cap_dac_read_search"),
+        "{note}"
+    );
 
     let quiet = as_nobody(&["ports", "--quiet"]);
     assert!(quiet.status.success());
@@ -40,5 +62,9 @@ fn without_privileges_root_sockets_are_shown_without_owner_and_the_gap_is_explai
     assert!(table.contains("7400") && table.contains("7401"), "{table}");
 
     let traffic = as_nobody(&["traffic", "--count", "1", "--interval", "0.1"]);
-    assert!(traffic.status.success(), "{}", String::from_utf8_lossy(&traffic.stderr));
+    assert!(
+        traffic.status.success(),
+        "{}",
+        String::from_utf8_lossy(&traffic.stderr)
+    );
 }
