@@ -44,6 +44,12 @@ impl SocketQuery {
 /// The socket table (sock_diag).
 pub trait SocketSource {
     fn sockets(&self, query: &SocketQuery) -> Result<Vec<Socket>, Error>;
+
+    /// A number that changes whenever any TCP socket of the namespace sends or receives
+    /// a segment, opens or closes (the sum of its TCP MIB counters); `None` when unknown.
+    fn tcp_activity(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// A TCP socket the kernel freed, with its final counters.

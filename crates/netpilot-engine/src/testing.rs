@@ -111,13 +111,15 @@ impl ProcessSource for FakeProcesses {
 pub struct FakeSockets {
     sockets: Mutex<Vec<Socket>>,
     pub queries: Mutex<Vec<SocketQuery>>,
+    /// What `tcp_activity` answers; `None` (unknown) unless a test sets it.
+    pub activity: Mutex<Option<u64>>,
 }
 
 impl FakeSockets {
     pub fn new(sockets: Vec<Socket>) -> Self {
         FakeSockets {
             sockets: Mutex::new(sockets),
-            queries: Mutex::default(),
+            ..Self::default()
         }
     }
 
@@ -144,6 +146,10 @@ impl SocketSource for FakeSockets {
                 s
             })
             .collect())
+    }
+
+    fn tcp_activity(&self) -> Option<u64> {
+        *self.activity.lock().expect("not poisoned")
     }
 }
 

@@ -155,7 +155,11 @@ impl SocketOwners {
     }
 
     /// Brings the map up to date for `sockets`, reading as few fd tables as it can.
-    pub fn refresh<P: ProcessSource>(&mut self, procs: &P, sockets: &[Socket]) {
+    pub fn refresh<'a, P: ProcessSource>(
+        &mut self,
+        procs: &P,
+        sockets: impl IntoIterator<Item = &'a Socket>,
+    ) {
         self.refreshes += 1;
         let Ok(pids) = procs.pids() else { return };
         let alive: HashSet<u32> = pids.iter().copied().collect();
@@ -174,7 +178,7 @@ impl SocketOwners {
             .retain(|_, since| refreshes - *since < RETRY_UNATTRIBUTED_AFTER);
 
         let mut missing: HashSet<u64> = sockets
-            .iter()
+            .into_iter()
             .map(|s| s.inode)
             .filter(|&inode| {
                 inode != 0

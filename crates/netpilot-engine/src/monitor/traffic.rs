@@ -75,7 +75,44 @@ pub struct TrafficMeter<S, P, F> {
     names: FastMap<u32, String>,
     unattributed_total: Bytes,
     last_sample: Option<Instant>,
+    /// Dumps of the connected TCP sockets so far.
     round: u64,
+    /// `tcp_activity` at the last sample.
+    activity: Option<u64>,
+    /// The connected (non-listening) TCP sockets of the last dump, with their per-process
+    /// counts, reused while TCP is quiet.
+    connected: Vec<Socket>,
+    connected_counts: FastMap<u32, ConnectionCounts>,
+    connected_unattributed: u32,
+}
+
+/// TCP sockets that can carry data, with their byte counters.
+fn connected_tcp() -> SocketQuery {
+    let states = SocketState::ALL
+        .into_iter()
+        .filter(|&s| s != SocketState::Listen)
+        .collect();
+    SocketQuery {
+        protocols: vec![Protocol::Tcp],
+        states: Some(states),
+        tcp_counters: true,
+    }
+}
+
+fn listening_tcp() -> SocketQuery {
+    SocketQuery {
+        protocols: vec![Protocol::Tcp],
+        states: Some(vec![SocketState::Listen]),
+        tcp_counters: false,
+    }
+}
+
+fn all_udp() -> SocketQuery {
+    SocketQuery {
+        protocols: vec![Protocol::Udp],
+        states: None,
+        tcp_counters: false,
+    }
 }
 
 impl<S, P, F> TrafficMeter<S, P, F>
@@ -99,44 +136,88 @@ where
             unattributed_total: Bytes::default(),
             last_sample: None,
             round: 0,
+            activity: None,
+            connected: Vec::new(),
+            connected_counts: FastMap::default(),
+            connected_unattributed: 0,
         }
     }
 
     /// Takes a sample at `now` and reports the traffic since the previous one.
     pub fn sample(&mut self, now: Instant) -> Result<TrafficSample, Error> {
-        let query = SocketQuery {
-            tcp_counters: true,
-            ..SocketQuery::all()
-        };
-        let sockets = self.sockets.sockets(&query)?;
-        self.owners.refresh(&self.procs, &sockets);
-        let (closed, lost_notices) = match &mut self.closed {
-            Some(feed) => (feed.take_closed(), feed.lost()),
-            None => (Vec::new(), 0),
-        };
         let baseline = self.last_sample.is_none();
-        self.round += 1;
+        // Every TCP byte, open and close moves the namespace's TCP segment counters. While
+        // they stand still the connections dumped last time are exactly as they were, and
+        // dumping 40,000 idle sockets every second would be nearly all of our cost.
+        let activity = self.sockets.tcp_activity();
+        let quiet = !baseline && activity.is_some() && activity == self.activity;
+        self.activity = activity;
+        if !quiet {
+            self.connected = self.sockets.sockets(&connected_tcp())?;
+        }
+        // Listeners and UDP sockets come and go without a TCP segment: always dumped.
+        let mut waiting = self.sockets.sockets(&listening_tcp())?;
+        waiting.extend(self.sockets.sockets(&all_udp())?);
+        let fresh = if quiet { &[][..] } else { &self.connected[..] };
+        self.owners
+            .refresh(&self.procs, fresh.iter().chain(&waiting));
 
         let mut usage: FastMap<u32, Usage> = FastMap::default();
         let mut unattributed = Bytes::default();
+        if quiet {
+            for (&pid, &connections) in &self.connected_counts {
+                usage.entry(pid).or_default().connections = connections;
+            }
+        } else {
+            self.round += 1;
+            let connected = std::mem::take(&mut self.connected);
+            self.connected_unattributed = 0;
+            for socket in &connected {
+                let owner = self.owner(socket);
+                match owner {
+                    Some(pid) => count_socket(usage.entry(pid).or_default(), socket),
+                    None if socket.inode != 0 => self.connected_unattributed += 1,
+                    None => {}
+                }
+                let moved = self.charge_live(socket, owner, baseline);
+                charge(&mut usage, &mut unattributed, owner, moved);
+            }
+            self.connected = connected;
+            self.connected_counts = usage.iter().map(|(&pid, u)| (pid, u.connections)).collect();
+        }
         let mut visibility = Visibility {
-            unattributed_sockets: 0,
+            unattributed_sockets: self.connected_unattributed,
             unreadable_processes: self.owners.unreadable_processes(),
         };
-        for socket in &sockets {
-            let owner = self.owner(socket);
-            match owner {
+        for socket in &waiting {
+            match self.owner(socket) {
                 Some(pid) => count_socket(usage.entry(pid).or_default(), socket),
                 None if socket.inode != 0 => visibility.unattributed_sockets += 1,
                 None => {}
             }
-            let moved = self.charge_live(socket, owner, baseline);
-            charge(&mut usage, &mut unattributed, owner, moved);
         }
+
+        let (closed, lost_notices) = match &mut self.closed {
+            Some(feed) => (feed.take_closed(), feed.lost()),
+            None => (Vec::new(), 0),
+        };
         for notice in closed {
             let (owner, moved) = self.charge_closed(&notice, baseline);
             charge(&mut usage, &mut unattributed, owner, moved);
         }
+        if !quiet {
+            self.forget_vanished();
+        }
+
+        let interval = self
+            .last_sample
+            .map(|last| now.saturating_duration_since(last));
+        self.last_sample = Some(now);
+        Ok(self.report(usage, unattributed, interval, lost_notices, visibility))
+    }
+
+    /// Drops sockets missing from the last few dumps: no destroy notice will come now.
+    fn forget_vanished(&mut self) {
         let round = self.round;
         let settled = &mut self.settled;
         self.tracked.retain(|&cookie, t| {
@@ -147,12 +228,6 @@ where
             keep
         });
         self.settled.retain(|_, at| round - *at <= KEEP_VANISHED);
-
-        let interval = self
-            .last_sample
-            .map(|last| now.saturating_duration_since(last));
-        self.last_sample = Some(now);
-        Ok(self.report(usage, unattributed, interval, lost_notices, visibility))
     }
 
     /// The process to charge: whoever holds the inode now, else whoever held the socket
@@ -554,5 +629,54 @@ mod tests {
         let sample = meter.sample(secs(t0, 1)).unwrap();
         let order: Vec<u32> = sample.processes.iter().map(|p| p.pid).collect();
         assert_eq!(order, vec![20, 10]);
+    }
+
+    #[test]
+    fn while_tcp_is_quiet_connections_are_not_dumped_again_and_counts_hold() {
+        let (mut meter, t0) = meter(
+            vec![moving(1, 0, 0), moving(2, 0, 0)],
+            FakeProcesses::new().with(10, "idle", &[1, 2]),
+        );
+        *meter.sockets.activity.lock().unwrap() = Some(7);
+        meter.sample(t0).unwrap();
+        meter.sockets.queries.lock().unwrap().clear();
+        let sample = meter.sample(secs(t0, 1)).unwrap();
+        let queries = meter.sockets.queries.lock().unwrap().clone();
+        assert!(
+            queries.iter().all(|q| !q.tcp_counters),
+            "no dump with counters: {queries:?}"
+        );
+        assert_eq!(row(&sample, 10).connections.established, 2);
+
+        // A segment moves: the connected sockets are dumped and charged again.
+        *meter.sockets.activity.lock().unwrap() = Some(8);
+        meter
+            .sockets
+            .replace(vec![moving(1, 500, 0), moving(2, 0, 0)]);
+        let sample = meter.sample(secs(t0, 2)).unwrap();
+        assert_eq!(row(&sample, 10).rx_bytes, 500);
+    }
+
+    #[test]
+    fn a_listener_opened_while_tcp_is_quiet_is_counted() {
+        let (mut meter, t0) = meter(
+            vec![moving(1, 0, 0)],
+            FakeProcesses::new().with(10, "srv", &[1, 3]),
+        );
+        *meter.sockets.activity.lock().unwrap() = Some(7);
+        meter.sample(t0).unwrap();
+        let mut listener = tcp_socket(3);
+        listener.state = SocketState::Listen;
+        listener.remote = None;
+        meter.sockets.replace(vec![moving(1, 0, 0), listener]);
+        let sample = meter.sample(secs(t0, 1)).unwrap();
+        assert_eq!(
+            row(&sample, 10).connections,
+            ConnectionCounts {
+                total: 2,
+                established: 1,
+                listening: 1
+            }
+        );
     }
 }

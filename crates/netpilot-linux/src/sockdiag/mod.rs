@@ -19,18 +19,25 @@ use netlink_packet_sock_diag::inet::{
 use netlink_sys::protocols::NETLINK_SOCK_DIAG;
 use netpilot_core::ports::{ClosedSocket, SocketQuery, SocketSource};
 use netpilot_core::{Error, Family, Protocol, Socket, SocketState, TcpCounters};
+use std::fs::File;
 use std::net::SocketAddr;
+use std::os::unix::fs::FileExt;
 
 /// Internet sockets of the network namespace this was opened in.
 pub struct SockDiag {
     netlink: Netlink,
+    /// `/proc/thread-self/net/snmp` of that namespace, for [`SocketSource::tcp_activity`].
+    snmp: Option<File>,
 }
 
 impl SockDiag {
     pub fn open() -> Result<Self, Error> {
         let netlink =
             Netlink::open(NETLINK_SOCK_DIAG).map_err(|e| netlink_to_error("sock_diag", e))?;
-        Ok(SockDiag { netlink })
+        // thread-self, not self: /proc/self/net is the main thread's namespace, and this
+        // thread may have entered another one.
+        let snmp = File::open("/proc/thread-self/net/snmp").ok();
+        Ok(SockDiag { netlink, snmp })
     }
 
     /// TCP of both families in one walk of the kernel's hash tables (see
@@ -133,6 +140,40 @@ impl SocketSource for SockDiag {
         }
         Ok(sockets)
     }
+
+    fn tcp_activity(&self) -> Option<u64> {
+        let mut text = [0u8; 4096];
+        let length = self.snmp.as_ref()?.read_at(&mut text, 0).ok()?;
+        tcp_activity(std::str::from_utf8(&text[..length]).ok()?)
+    }
+}
+
+/// The sum of the TCP MIB counters that move whenever a TCP socket sends or receives a
+/// segment, opens, fails or resets, from `/proc/net/snmp`'s two `Tcp:` lines (names,
+/// then values). All are monotonic, so the sum changes exactly when one of them does.
+fn tcp_activity(snmp: &str) -> Option<u64> {
+    const MOVING: [&str; 9] = [
+        "ActiveOpens",
+        "PassiveOpens",
+        "AttemptFails",
+        "EstabResets",
+        "InSegs",
+        "OutSegs",
+        "RetransSegs",
+        "InErrs",
+        "OutRsts",
+    ];
+    let mut tcp = snmp.lines().filter_map(|line| line.strip_prefix("Tcp:"));
+    let (names, values) = (tcp.next()?, tcp.next()?);
+    let mut sum = 0u64;
+    let mut found = 0;
+    for (name, value) in names.split_whitespace().zip(values.split_whitespace()) {
+        if MOVING.contains(&name) {
+            sum = sum.wrapping_add(value.parse::<u64>().ok()?);
+            found += 1;
+        }
+    }
+    (found == MOVING.len()).then_some(sum)
 }
 
 // Kernel socket states, include/net/tcp_states.h. UDP reuses ESTABLISHED for connected
@@ -295,6 +336,21 @@ mod tests {
     fn the_message_header_length_is_that_of_inet_diag_msg() {
         // 4 one-byte fields, the 48-byte inet_diag_sockid, five u32s.
         assert_eq!(INET_DIAG_MSG_LEN, 4 + 48 + 5 * 4);
+    }
+
+    #[test]
+    fn tcp_activity_sums_the_moving_counters() {
+        let snmp = "Ip: Forwarding DefaultTTL\nIp: 1 64\n\
+            Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails EstabResets CurrEstab InSegs OutSegs RetransSegs InErrs OutRsts InCsumErrors\n\
+            Tcp: 1 200 120000 -1 63 2 0 45 7 2064 1665 3 0 67 0\n\
+            Udp: InDatagrams\nUdp: 5\n";
+        assert_eq!(tcp_activity(snmp), Some(63 + 2 + 45 + 2064 + 1665 + 3 + 67));
+        assert_eq!(
+            tcp_activity("Tcp: InSegs\nTcp: 5\n"),
+            None,
+            "all counters must be there"
+        );
+        assert_eq!(tcp_activity(""), None);
     }
 
     #[test]

@@ -200,3 +200,33 @@ fn the_final_counters_of_a_closed_socket_are_broadcast() {
     );
     assert_eq!(listener.lost(), 0);
 }
+
+#[test]
+fn tcp_activity_moves_with_segments_of_this_namespace_only() {
+    if !fresh_namespace("tcp_activity_moves_with_segments_of_this_namespace_only") {
+        return;
+    }
+    use netpilot_core::ports::SocketSource;
+    let diag = netpilot_linux::SockDiag::open().unwrap();
+    let (mut client, _server) = transfer(10);
+    let quiet = diag
+        .tcp_activity()
+        .expect("/proc/thread-self/net/snmp is readable");
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(diag.tcp_activity(), Some(quiet), "nothing moved");
+    client.write_all(b"one more segment").unwrap();
+    wait::until("the segment to be counted", Duration::from_secs(5), || {
+        (diag.tcp_activity() != Some(quiet)).then_some(())
+    });
+    // Traffic in another namespace does not count here. (A new thread starts in its
+    // parent's namespace, so it moves to a fresh one first.)
+    let moved = diag.tcp_activity();
+    std::thread::spawn(|| {
+        netpilot_testkit::netns::enter_fresh().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let _c = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    })
+    .join()
+    .unwrap();
+    assert_eq!(diag.tcp_activity(), moved);
+}
