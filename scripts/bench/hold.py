@@ -5,9 +5,12 @@ Usage: hold.py PORT COUNT. Listens on 127.0.0.1:PORT, connects to itself COUNT t
 accepts every connection, prints "ready", then sleeps until stdin closes. Sixteen of these
 make the benchmark's N connections held by 16 processes.
 """
+import resource
 import socket
 import sys
 
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 port, count = int(sys.argv[1]), int(sys.argv[2])
 listener = socket.socket()
 listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
