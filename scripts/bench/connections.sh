@@ -12,6 +12,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 sizes=(1000 10000 50000)
 runs=""

@@ -38,7 +38,10 @@ hold_connections() {
   ip netns add "$ns"
   BENCH_NAMESPACES+=("$ns")
   ip -n "$ns" link set lo up
-  ip netns exec "$ns" sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
+  # All ports are ephemeral ports, except the 16 the holders listen on: a connection
+  # must not take one of those as its source port before its holder binds it.
+  ip netns exec "$ns" sysctl -qw net.ipv4.ip_local_port_range="1024 65535" \
+    net.ipv4.ip_local_reserved_ports="20000-20015"
   for i in $(seq 0 15); do
     ip netns exec "$ns" python3 "$BENCH_DIR/hold.py" $((20000 + i)) "$per" \
       < "$BENCH_TMP/hold" > "$BENCH_TMP/ready.$ns.$i" 9<&- &

@@ -17,6 +17,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 n=20000
 duration=${DURATION:-60}

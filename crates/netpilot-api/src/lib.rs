@@ -4,5 +4,7 @@
 //!
 //! Layer: API. Depends on `netpilot-core` (and, with the daemon, the engine). Field names
 //! are camelCase, as in the protocol's seed (`wifiConnected`, `lastError`).
+// Only the binary writes to stdout and stderr, so `--json` output stays clean.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod monitor;

@@ -3,6 +3,8 @@
 //!
 //! Layer: bottom. This crate does no I/O, starts no runtime and depends on nothing of
 //! netpilot's; `netpilot-engine` and `netpilot-linux` both build on it in parallel.
+// Only the binary writes to stdout and stderr, so `--json` output stays clean.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod error;
 pub mod interface;

@@ -3,6 +3,8 @@
 //!
 //! Layer: engine. Depends on `netpilot-core` only: nothing here can reach netlink, D-Bus
 //! or `/proc` except through a port.
+// Only the binary writes to stdout and stderr, so `--json` output stays clean.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod monitor;
 #[cfg(any(test, feature = "testing"))]

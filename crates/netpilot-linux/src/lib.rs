@@ -4,6 +4,8 @@
 //! [`links`] (rtnetlink link and address dumps), [`sockdiag`] (`NETLINK_SOCK_DIAG` dumps
 //! and destroy notices), [`procfs`] (socket ownership from `/proc/PID/fd`), [`netns`]
 //! (`--netns NAME`). Raw netlink types never leave this crate.
+// Only the binary writes to stdout and stderr, so `--json` output stays clean.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod errors;
 pub mod links;

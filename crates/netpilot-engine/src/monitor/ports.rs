@@ -45,7 +45,7 @@ pub fn group_ports(listening: Vec<Connection>) -> Vec<ListeningPort> {
     groups
         .into_iter()
         .map(|((protocol, port), mut bindings)| {
-            bindings.sort_by(|a, b| (a.family, a.address).cmp(&(b.family, b.address)));
+            bindings.sort_by_key(|b| (b.family, b.address));
             ListeningPort {
                 protocol,
                 port,

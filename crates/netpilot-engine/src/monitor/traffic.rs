@@ -253,7 +253,7 @@ where
             owner,
             seen_in: self.round,
         };
-        let moved = match self.tracked.insert(socket.cookie, now) {
+        match self.tracked.insert(socket.cookie, now) {
             Some(before) => Bytes {
                 rx: now.received.saturating_sub(before.received),
                 tx: now.sent.saturating_sub(before.sent),
@@ -264,8 +264,7 @@ where
                 tx: now.sent,
             },
             None => Bytes::default(),
-        };
-        moved
+        }
     }
 
     fn charge_closed(&mut self, notice: &ClosedSocket, baseline: bool) -> (Option<u32>, Bytes) {
@@ -458,7 +457,7 @@ mod tests {
         start + Duration::from_secs(s)
     }
 
-    fn row<'a>(sample: &'a TrafficSample, pid: u32) -> &'a ProcessTraffic {
+    fn row(sample: &TrafficSample, pid: u32) -> &ProcessTraffic {
         sample
             .processes
             .iter()

@@ -4,6 +4,15 @@ use netpilot_core::{Family, Protocol};
 use netpilot_testkit::Holder;
 use std::net::IpAddr;
 
+/// (protocol, port, service, bindings' addresses and families, their processes)
+type Summary<'a> = (
+    Protocol,
+    u16,
+    Option<&'a str>,
+    Vec<(IpAddr, Family)>,
+    Vec<(u32, &'a str)>,
+);
+
 #[test]
 fn ports_groups_listeners_by_protocol_and_port_with_service_names() {
     if !fresh_namespace("ports_groups_listeners_by_protocol_and_port_with_service_names") {
@@ -19,13 +28,7 @@ fn ports_groups_listeners_by_protocol_and_port_with_service_names() {
     client.connect("tcp", "127.0.0.1", 8080); // established sockets are not ports
 
     let document: PortsDocument = netpilot_json(&["ports"]);
-    let summary: Vec<(
-        Protocol,
-        u16,
-        Option<&str>,
-        Vec<(IpAddr, Family)>,
-        Vec<(u32, &str)>,
-    )> = document
+    let summary: Vec<Summary<'_>> = document
         .ports
         .iter()
         .map(|p| {
