@@ -1,21 +1,43 @@
 use super::{NETPILOT, fresh_namespace};
 use netpilot_api::monitor::ConnectionsDocument;
 use netpilot_testkit::Holder;
+use std::path::PathBuf;
 use std::process::Command;
 
-/// Runs netpilot as `nobody`, as an ordinary user would.
-fn as_nobody(args: &[&str]) -> std::process::Output {
-    Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-            NETPILOT,
-        ])
-        .args(args)
-        .output()
-        .expect("setpriv runs")
+/// A copy of the binary that `nobody` may run (the build tree may sit in a directory only
+/// root can enter, such as a clone under /root), removed on drop.
+struct RunnableCopy(PathBuf);
+
+impl RunnableCopy {
+    fn new() -> Self {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("np-unprivileged-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::copy(NETPILOT, dir.join("netpilot")).unwrap();
+        RunnableCopy(dir)
+    }
+
+    /// Runs netpilot as `nobody`, as an ordinary user would.
+    fn as_nobody(&self, args: &[&str]) -> std::process::Output {
+        Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--inh-caps=-all",
+            ])
+            .arg(self.0.join("netpilot"))
+            .args(args)
+            .output()
+            .expect("setpriv runs")
+    }
+}
+
+impl Drop for RunnableCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 #[test]
@@ -29,7 +51,8 @@ fn without_privileges_root_sockets_are_shown_without_owner_and_the_gap_is_explai
     root_owned.listen("tcp", "127.0.0.1", 7400);
     root_owned.bind_udp("udp", "127.0.0.1", 7401);
 
-    let output = as_nobody(&["connections", "--json"]);
+    let netpilot = RunnableCopy::new();
+    let output = netpilot.as_nobody(&["connections", "--json"]);
     assert!(
         output.status.success(),
         "{}",
@@ -55,13 +78,13 @@ fn without_privileges_root_sockets_are_shown_without_owner_and_the_gap_is_explai
         "{note}"
     );
 
-    let quiet = as_nobody(&["ports", "--quiet"]);
+    let quiet = netpilot.as_nobody(&["ports", "--quiet"]);
     assert!(quiet.status.success());
     assert!(quiet.stderr.is_empty(), "--quiet silences notes");
     let table = String::from_utf8(quiet.stdout).unwrap();
     assert!(table.contains("7400") && table.contains("7401"), "{table}");
 
-    let traffic = as_nobody(&["traffic", "--count", "1", "--interval", "0.1"]);
+    let traffic = netpilot.as_nobody(&["traffic", "--count", "1", "--interval", "0.1"]);
     assert!(
         traffic.status.success(),
         "{}",
