@@ -3,8 +3,9 @@
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$BENCH_DIR/../.." && pwd)
-NETPILOT="$REPO/target/release/netpilot"
-FLOOR="$REPO/target/release/np-floor"
+TARGET_DIR=${CARGO_TARGET_DIR:-$REPO/target}
+NETPILOT="$TARGET_DIR/release/netpilot"
+FLOOR="$TARGET_DIR/release/np-floor"
 BENCH_NAMESPACES=()
 BENCH_PIDS=()
 # Holders read stdin from this FIFO and exit at end of file: when this script exits for
