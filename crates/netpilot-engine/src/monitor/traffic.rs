@@ -1,11 +1,13 @@
 //! `netpilot traffic`: exact per-process TCP throughput from the kernel's own per-socket
 //! counters (`tcp_info` `bytes_acked` / `bytes_received`), without packet capture.
 //!
-//! Each sample dumps every socket with its counters and charges the growth of each
+//! Each sample dumps the sockets with their counters and charges the growth of each
 //! socket's counters since the previous sample to the process holding it. Sockets are
 //! tracked by cookie, so a socket whose process closed it (inode 0, FIN-WAIT) is still
 //! charged to that process, and the final counters the kernel broadcasts when it frees a
 //! socket ([`ClosedSocketFeed`]) account for the bytes it moved after the last sample.
+//! While the namespace's TCP counters stand still, nothing can have moved, and the
+//! connected sockets of the last dump are reused instead of dumped again.
 
 use super::fastmap::FastMap;
 use super::owners::SocketOwners;
@@ -71,7 +73,8 @@ pub struct TrafficMeter<S, P, F> {
     /// settled them: a notice for one of them must not be charged again as a new socket.
     settled: FastMap<u64, u64>,
     totals: FastMap<u32, Bytes>,
-    /// Names of processes seen holding sockets, for those that exit mid-interval.
+    /// Names of processes holding sockets, read once per pid (and kept for one that exits
+    /// mid-interval).
     names: FastMap<u32, String>,
     unattributed_total: Bytes,
     last_sample: Option<Instant>,
@@ -329,14 +332,12 @@ where
             total.rx += usage.interval.rx;
             total.tx += usage.interval.tx;
             let total = *total;
-            // A process that exited during the interval keeps the name we last saw.
-            let name = match self.procs.process_name(pid) {
-                Some(name) => {
-                    self.names.insert(pid, name.clone());
-                    name
-                }
-                None => match self.names.get(&pid) {
-                    Some(name) => name.clone(),
+            // Names are read once per process; one that exited during the interval keeps
+            // the name we saw. Exited pids leave `names` below, so a reused pid is read anew.
+            let name = match self.names.get(&pid) {
+                Some(name) => name.clone(),
+                None => match self.procs.process_name(pid) {
+                    Some(name) => self.names.entry(pid).or_insert(name).clone(),
                     None => continue,
                 },
             };

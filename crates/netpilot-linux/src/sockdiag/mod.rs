@@ -98,8 +98,7 @@ const TCPDIAG_GETSOCK: u16 = 18;
 /// The `TCPDIAG_GETSOCK` request (`struct inet_diag_req`, 60 bytes). The kernel serves it
 /// with one walk of the TCP hash tables for both families (`inet_diag_dump_compat` sets
 /// `AF_UNSPEC`), while `SOCK_DIAG_BY_FAMILY` takes a walk per family, each stepping over
-/// every socket of the other: at 100,000 sockets that second walk is an eighth of the
-/// whole cost of `traffic`. `ss` asks this way too.
+/// every socket of the other family.
 #[derive(Debug)]
 struct TcpBothFamilies {
     states: u32,
@@ -142,7 +141,7 @@ impl SocketSource for SockDiag {
     }
 
     fn tcp_activity(&self) -> Option<u64> {
-        let mut text = [0u8; 4096];
+        let mut text = [0u8; 8192]; // the whole file (about 2 KiB) in one read
         let length = self.snmp.as_ref()?.read_at(&mut text, 0).ok()?;
         tcp_activity(std::str::from_utf8(&text[..length]).ok()?)
     }
