@@ -454,6 +454,16 @@ mod tests {
         (meter, Instant::now())
     }
 
+    /// Queues a destroy notice for the meter's next sample.
+    fn notify(meter: &mut Meter, notice: ClosedSocket) {
+        meter
+            .closed
+            .as_mut()
+            .expect("the meter has a feed")
+            .closed
+            .push(notice);
+    }
+
     fn secs(start: Instant, s: u64) -> Instant {
         start + Duration::from_secs(s)
     }
@@ -529,24 +539,14 @@ mod tests {
         meter.sample(t0).unwrap();
         meter.sockets.replace(vec![]);
         // Received 50 more bytes and the peer's FIN; sent 200 more, all acked.
-        meter
-            .closed
-            .as_mut()
-            .unwrap()
-            .closed
-            .push(closed(4, 151, 1_200));
+        notify(&mut meter, closed(4, 151, 1_200));
         let sample = meter.sample(secs(t0, 1)).unwrap();
         assert_eq!(
             (row(&sample, 10).rx_bytes, row(&sample, 10).tx_bytes),
             (50, 200)
         );
         // A second notice for a settled socket charges nothing anywhere.
-        meter
-            .closed
-            .as_mut()
-            .unwrap()
-            .closed
-            .push(closed(4, 151, 1_200));
+        notify(&mut meter, closed(4, 151, 1_200));
         let sample = meter.sample(secs(t0, 2)).unwrap();
         assert_eq!(
             sample.unattributed.rx_bytes + sample.unattributed.tx_bytes,
@@ -557,7 +557,7 @@ mod tests {
 
     #[test]
     fn a_late_destroy_notice_is_still_charged_to_the_owner() {
-        let procs = FakeProcesses::new().with(10, "rsync", &[5]);
+        notify(&mut meter, closed(5, 0, 60));
         let (mut meter, t0) = meter(vec![moving(5, 0, 10)], procs);
         meter.sample(t0).unwrap();
         meter.sockets.replace(vec![]);
@@ -573,12 +573,7 @@ mod tests {
         let (mut meter, t0) = meter(vec![], procs);
         meter.sample(t0).unwrap();
         meter.sockets.replace(vec![moving(6, 0, 400)]);
-        meter
-            .closed
-            .as_mut()
-            .unwrap()
-            .closed
-            .push(closed(6, 0, 500));
+        notify(&mut meter, closed(6, 0, 500));
         let sample = meter.sample(secs(t0, 1)).unwrap();
         assert_eq!(row(&sample, 10).tx_bytes, 500);
     }
@@ -587,12 +582,7 @@ mod tests {
     fn short_lived_sockets_no_process_was_seen_with_are_unattributed() {
         let (mut meter, t0) = meter(vec![], FakeProcesses::new());
         meter.sample(t0).unwrap();
-        meter
-            .closed
-            .as_mut()
-            .unwrap()
-            .closed
-            .push(closed(7, 1_001, 300));
+        notify(&mut meter, closed(7, 1_001, 300));
         let sample = meter.sample(secs(t0, 1)).unwrap();
         assert_eq!(
             (sample.unattributed.rx_bytes, sample.unattributed.tx_bytes),
