@@ -557,12 +557,12 @@ mod tests {
 
     #[test]
     fn a_late_destroy_notice_is_still_charged_to_the_owner() {
-        notify(&mut meter, closed(5, 0, 60));
+        let procs = FakeProcesses::new().with(10, "rsync", &[5]);
         let (mut meter, t0) = meter(vec![moving(5, 0, 10)], procs);
         meter.sample(t0).unwrap();
         meter.sockets.replace(vec![]);
         meter.sample(secs(t0, 1)).unwrap();
-        meter.closed.as_mut().unwrap().closed.push(closed(5, 0, 60));
+        notify(&mut meter, closed(5, 0, 60));
         let sample = meter.sample(secs(t0, 2)).unwrap();
         assert_eq!(row(&sample, 10).tx_bytes, 50);
     }
