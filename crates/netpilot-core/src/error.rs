@@ -20,12 +20,63 @@ pub enum ErrorCode {
     Protocol,
     /// Any other operating-system failure.
     Io,
+    /// The network needs a password and none was given (and no one may be asked).
+    SecretsRequired,
+    /// The password was wrong.
+    AuthenticationFailed,
+    /// The network's profile was deleted while connecting.
+    ConnectionRemoved,
+    /// NetworkManager could not connect, for a reason not covered by another code.
+    ConnectionAttemptFailed,
+    /// No access point with that SSID is in range.
+    NetworkNotFound,
+    /// Connecting took longer than the connect timeout.
+    Timeout,
+    /// Associated, but no address came from DHCP within the DHCP timeout.
+    DhcpTimeout,
+    /// NetworkManager is not running, or the system bus is unreachable.
+    NmUnavailable,
+    /// No WiFi device is present (or none is managed by NetworkManager).
+    NoWifiDevice,
+    /// The user cancelled the password prompt.
+    UserCanceled,
+    /// The named network, interface or profile does not exist.
+    NotFound,
 }
 
 impl ErrorCode {
     /// Whether trying again unchanged could succeed.
     pub fn is_retryable(self) -> bool {
-        matches!(self, ErrorCode::Io)
+        matches!(
+            self,
+            ErrorCode::Io
+                | ErrorCode::Timeout
+                | ErrorCode::DhcpTimeout
+                | ErrorCode::ConnectionAttemptFailed
+        )
+    }
+
+    /// What a user interface shows for this code (the seed's message table).
+    pub fn user_message(self) -> &'static str {
+        match self {
+            ErrorCode::PermissionDenied => "Permission denied",
+            ErrorCode::NetnsNotFound => "No such network namespace",
+            ErrorCode::InvalidArgument => "Invalid input",
+            ErrorCode::Unsupported => "Not supported by this system",
+            ErrorCode::Protocol => "Unexpected answer from the system",
+            ErrorCode::Io => "System error",
+            ErrorCode::SecretsRequired => "Please enter password",
+            ErrorCode::AuthenticationFailed => "Incorrect password",
+            ErrorCode::ConnectionRemoved => "Network configuration removed",
+            ErrorCode::ConnectionAttemptFailed => "Failed to connect",
+            ErrorCode::NetworkNotFound => "Network not found",
+            ErrorCode::Timeout => "Connection timed out",
+            ErrorCode::DhcpTimeout => "Connected, but no IP address was assigned",
+            ErrorCode::NmUnavailable => "NetworkManager is not running",
+            ErrorCode::NoWifiDevice => "No WiFi device",
+            ErrorCode::UserCanceled => "Cancelled",
+            ErrorCode::NotFound => "Not found",
+        }
     }
 }
 
@@ -65,6 +116,28 @@ mod tests {
         assert_eq!(json, "\"permission-denied\"");
         let json = serde_json::to_string(&ErrorCode::NetnsNotFound).unwrap();
         assert_eq!(json, "\"netns-not-found\"");
+    }
+
+    #[test]
+    fn the_seed_codes_keep_their_names() {
+        for (code, name) in [
+            (ErrorCode::SecretsRequired, "secrets-required"),
+            (ErrorCode::AuthenticationFailed, "authentication-failed"),
+            (ErrorCode::ConnectionRemoved, "connection-removed"),
+            (
+                ErrorCode::ConnectionAttemptFailed,
+                "connection-attempt-failed",
+            ),
+            (ErrorCode::NetworkNotFound, "network-not-found"),
+            (ErrorCode::Timeout, "timeout"),
+            (ErrorCode::DhcpTimeout, "dhcp-timeout"),
+        ] {
+            assert_eq!(serde_json::to_string(&code).unwrap(), format!("\"{name}\""));
+        }
+        assert_eq!(
+            ErrorCode::AuthenticationFailed.user_message(),
+            "Incorrect password"
+        );
     }
 
     #[test]

@@ -11,7 +11,9 @@ pub mod interface;
 pub mod monitor;
 pub mod ports;
 pub mod process;
+pub mod secret;
 pub mod socket;
+pub mod wifi;
 
 pub use error::{Error, ErrorCode};
 pub use interface::{Interface, InterfaceAddress, InterfaceKind, LinkCounters, OperState};
@@ -20,4 +22,5 @@ pub use monitor::{
     ProcessTraffic, UnattributedTraffic, Visibility,
 };
 pub use process::ProcessRef;
+pub use secret::{Secret, SecretFlags, SecretRequest};
 pub use socket::{Family, Protocol, Socket, SocketState, TcpCounters};

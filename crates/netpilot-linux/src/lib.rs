@@ -3,7 +3,8 @@
 //! Layer: backends. Depends on `netpilot-core` only (never on the engine). Modules:
 //! [`links`] (rtnetlink link and address dumps), [`sockdiag`] (`NETLINK_SOCK_DIAG` dumps
 //! and destroy notices), [`procfs`] (socket ownership from `/proc/PID/fd`), [`netns`]
-//! (`--netns NAME`). Raw netlink types never leave this crate.
+//! (`--netns NAME`), [`nm`] (NetworkManager over D-Bus and the secret agent), [`secrets`]
+//! (agent-owned secrets at rest). Raw netlink and NetworkManager types never leave this crate.
 // Only the binary writes to stdout and stderr, so `--json` output stays clean.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
@@ -11,7 +12,9 @@ mod errors;
 pub mod links;
 mod netlink;
 pub mod netns;
+pub mod nm;
 pub mod procfs;
+pub mod secrets;
 pub mod sockdiag;
 
 pub use links::Links;

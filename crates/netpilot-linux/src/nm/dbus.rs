@@ -1,0 +1,151 @@
+//! zbus proxies for the parts of NetworkManager's D-Bus API netpilot uses
+//! (https://networkmanager.dev/docs/api/latest/spec.html). Raw NetworkManager types stay
+//! in this module and `api.rs`; the rest of netpilot sees domain types only.
+
+use std::collections::HashMap;
+use zbus::proxy;
+use zbus::zvariant::{ObjectPath, OwnedObjectPath, OwnedValue, Value};
+
+/// A connection profile as NetworkManager passes it: setting name → key → value.
+pub type NmSettings = HashMap<String, HashMap<String, OwnedValue>>;
+/// The same, for sending.
+pub type NmSettingsOut<'a> = HashMap<&'a str, HashMap<&'a str, Value<'a>>>;
+
+#[proxy(
+    interface = "org.freedesktop.NetworkManager",
+    default_service = "org.freedesktop.NetworkManager",
+    default_path = "/org/freedesktop/NetworkManager"
+)]
+pub trait NetworkManager {
+    fn get_devices(&self) -> zbus::Result<Vec<OwnedObjectPath>>;
+
+    fn activate_connection(
+        &self,
+        connection: &ObjectPath<'_>,
+        device: &ObjectPath<'_>,
+        specific_object: &ObjectPath<'_>,
+    ) -> zbus::Result<OwnedObjectPath>;
+
+    fn add_and_activate_connection(
+        &self,
+        connection: NmSettingsOut<'_>,
+        device: &ObjectPath<'_>,
+        specific_object: &ObjectPath<'_>,
+    ) -> zbus::Result<(OwnedObjectPath, OwnedObjectPath)>;
+
+    #[zbus(property)]
+    fn version(&self) -> zbus::Result<String>;
+}
+
+#[proxy(
+    interface = "org.freedesktop.NetworkManager.Device",
+    default_service = "org.freedesktop.NetworkManager"
+)]
+pub trait Device {
+    fn disconnect(&self) -> zbus::Result<()>;
+
+    #[zbus(property)]
+    fn interface(&self) -> zbus::Result<String>;
+
+    #[zbus(property)]
+    fn device_type(&self) -> zbus::Result<u32>;
+
+    #[zbus(property)]
+    fn state(&self) -> zbus::Result<u32>;
+
+    #[zbus(property)]
+    fn active_connection(&self) -> zbus::Result<OwnedObjectPath>;
+
+    #[zbus(property)]
+    fn ip4_config(&self) -> zbus::Result<OwnedObjectPath>;
+
+    #[zbus(signal, name = "StateChanged")]
+    fn device_state_changed(&self, new_state: u32, old_state: u32, reason: u32)
+    -> zbus::Result<()>;
+}
+
+#[proxy(
+    interface = "org.freedesktop.NetworkManager.Device.Wireless",
+    default_service = "org.freedesktop.NetworkManager"
+)]
+pub trait Wireless {
+    fn get_all_access_points(&self) -> zbus::Result<Vec<OwnedObjectPath>>;
+
+    fn request_scan(&self, options: HashMap<&str, Value<'_>>) -> zbus::Result<()>;
+
+    #[zbus(property)]
+    fn active_access_point(&self) -> zbus::Result<OwnedObjectPath>;
+
+    /// CLOCK_BOOTTIME milliseconds of the last completed scan; -1 before the first.
+    #[zbus(property)]
+    fn last_scan(&self) -> zbus::Result<i64>;
+
+    #[zbus(property)]
+    fn hw_address(&self) -> zbus::Result<String>;
+}
+
+#[proxy(
+    interface = "org.freedesktop.NetworkManager.AccessPoint",
+    default_service = "org.freedesktop.NetworkManager"
+)]
+pub trait AccessPoint {
+    #[zbus(property)]
+    fn ssid(&self) -> zbus::Result<Vec<u8>>;
+
+    #[zbus(property)]
+    fn strength(&self) -> zbus::Result<u8>;
+
+    #[zbus(property)]
+    fn frequency(&self) -> zbus::Result<u32>;
+
+    #[zbus(property)]
+    fn flags(&self) -> zbus::Result<u32>;
+
+    #[zbus(property)]
+    fn wpa_flags(&self) -> zbus::Result<u32>;
+
+    #[zbus(property)]
+    fn rsn_flags(&self) -> zbus::Result<u32>;
+
+    #[zbus(property)]
+    fn hw_address(&self) -> zbus::Result<String>;
+}
+
+#[proxy(
+    interface = "org.freedesktop.NetworkManager.Settings",
+    default_service = "org.freedesktop.NetworkManager",
+    default_path = "/org/freedesktop/NetworkManager/Settings"
+)]
+pub trait Settings {
+    fn list_connections(&self) -> zbus::Result<Vec<OwnedObjectPath>>;
+}
+
+#[proxy(
+    interface = "org.freedesktop.NetworkManager.Settings.Connection",
+    default_service = "org.freedesktop.NetworkManager"
+)]
+pub trait SettingsConnection {
+    fn get_settings(&self) -> zbus::Result<NmSettings>;
+
+    fn delete(&self) -> zbus::Result<()>;
+}
+
+#[proxy(
+    interface = "org.freedesktop.NetworkManager.IP4Config",
+    default_service = "org.freedesktop.NetworkManager"
+)]
+pub trait Ip4Config {
+    #[zbus(property)]
+    fn address_data(&self) -> zbus::Result<Vec<HashMap<String, OwnedValue>>>;
+}
+
+#[proxy(
+    interface = "org.freedesktop.NetworkManager.AgentManager",
+    default_service = "org.freedesktop.NetworkManager",
+    default_path = "/org/freedesktop/NetworkManager/AgentManager"
+)]
+pub trait AgentManager {
+    fn register_with_capabilities(&self, identifier: &str, capabilities: u32) -> zbus::Result<()>;
+
+    fn unregister(&self) -> zbus::Result<()>;
+}
