@@ -8,3 +8,4 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod monitor;
+pub mod wifi;

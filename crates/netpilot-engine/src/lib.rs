@@ -6,6 +6,7 @@
 // Only the binary writes to stdout and stderr, so `--json` output stays clean.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod connect;
 pub mod monitor;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

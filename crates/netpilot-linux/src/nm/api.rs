@@ -276,7 +276,13 @@ impl NmClient {
         if profile.hidden {
             wireless.insert("hidden", Value::from(true));
         }
+        // Success means an IPv4 address (the seed's wifiIP): never settle for IPv6 alone.
+        let ipv4: HashMap<&str, Value<'_>> = HashMap::from([
+            ("method", Value::from("auto")),
+            ("may-fail", Value::from(false)),
+        ]);
         let mut settings: NmSettingsOut<'_> = HashMap::new();
+        settings.insert("ipv4", ipv4);
         settings.insert("connection", connection);
         settings.insert("802-11-wireless", wireless);
         if let Some(key_mgmt) = map::key_mgmt(profile.security) {

@@ -11,12 +11,16 @@ Exit codes:
   0  success (also when the reader of a pipe goes away, as with `| head`)
   1  the operation failed
   2  bad usage: an unknown flag or value, a network namespace that does not exist
-  4  permission denied: run as root or grant the capability named in the message";
+  3  NetworkManager (or the system D-Bus) is not running
+  4  permission denied: run as root or grant the capability named in the message
+  5  no WiFi device";
 
 fn exit_code(code: ErrorCode) -> u8 {
     match code {
         ErrorCode::InvalidArgument | ErrorCode::NetnsNotFound => 2,
+        ErrorCode::NmUnavailable => 3,
         ErrorCode::PermissionDenied => 4,
+        ErrorCode::NoWifiDevice => 5,
         _ => 1,
     }
 }

@@ -4,8 +4,11 @@ mod connections;
 pub mod exit;
 mod interfaces;
 mod ports;
+mod progress;
+mod prompt;
 mod traffic;
 mod visibility;
+mod wifi;
 
 use clap::{Args, Parser, Subcommand};
 use std::io::Write;
@@ -39,6 +42,8 @@ enum Command {
     Ports(ports::PortsArgs),
     /// Live per-process traffic: bytes/s, totals and connection counts.
     Traffic(traffic::TrafficArgs),
+    /// WiFi: list networks, connect (asking for passwords), status, disconnect, forget.
+    Wifi(wifi::WifiArgs),
 }
 
 /// What every command may need: output mode and where to write.
@@ -67,6 +72,7 @@ impl Cli {
             Command::Connections(args) => args.run(&ctx),
             Command::Ports(args) => args.run(&ctx),
             Command::Traffic(args) => args.run(&ctx),
+            Command::Wifi(args) => args.run(&ctx),
         }
     }
 }

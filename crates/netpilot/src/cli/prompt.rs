@@ -1,0 +1,75 @@
+//! Asking for a password on the terminal, without echo.
+
+use netpilot_core::Secret;
+use rustix::termios::{self, LocalModes, OptionalActions, SpecialCodeIndex};
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Reads a password from the controlling terminal (`/dev/tty`, so it works with stdin
+/// redirected). `Ok(None)` when the user cancels with Ctrl-C, Ctrl-D or Escape, or when
+/// `abandon` is set (the attempt ended meanwhile).
+///
+/// The terminal is put in non-canonical mode without echo or signals, so Ctrl-C arrives
+/// as a byte, and it is restored before this returns, whatever happened.
+pub fn read_password(prompt: &str, abandon: &AtomicBool) -> io::Result<Option<Secret>> {
+    let mut tty = File::options().read(true).write(true).open("/dev/tty")?;
+    let original = termios::tcgetattr(&tty)?;
+    let mut quiet = original.clone();
+    quiet
+        .local_modes
+        .remove(LocalModes::ECHO | LocalModes::ICANON | LocalModes::ISIG);
+    quiet.special_codes[SpecialCodeIndex::VMIN] = 1;
+    quiet.special_codes[SpecialCodeIndex::VTIME] = 0;
+    termios::tcsetattr(&tty, OptionalActions::Flush, &quiet)?;
+    let result = read_line(&mut tty, prompt, abandon);
+    termios::tcsetattr(&tty, OptionalActions::Flush, &original)?;
+    let _ = tty.write_all(b"\n");
+    result
+}
+
+fn read_line(tty: &mut File, prompt: &str, abandon: &AtomicBool) -> io::Result<Option<Secret>> {
+    tty.write_all(prompt.as_bytes())?;
+    tty.flush()?;
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        // Wait for a key a tenth of a second at a time, to notice `abandon`.
+        let mut ready = [rustix::event::PollFd::new(
+            &*tty,
+            rustix::event::PollFlags::IN,
+        )];
+        let timeout = rustix::event::Timespec {
+            tv_sec: 0,
+            tv_nsec: 100_000_000,
+        };
+        if rustix::event::poll(&mut ready, Some(&timeout))? == 0 {
+            if abandon.load(Ordering::Relaxed) {
+                return Ok(None);
+            }
+            continue;
+        }
+        if tty.read(&mut byte)? == 0 {
+            return Ok(None);
+        }
+        match byte[0] {
+            b'\r' | b'\n' => break,
+            0x03 | 0x1b => return Ok(None), // Ctrl-C, Escape
+            0x04 if line.is_empty() => return Ok(None), // Ctrl-D
+            0x7f | 0x08 => {
+                // Backspace removes a whole UTF-8 character.
+                while let Some(b) = line.pop() {
+                    if b & 0xc0 != 0x80 {
+                        break;
+                    }
+                }
+            }
+            0x15 => line.clear(), // Ctrl-U
+            b if b >= 0x20 || b & 0x80 != 0 => line.push(b),
+            _ => {}
+        }
+    }
+    Ok(Some(Secret::new(
+        String::from_utf8_lossy(&line).into_owned(),
+    )))
+}

@@ -1,0 +1,406 @@
+//! `netpilot wifi connect`: join a network, with netpilot as NetworkManager's secret agent.
+
+use super::devices;
+use crate::cli::Ctx;
+use crate::cli::progress::Progress;
+use crate::cli::prompt::read_password;
+use crate::output::print_json;
+use clap::Args;
+use futures_util::StreamExt;
+use netpilot_api::wifi::WifiConnectDocument;
+use netpilot_core::secret::{validate_psk, validate_ssid};
+use netpilot_core::wifi::{DeviceState, Security};
+use netpilot_core::{Error, ErrorCode, Secret};
+use netpilot_engine::connect::{Attempt, ConnectTracker, Timeouts, Verdict};
+use netpilot_linux::nm::agent::{self, AgentEvent, PendingSecrets};
+use netpilot_linux::nm::{NewProfile, NmClient, NmWifiDevice};
+use netpilot_linux::secrets::SecretFile;
+use std::io::{BufRead, IsTerminal};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
+
+const WIRELESS_SECURITY: &str = "802-11-wireless-security";
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Without a password, netpilot asks for one on the terminal when \
+NetworkManager needs it (--ask, the default when run on a terminal); a wrong password is asked \
+for once more. The password is kept for next time (NetworkManager's psk-flags=1, agent-owned, \
+in netpilot's 0600 secret store) unless --no-save is given."
+)]
+pub struct ConnectArgs {
+    /// The network's name (SSID).
+    ssid: String,
+    /// Read the password from the first line of standard input.
+    #[arg(long, conflicts_with = "ask")]
+    password_stdin: bool,
+    /// Ask for the password on the terminal, without echo, when NetworkManager needs it.
+    #[arg(long)]
+    ask: bool,
+    /// The network does not broadcast its SSID.
+    #[arg(long)]
+    hidden: bool,
+    /// Use this WiFi interface (default: the first one).
+    #[arg(long, value_name = "IF")]
+    interface: Option<String>,
+    /// Do not keep the password: ask again next time.
+    #[arg(long)]
+    no_save: bool,
+}
+
+/// How this process answers NetworkManager's requests for the password.
+struct Secrets {
+    ssid: String,
+    /// Given with --password-stdin.
+    given: Option<Secret>,
+    /// May ask on the terminal.
+    interactive: bool,
+    /// Asked once more after a wrong password already.
+    reprompted: bool,
+    /// The last password handed to NetworkManager (stored on success).
+    answered: Option<Secret>,
+    store: SecretFile,
+    /// UUID of a saved profile whose stored password may answer.
+    saved_uuid: Option<String>,
+}
+
+struct Prompt {
+    pending: PendingSecrets,
+    abandon: Arc<AtomicBool>,
+    reading: JoinHandle<std::io::Result<Option<Secret>>>,
+}
+
+impl ConnectArgs {
+    pub async fn run(self, ctx: &Ctx) -> anyhow::Result<()> {
+        validate_ssid(&self.ssid)?;
+        let given = if self.password_stdin {
+            Some(read_stdin_password()?)
+        } else {
+            None
+        };
+        let client = NmClient::connect().await?;
+        let device = choose_device(devices(&client, self.interface.as_deref()).await?);
+        let saved = client.saved_wifi().await?.into_iter().find(|s| {
+            s.ssid == self.ssid
+                && s.interface
+                    .as_deref()
+                    .is_none_or(|i| i == device.device.interface)
+        });
+
+        let mut progress = Progress::new(ctx.json, ctx.quiet);
+        let (access_point, security, in_range) = if self.hidden {
+            let security = if given.is_some() || self.ask {
+                Security::WpaPsk
+            } else {
+                Security::Open
+            };
+            (None, security, false)
+        } else {
+            progress.set(format!("looking for {:?}…", self.ssid));
+            client.scan(std::slice::from_ref(&device)).await?;
+            let aps = client.access_points(&device).await?;
+            let best = aps
+                .into_iter()
+                .filter(|ap| ap.access_point.ssid == self.ssid)
+                .max_by_key(|ap| ap.access_point.signal);
+            match best {
+                Some(ap) => (Some(ap.path), ap.access_point.security, true),
+                None if saved.is_some() => (None, Security::WpaPsk, false),
+                None => {
+                    progress.clear();
+                    let error = Error::new(
+                        ErrorCode::NetworkNotFound,
+                        format!("no network named {:?} is in range", self.ssid),
+                    )
+                    .with_hint("see what is: netpilot wifi list (a hidden network needs --hidden)");
+                    return Err(error.into());
+                }
+            }
+        };
+        let secured = security.needs_password();
+        let on_terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+        let interactive = self.ask || (given.is_none() && on_terminal);
+        if secured && given.is_none() && !interactive && saved.is_none() {
+            progress.clear();
+            let error = Error::new(
+                ErrorCode::SecretsRequired,
+                format!("{:?} needs a password", self.ssid),
+            )
+            .with_hint(
+                "give it with --password-stdin, or run on a terminal (or with --ask) to be asked",
+            );
+            return Err(error.into());
+        }
+
+        // The agent is registered and the device watched before activation starts, so no
+        // request or state change can come first.
+        let identifier = format!("dev.netpilot.cli.p{}", std::process::id());
+        let mut agent_events = agent::register(client.bus(), &identifier).await?;
+        let mut changes = client.device_changes(&device).await?;
+        let save = !self.no_save;
+        let (profile, created) = match &saved {
+            Some(profile) => {
+                client.activate(profile, &device).await?;
+                (profile.path.clone(), false)
+            }
+            None => {
+                let new = NewProfile {
+                    ssid: &self.ssid,
+                    interface: self.interface.as_deref(),
+                    security,
+                    hidden: self.hidden,
+                    save_secret: save,
+                };
+                (
+                    client
+                        .add_and_activate(&new, &device, access_point.as_ref())
+                        .await?,
+                    true,
+                )
+            }
+        };
+
+        let mut secrets = Secrets {
+            ssid: self.ssid.clone(),
+            answered: given.clone(),
+            given,
+            interactive,
+            reprompted: false,
+            store: SecretFile::default_location(),
+            saved_uuid: saved.as_ref().map(|s| s.uuid.clone()),
+        };
+        let attempt = Attempt {
+            ssid: self.ssid.clone(),
+            in_range,
+            secured,
+        };
+        let mut tracker = ConnectTracker::new(attempt, Timeouts::default(), Instant::now());
+        let mut prompt: Option<Prompt> = None;
+        let mut ticks = tokio::time::interval(Duration::from_millis(120));
+        progress.set(format!("connecting to {:?}…", self.ssid));
+        let verdict = loop {
+            let deadline = tokio::time::Instant::from_std(tracker.deadline());
+            tokio::select! {
+                Some(change) = changes.next() => {
+                    if let DeviceState::Connecting(stage) = change.state {
+                        progress.set(format!("connecting to {:?}: {}…", self.ssid, stage.label()));
+                    }
+                    if let Some(verdict) = tracker.on_device(change.state, change.reason, Instant::now()) {
+                        break verdict;
+                    }
+                }
+                Some(event) = agent_events.recv() => {
+                    if let Some(started) = secrets.handle(event, &mut tracker) {
+                        progress.clear();
+                        tracker.prompt_started(Instant::now());
+                        prompt = Some(started);
+                    }
+                }
+                read = async { (&mut prompt.as_mut().expect("guarded").reading).await }, if prompt.is_some() => {
+                    let Prompt { pending, .. } = prompt.take().expect("guarded");
+                    tracker.prompt_finished(Instant::now());
+                    match read {
+                        Ok(Ok(Some(password))) => {
+                            secrets.answered = Some(password.clone());
+                            let field = field(&pending);
+                            pending.answer(vec![(field, password)]);
+                        }
+                        _ => {
+                            tracker.user_canceled();
+                            pending.user_canceled();
+                        }
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline) => {
+                    if let Some(verdict) = tracker.on_timer(Instant::now()) {
+                        break verdict;
+                    }
+                }
+                _ = ticks.tick() => progress.tick(),
+            }
+        };
+        if let Some(open) = prompt.take() {
+            // The attempt ended while the user was typing: give the terminal back.
+            open.abandon.store(true, Ordering::Relaxed);
+            let _ = open.reading.await;
+        }
+        progress.clear();
+
+        match verdict {
+            Verdict::Connected => {
+                let ipv4 = client.ipv4(&device.path).await?.unwrap_or_default();
+                let uuid = client
+                    .saved_wifi()
+                    .await?
+                    .into_iter()
+                    .find(|s| s.path == profile)
+                    .map(|s| s.uuid);
+                if save && let (Some(uuid), Some(password)) = (uuid, &secrets.answered) {
+                    let psk = [("psk".to_string(), password.clone())];
+                    secrets
+                        .store
+                        .save(&uuid, Some(&self.ssid), WIRELESS_SECURITY, &psk)?;
+                }
+                let document = WifiConnectDocument {
+                    ssid: self.ssid.clone(),
+                    interface: device.device.interface.clone(),
+                    ipv4,
+                    saved: save && secured,
+                };
+                if ctx.json {
+                    print_json(&document)?;
+                } else {
+                    println!(
+                        "connected to {:?} on {} ({})",
+                        document.ssid, document.interface, document.ipv4
+                    );
+                }
+                Ok(())
+            }
+            Verdict::Failed(error) => {
+                if created {
+                    // A failed first attempt leaves no profile behind.
+                    let _ = client.delete_profile(&profile).await;
+                }
+                Err(error.into())
+            }
+        }
+    }
+}
+
+impl Secrets {
+    /// Answers what can be answered at once; returns a prompt to run when the user must type.
+    fn handle(&mut self, event: AgentEvent, tracker: &mut ConnectTracker) -> Option<Prompt> {
+        match event {
+            AgentEvent::Request(pending)
+                if pending.request.ssid.as_deref() == Some(self.ssid.as_str()) =>
+            {
+                let request_new = pending.request.flags.request_new;
+                if request_new {
+                    // Never resend a password NetworkManager just rejected.
+                    tracker.password_rejected();
+                    if !self.interactive || self.reprompted {
+                        pending.user_canceled();
+                        return None;
+                    }
+                    self.reprompted = true;
+                    return Some(start_prompt(
+                        pending,
+                        &self.ssid,
+                        Some("Previous password was incorrect"),
+                    ));
+                }
+                if let Some(password) = &self.given {
+                    let field = field(&pending);
+                    pending.answer(vec![(field, password.clone())]);
+                    return None;
+                }
+                if let Some(uuid) = &self.saved_uuid
+                    && let Ok(stored) = self.store.load(uuid, &pending.request.setting)
+                    && !stored.is_empty()
+                {
+                    pending.answer(stored);
+                    return None;
+                }
+                if self.interactive {
+                    return Some(start_prompt(pending, &self.ssid, None));
+                }
+                pending.no_secrets();
+                None
+            }
+            AgentEvent::Request(other) => {
+                // Not the network this command is joining: answer from the store if we can,
+                // else step aside so another agent may answer.
+                let stored = self
+                    .store
+                    .load(&other.request.connection_uuid, &other.request.setting)
+                    .unwrap_or_default();
+                if stored.is_empty() || other.request.flags.request_new {
+                    other.no_secrets();
+                } else {
+                    other.answer(stored);
+                }
+                None
+            }
+            AgentEvent::Save {
+                connection_uuid,
+                ssid,
+                setting,
+                secrets,
+            } => {
+                let _ = self
+                    .store
+                    .save(&connection_uuid, ssid.as_deref(), &setting, &secrets);
+                None
+            }
+            AgentEvent::Delete { connection_uuid } => {
+                let _ = self.store.delete(&connection_uuid);
+                None
+            }
+            AgentEvent::Canceled { .. } => None,
+        }
+    }
+}
+
+fn start_prompt(pending: PendingSecrets, ssid: &str, reason: Option<&str>) -> Prompt {
+    let abandon = Arc::new(AtomicBool::new(false));
+    let text = match reason {
+        Some(reason) => format!("{reason}.\nPassword for {ssid:?}: "),
+        None => format!("Password for {ssid:?}: "),
+    };
+    let flag = Arc::clone(&abandon);
+    let reading = tokio::task::spawn_blocking(move || {
+        loop {
+            match read_password(&text, &flag)? {
+                Some(password) if validate_psk(&password).is_err() => {
+                    eprintln!("A WiFi password is 8 to 63 characters (or 64 hex digits).");
+                }
+                other => return Ok(other),
+            }
+        }
+    });
+    Prompt {
+        pending,
+        abandon,
+        reading,
+    }
+}
+
+fn field(pending: &PendingSecrets) -> String {
+    pending
+        .request
+        .fields
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "psk".to_string())
+}
+
+/// The device to use: the first that is not unavailable (rfkilled, no firmware…).
+fn choose_device(devices: Vec<NmWifiDevice>) -> NmWifiDevice {
+    let usable = devices.iter().position(|d| {
+        !matches!(
+            d.device.state,
+            DeviceState::Unavailable | DeviceState::Unmanaged
+        )
+    });
+    let index = usable.unwrap_or(0);
+    devices
+        .into_iter()
+        .nth(index)
+        .expect("devices() returns at least one")
+}
+
+fn read_stdin_password() -> Result<Secret, Error> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(|e| {
+        Error::new(
+            ErrorCode::Io,
+            format!("cannot read the password from standard input: {e}"),
+        )
+    })?;
+    let password = Secret::new(line.trim_end_matches(['\n', '\r']).to_string());
+    validate_psk(&password)?;
+    Ok(password)
+}
