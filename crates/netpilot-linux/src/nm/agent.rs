@@ -93,6 +93,14 @@ impl SecretAgent {
         flags: u32,
     ) -> Result<HashMap<String, HashMap<String, OwnedValue>>, AgentError> {
         let request = secret_request(&connection, &setting_name, hints, flags);
+        tracing::debug!(
+            uuid = %request.connection_uuid,
+            ssid = ?request.ssid,
+            setting = %setting_name,
+            flags = ?request.flags,
+            fields = ?request.fields,
+            "NetworkManager asks for secrets"
+        );
         let uuid = request.connection_uuid.clone();
         let (answer, answered) = oneshot::channel();
         let (cancel, canceled) = oneshot::channel();
@@ -115,10 +123,17 @@ impl SecretAgent {
             }
         };
         lock(&self.in_flight).retain(|(path, setting, _, _)| (path, setting) != (&key.0, &key.1));
+        match &outcome {
+            Ok(secrets) => {
+                tracing::debug!(fields = ?secrets.get(&setting_name).map(|s| s.keys().collect::<Vec<_>>()), "secrets given")
+            }
+            Err(error) => tracing::debug!(%error, "no secrets given"),
+        }
         outcome
     }
 
     async fn cancel_get_secrets(&self, connection_path: OwnedObjectPath, setting_name: String) {
+        tracing::debug!(path = %connection_path, setting = %setting_name, "NetworkManager cancels its request");
         let path = connection_path.to_string();
         let canceled: Vec<_> = {
             let mut in_flight = lock(&self.in_flight);

@@ -246,9 +246,17 @@ impl NmClient {
             .await
             .map_err(nm_error)?;
         Ok(changes.filter_map(|signal| {
-            let change = signal.args().ok().map(|args| DeviceChange {
-                state: map::device_state(args.new_state),
-                reason: map::failure_reason(args.reason),
+            let change = signal.args().ok().map(|args| {
+                tracing::debug!(
+                    new = args.new_state,
+                    old = args.old_state,
+                    reason = args.reason,
+                    "device state"
+                );
+                DeviceChange {
+                    state: map::device_state(args.new_state),
+                    reason: map::failure_reason(args.reason),
+                }
             });
             std::future::ready(change)
         }))
@@ -302,6 +310,7 @@ impl NmClient {
             }
             settings.insert("802-11-wireless-security", security);
         }
+        tracing::debug!(ssid = %profile.ssid, security = ?profile.security, hidden = profile.hidden, save = profile.save_secret, "AddAndActivateConnection");
         let root = ObjectPath::from_static_str_unchecked("/");
         let specific = access_point.map_or(root.clone(), |p| p.as_ref());
         let (profile_path, _active) = self

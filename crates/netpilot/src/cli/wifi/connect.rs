@@ -1,9 +1,9 @@
 //! `netpilot wifi connect`: join a network, with netpilot as NetworkManager's secret agent.
 
 use super::devices;
-use crate::cli::Ctx;
 use crate::cli::progress::Progress;
 use crate::cli::prompt::read_password;
+use crate::cli::{Ctx, parse_seconds};
 use crate::output::print_json;
 use clap::Args;
 use futures_util::StreamExt;
@@ -48,6 +48,16 @@ pub struct ConnectArgs {
     /// Do not keep the password: ask again next time.
     #[arg(long)]
     no_save: bool,
+    /// Give up when not connected within this many seconds (time spent typing the
+    /// password does not count).
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_seconds)]
+    connect_timeout: Duration,
+    /// Give up when no address came from DHCP this many seconds after associating.
+    #[arg(long, value_name = "SECONDS", default_value = "15", value_parser = parse_seconds)]
+    dhcp_timeout: Duration,
+    /// Give up when the password prompt is not answered within this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value = "120", value_parser = parse_seconds)]
+    prompt_timeout: Duration,
 }
 
 /// How this process answers NetworkManager's requests for the password.
@@ -176,7 +186,12 @@ impl ConnectArgs {
             in_range,
             secured,
         };
-        let mut tracker = ConnectTracker::new(attempt, Timeouts::default(), Instant::now());
+        let timeouts = Timeouts {
+            connect: self.connect_timeout,
+            dhcp: self.dhcp_timeout,
+            prompt: self.prompt_timeout,
+        };
+        let mut tracker = ConnectTracker::new(attempt, timeouts, Instant::now());
         let mut prompt: Option<Prompt> = None;
         let mut ticks = tokio::time::interval(Duration::from_millis(120));
         progress.set(format!("connecting to {:?}…", self.ssid));
