@@ -85,3 +85,80 @@ fn version_is_printed() {
             .starts_with("netpilot ")
     );
 }
+
+#[test]
+fn without_a_system_bus_wifi_commands_exit_3_and_say_why() {
+    let output = Command::new(NETPILOT)
+        .args(["wifi", "status"])
+        .env(
+            "DBUS_SYSTEM_BUS_ADDRESS",
+            "unix:path=/nonexistent/np-no-bus",
+        )
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("cannot reach the system D-Bus"), "{stderr}");
+}
+
+#[test]
+fn without_networkmanager_on_the_bus_wifi_commands_exit_3_with_a_hint() {
+    // A bus of our own, with no NetworkManager on it.
+    let dir = std::env::temp_dir().join(format!("np-bus-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let address = format!("unix:path={}", dir.join("bus").display());
+    struct Bus(std::process::Child, std::path::PathBuf);
+    impl Drop for Bus {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+            let _ = std::fs::remove_dir_all(&self.1);
+        }
+    }
+    let mut bus = Bus(
+        Command::new("dbus-daemon")
+            .args([
+                "--config-file=/usr/share/dbus-1/session.conf",
+                "--nofork",
+                "--print-address",
+                &format!("--address={address}"),
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("dbus-daemon runs (package dbus)"),
+        dir,
+    );
+    let mut ready = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(bus.0.stdout.take().unwrap()),
+        &mut ready,
+    )
+    .unwrap();
+    for args in [
+        &["wifi", "list", "--json"][..],
+        &["wifi", "connect", "np-home", "--password-stdin"],
+    ] {
+        let mut child = Command::new(NETPILOT)
+            .args(args)
+            .env("DBUS_SYSTEM_BUS_ADDRESS", &address)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"a-valid-password\n").unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(output.status.code(), Some(3), "{args:?}");
+        let shown = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(shown.contains("NetworkManager is not running"), "{shown}");
+        if args.contains(&"--json") {
+            assert!(shown.contains("\"code\":\"nm-unavailable\""), "{shown}");
+        } else {
+            assert!(shown.contains("hint: start it"), "{shown}");
+        }
+    }
+}

@@ -5,6 +5,10 @@
 use netpilot_api::monitor::{
     ConnectionsDocument, ErrorDocument, InterfacesDocument, PortsDocument, TrafficDocument,
 };
+use netpilot_api::wifi::{
+    WifiConnectDocument, WifiDisconnectDocument, WifiForgetDocument, WifiListDocument,
+    WifiStatusDocument,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -64,6 +68,11 @@ fn every_document_type_has_an_example_and_every_example_its_type() {
         "PortsDocument",
         "TrafficDocument",
         "ErrorDocument",
+        "WifiListDocument",
+        "WifiStatusDocument",
+        "WifiConnectDocument",
+        "WifiDisconnectDocument",
+        "WifiForgetDocument",
     ]);
     assert_eq!(names, expected);
     for (name, json) in examples() {
@@ -73,6 +82,11 @@ fn every_document_type_has_an_example_and_every_example_its_type() {
             "PortsDocument" => round_trips::<PortsDocument>(name, json),
             "TrafficDocument" => round_trips::<TrafficDocument>(name, json),
             "ErrorDocument" => round_trips::<ErrorDocument>(name, json),
+            "WifiListDocument" => round_trips::<WifiListDocument>(name, json),
+            "WifiStatusDocument" => round_trips::<WifiStatusDocument>(name, json),
+            "WifiConnectDocument" => round_trips::<WifiConnectDocument>(name, json),
+            "WifiDisconnectDocument" => round_trips::<WifiDisconnectDocument>(name, json),
+            "WifiForgetDocument" => round_trips::<WifiForgetDocument>(name, json),
             other => panic!("docs/json.md has an example of unknown type {other}"),
         }
     }
