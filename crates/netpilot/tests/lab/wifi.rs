@@ -372,3 +372,74 @@ fn no_password_reaches_trace_logs_json_or_the_labs_logs() {
         }
     }
 }
+
+#[test]
+#[ignore = "needs the WiFi lab: lab/run"]
+fn without_a_usable_wifi_device_connect_exits_5() {
+    if !in_lab("without_a_usable_wifi_device_connect_exits_5") {
+        return;
+    }
+    let managed = |yes: &str| {
+        for device in ["wlan0", "wlan1"] {
+            Command::new("nmcli")
+                .args(["device", "set", device, "managed", yes])
+                .status()
+                .unwrap();
+        }
+    };
+    managed("no");
+    let output = netpilot(
+        &["wifi", "connect", HOME.0, "--password-stdin"],
+        &format!("{}\n", HOME.1),
+    );
+    managed("yes");
+    assert_eq!(
+        output.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("wlan0 is unmanaged"), "{stderr}");
+    // Back to normal before the next test: both stations usable again.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while String::from_utf8_lossy(
+        &Command::new("nmcli")
+            .args(["-g", "STATE", "device", "status"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .lines()
+    .filter(|l| *l == "disconnected")
+    .count()
+        < 2
+    {
+        assert!(Instant::now() < deadline, "the stations did not come back");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+#[ignore = "needs the WiFi lab: lab/run"]
+fn networkmanager_cancelling_its_request_ends_the_prompt() {
+    if !in_lab("networkmanager_cancelling_its_request_ends_the_prompt") {
+        return;
+    }
+    let terminal = OnTerminal::start(&["wifi", "connect", HOME.0, "--interface", "wlan0", "--ask"]);
+    terminal.expect("Password for \"np-home\":", 1);
+    // Someone else takes the device away while netpilot waits for the user.
+    assert!(
+        Command::new("nmcli")
+            .args(["device", "disconnect", "wlan0"])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (code, shown) = terminal.finish();
+    assert_eq!(code, 1, "{shown}");
+    assert!(
+        shown.contains("could not connect") || shown.contains("cancelled"),
+        "{shown}"
+    );
+}

@@ -91,7 +91,7 @@ impl ConnectArgs {
             None
         };
         let client = NmClient::connect().await?;
-        let device = choose_device(devices(&client, self.interface.as_deref()).await?);
+        let device = choose_device(devices(&client, self.interface.as_deref()).await?)?;
         let saved = client.saved_wifi().await?.into_iter().find(|s| {
             s.ssid == self.ssid
                 && s.interface
@@ -392,19 +392,23 @@ fn field(pending: &PendingSecrets) -> String {
         .unwrap_or_else(|| "psk".to_string())
 }
 
-/// The device to use: the first that is not unavailable (rfkilled, no firmware…).
-fn choose_device(devices: Vec<NmWifiDevice>) -> NmWifiDevice {
-    let usable = devices.iter().position(|d| {
-        !matches!(
+/// The device to use: the first NetworkManager manages and can use (not rfkilled,
+/// firmware loaded…).
+fn choose_device(devices: Vec<NmWifiDevice>) -> Result<NmWifiDevice, Error> {
+    let unusable = |d: &NmWifiDevice| {
+        matches!(
             d.device.state,
             DeviceState::Unavailable | DeviceState::Unmanaged
         )
-    });
-    let index = usable.unwrap_or(0);
-    devices
-        .into_iter()
-        .nth(index)
-        .expect("devices() returns at least one")
+    };
+    let states: Vec<String> = devices
+        .iter()
+        .map(|d| format!("{} is {}", d.device.interface, d.device.state.label()))
+        .collect();
+    devices.into_iter().find(|d| !unusable(d)).ok_or_else(|| {
+        Error::new(ErrorCode::NoWifiDevice, format!("no usable WiFi device: {}", states.join(", ")))
+            .with_hint("let NetworkManager manage it (nmcli device set IF managed yes) and check `rfkill list`")
+    })
 }
 
 fn read_stdin_password() -> Result<Secret, Error> {
