@@ -5,6 +5,7 @@
 pub mod gate;
 pub mod holder;
 pub mod netns;
+pub mod networkmanager;
 pub mod wait;
 
 pub use gate::require_root;

@@ -124,6 +124,7 @@ fn without_networkmanager_on_the_bus_wifi_commands_exit_3_with_a_hint() {
                 &format!("--address={address}"),
             ])
             .stdout(Stdio::piped())
+            .stderr(Stdio::null())
             .spawn()
             .expect("dbus-daemon runs (package dbus)"),
         dir,
