@@ -4,6 +4,7 @@
 
 pub mod gate;
 pub mod holder;
+pub mod keyring;
 pub mod netns;
 pub mod networkmanager;
 pub mod wait;

@@ -14,7 +14,7 @@ use netpilot_core::{Error, ErrorCode, Secret};
 use netpilot_engine::connect::{Attempt, ConnectTracker, Timeouts, Verdict};
 use netpilot_linux::nm::agent::{self, AgentEvent, PendingSecrets};
 use netpilot_linux::nm::{NewProfile, NmClient, NmWifiDevice};
-use netpilot_linux::secrets::SecretFile;
+use netpilot_linux::secrets::SecretStore;
 use std::io::{BufRead, IsTerminal};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -71,7 +71,7 @@ struct Secrets {
     reprompted: bool,
     /// The last password handed to NetworkManager (stored on success).
     answered: Option<Secret>,
-    store: SecretFile,
+    store: SecretStore,
     /// UUID of a saved profile whose stored password may answer.
     saved_uuid: Option<String>,
 }
@@ -178,7 +178,7 @@ impl ConnectArgs {
             given,
             interactive,
             reprompted: false,
-            store: SecretFile::default_location(),
+            store: SecretStore::open().await,
             saved_uuid: saved.as_ref().map(|s| s.uuid.clone()),
         };
         let attempt = Attempt {
@@ -207,7 +207,7 @@ impl ConnectArgs {
                     }
                 }
                 Some(event) = agent_events.recv() => {
-                    if let Some(started) = secrets.handle(event, &mut tracker) {
+                    if let Some(started) = secrets.handle(event, &mut tracker).await {
                         progress.clear();
                         tracker.prompt_started(Instant::now());
                         prompt = Some(started);
@@ -254,9 +254,17 @@ impl ConnectArgs {
                     .map(|s| s.uuid);
                 if save && let (Some(uuid), Some(password)) = (uuid, &secrets.answered) {
                     let psk = [("psk".to_string(), password.clone())];
-                    secrets
+                    // Connected either way: a store that refuses costs the next prompt only.
+                    if let Err(error) = secrets
                         .store
-                        .save(&uuid, Some(&self.ssid), WIRELESS_SECURITY, &psk)?;
+                        .save(&uuid, Some(&self.ssid), WIRELESS_SECURITY, &psk)
+                        .await
+                    {
+                        ctx.note(&format!(
+                            "note: the password was not saved in {}: {error}",
+                            secrets.store.describe()
+                        ));
+                    }
                 }
                 let document = WifiConnectDocument {
                     ssid: self.ssid.clone(),
@@ -287,7 +295,7 @@ impl ConnectArgs {
 
 impl Secrets {
     /// Answers what can be answered at once; returns a prompt to run when the user must type.
-    fn handle(&mut self, event: AgentEvent, tracker: &mut ConnectTracker) -> Option<Prompt> {
+    async fn handle(&mut self, event: AgentEvent, tracker: &mut ConnectTracker) -> Option<Prompt> {
         match event {
             AgentEvent::Request(pending)
                 if pending.request.ssid.as_deref() == Some(self.ssid.as_str()) =>
@@ -313,7 +321,7 @@ impl Secrets {
                     return None;
                 }
                 if let Some(uuid) = &self.saved_uuid
-                    && let Ok(stored) = self.store.load(uuid, &pending.request.setting)
+                    && let Ok(stored) = self.store.load(uuid, &pending.request.setting).await
                     && !stored.is_empty()
                 {
                     pending.answer(stored);
@@ -331,6 +339,7 @@ impl Secrets {
                 let stored = self
                     .store
                     .load(&other.request.connection_uuid, &other.request.setting)
+                    .await
                     .unwrap_or_default();
                 if stored.is_empty() || other.request.flags.request_new {
                     other.no_secrets();
@@ -347,11 +356,12 @@ impl Secrets {
             } => {
                 let _ = self
                     .store
-                    .save(&connection_uuid, ssid.as_deref(), &setting, &secrets);
+                    .save(&connection_uuid, ssid.as_deref(), &setting, &secrets)
+                    .await;
                 None
             }
             AgentEvent::Delete { connection_uuid } => {
-                let _ = self.store.delete(&connection_uuid);
+                let _ = self.store.delete(&connection_uuid).await;
                 None
             }
             AgentEvent::Canceled { .. } => None,

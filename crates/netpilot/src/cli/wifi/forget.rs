@@ -6,7 +6,7 @@ use clap::Args;
 use netpilot_api::wifi::WifiForgetDocument;
 use netpilot_core::{Error, ErrorCode};
 use netpilot_linux::nm::NmClient;
-use netpilot_linux::secrets::SecretFile;
+use netpilot_linux::secrets::SecretStore;
 
 #[derive(Debug, Args)]
 pub struct ForgetArgs {
@@ -17,7 +17,7 @@ pub struct ForgetArgs {
 impl ForgetArgs {
     pub async fn run(self, ctx: &Ctx) -> anyhow::Result<()> {
         let client = NmClient::connect().await?;
-        let store = SecretFile::default_location();
+        let store = SecretStore::open().await;
         let mut profiles = 0;
         for saved in client
             .saved_wifi()
@@ -26,7 +26,7 @@ impl ForgetArgs {
             .filter(|s| s.ssid == self.ssid)
         {
             client.delete_profile(&saved.path).await?;
-            store.delete(&saved.uuid)?;
+            store.delete(&saved.uuid).await?;
             profiles += 1;
         }
         if profiles == 0 {

@@ -1,4 +1,4 @@
-//! Agent-owned secrets at rest: a JSON file readable by its owner only (0600 in a 0700
+//! Agent-owned secrets in a JSON file readable by its owner only (0600 in a 0700
 //! directory), as NetworkManager keeps its own keyfiles. Keyed by connection UUID.
 //!
 //! The location: `$NETPILOT_SECRETS_FILE` if set; for root `/var/lib/netpilot/secrets.json`;
