@@ -44,12 +44,27 @@ pub fn report(error: &anyhow::Error, json: bool) -> ExitCode {
         let _ = writeln!(out);
     } else {
         let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "netpilot: {}", error.message);
+        let _ = writeln!(err, "netpilot: {}", headline(&error));
         if let Some(hint) = &error.hint {
             let _ = writeln!(err, "  hint: {hint}");
         }
     }
     ExitCode::from(exit_code(error.code))
+}
+
+/// Connection failures lead with the seed's user message ("Incorrect password"), then
+/// the particulars.
+fn headline(error: &Error) -> String {
+    match error.code {
+        ErrorCode::SecretsRequired
+        | ErrorCode::AuthenticationFailed
+        | ErrorCode::ConnectionRemoved
+        | ErrorCode::ConnectionAttemptFailed
+        | ErrorCode::NetworkNotFound
+        | ErrorCode::Timeout
+        | ErrorCode::DhcpTimeout => format!("{}: {}", error.code.user_message(), error.message),
+        _ => error.message.clone(),
+    }
 }
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
@@ -73,9 +88,25 @@ mod tests {
     }
 
     #[test]
+    fn connection_failures_lead_with_the_user_message() {
+        let error = Error::new(
+            ErrorCode::AuthenticationFailed,
+            "the password for \"x\" was rejected",
+        );
+        assert_eq!(
+            headline(&error),
+            "Incorrect password: the password for \"x\" was rejected"
+        );
+        let error = Error::new(ErrorCode::NetnsNotFound, "no network namespace named \"x\"");
+        assert_eq!(headline(&error), "no network namespace named \"x\"");
+    }
+
+    #[test]
     fn usage_and_permission_errors_have_their_own_codes() {
         assert_eq!(exit_code(ErrorCode::NetnsNotFound), 2);
         assert_eq!(exit_code(ErrorCode::PermissionDenied), 4);
         assert_eq!(exit_code(ErrorCode::Io), 1);
+        assert_eq!(exit_code(ErrorCode::NmUnavailable), 3);
+        assert_eq!(exit_code(ErrorCode::NoWifiDevice), 5);
     }
 }
