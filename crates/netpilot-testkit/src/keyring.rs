@@ -1,13 +1,15 @@
 //! A real Secret Service for tests: GNOME Keyring, unlocked, on a private session bus.
 
-use std::io::{self, BufRead, BufReader, Write};
+use crate::bus::PrivateBus;
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub struct Keyring {
     dir: PathBuf,
-    bus: Child,
+    /// Held for its lifetime; dropped (stopped) after the daemons above it.
+    _bus: PrivateBus,
     daemon: Child,
     pub bus_address: String,
 }
@@ -17,18 +19,8 @@ impl Keyring {
         let dir = std::env::temp_dir().join(format!("np-keyring-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
-        let address = format!("unix:path={}", dir.join("bus").display());
-        let mut bus = Command::new("dbus-daemon")
-            .args([
-                "--config-file=/usr/share/dbus-1/session.conf",
-                "--nofork",
-                "--print-address",
-            ])
-            .arg(format!("--address={address}"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()?;
-        BufReader::new(bus.stdout.take().expect("piped")).read_line(&mut String::new())?;
+        let bus = PrivateBus::start(&dir)?;
+        let address = bus.address.clone();
         // --unlock reads the login keyring's password from stdin and creates the keyring.
         let mut daemon = Command::new("gnome-keyring-daemon")
             .args(["--foreground", "--components=secrets", "--unlock"])
@@ -46,7 +38,7 @@ impl Keyring {
         drop(stdin);
         let keyring = Keyring {
             dir,
-            bus,
+            _bus: bus,
             daemon,
             bus_address: address,
         };
@@ -86,8 +78,6 @@ impl Drop for Keyring {
     fn drop(&mut self) {
         let _ = self.daemon.kill();
         let _ = self.daemon.wait();
-        let _ = self.bus.kill();
-        let _ = self.bus.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

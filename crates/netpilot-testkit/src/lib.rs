@@ -2,6 +2,7 @@
 //! test, the root gate, processes that hold known sockets, and bounded waits.
 #![allow(clippy::print_stderr)]
 
+pub mod bus;
 pub mod gate;
 pub mod holder;
 pub mod keyring;

@@ -3,14 +3,16 @@
 //! into it and never this machine's eth0. /sys is remounted read-only there, which tells
 //! NetworkManager not to wait for udev.
 
-use std::io::{self, BufRead, BufReader};
+use crate::bus::PrivateBus;
+use std::io;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub struct NetworkManager {
     dir: PathBuf,
-    bus: Child,
+    /// Held for its lifetime; dropped (stopped) after the daemons above it.
+    _bus: PrivateBus,
     /// `unshare`, which sits in NetworkManager's network and mount namespaces.
     namespaces: Child,
     pub bus_address: String,
@@ -43,19 +45,8 @@ impl NetworkManager {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("conf.d"))?;
         std::fs::write(dir.join("NetworkManager.conf"), CONFIG)?;
-        let address = format!("unix:path={}", dir.join("bus").display());
-        let mut bus = Command::new("dbus-daemon")
-            .args([
-                "--config-file=/usr/share/dbus-1/session.conf",
-                "--nofork",
-                "--print-address",
-            ])
-            .arg(format!("--address={address}"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null()) // it complains that it may not raise its fd limit
-            .spawn()?;
-        let mut line = String::new();
-        BufReader::new(bus.stdout.take().expect("piped")).read_line(&mut line)?;
+        let bus = PrivateBus::start(&dir)?;
+        let address = bus.address.clone();
         let namespaces = Command::new("unshare")
             .args([
                 "--net",
@@ -81,7 +72,7 @@ impl NetworkManager {
             .spawn()?;
         let nm = NetworkManager {
             dir,
-            bus,
+            _bus: bus,
             namespaces,
             bus_address: address,
         };
@@ -153,8 +144,6 @@ impl Drop for NetworkManager {
         // goes with it.
         let _ = self.namespaces.kill();
         let _ = self.namespaces.wait();
-        let _ = self.bus.kill();
-        let _ = self.bus.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

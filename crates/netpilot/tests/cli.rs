@@ -106,35 +106,9 @@ fn without_networkmanager_on_the_bus_wifi_commands_exit_3_with_a_hint() {
     // A bus of our own, with no NetworkManager on it.
     let dir = std::env::temp_dir().join(format!("np-bus-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let address = format!("unix:path={}", dir.join("bus").display());
-    struct Bus(std::process::Child, std::path::PathBuf);
-    impl Drop for Bus {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-            let _ = std::fs::remove_dir_all(&self.1);
-        }
-    }
-    let mut bus = Bus(
-        Command::new("dbus-daemon")
-            .args([
-                "--config-file=/usr/share/dbus-1/session.conf",
-                "--nofork",
-                "--print-address",
-                &format!("--address={address}"),
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("dbus-daemon runs (package dbus)"),
-        dir,
-    );
-    let mut ready = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(bus.0.stdout.take().unwrap()),
-        &mut ready,
-    )
-    .unwrap();
+    let bus =
+        netpilot_testkit::bus::PrivateBus::start(&dir).expect("dbus-daemon runs (package dbus)");
+    let address = bus.address.clone();
     for args in [
         &["wifi", "list", "--json"][..],
         &["wifi", "connect", "np-home", "--password-stdin"],
@@ -162,4 +136,6 @@ fn without_networkmanager_on_the_bus_wifi_commands_exit_3_with_a_hint() {
             assert!(shown.contains("hint: start it"), "{shown}");
         }
     }
+    drop(bus);
+    let _ = std::fs::remove_dir_all(dir);
 }
