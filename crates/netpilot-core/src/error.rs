@@ -42,6 +42,22 @@ pub enum ErrorCode {
     UserCanceled,
     /// The named network, interface or profile does not exist.
     NotFound,
+    /// Protocol: the request is not JSON.
+    ParseError,
+    /// Protocol: JSON, but not a request object with a `method`.
+    InvalidRequest,
+    /// Protocol: no such method.
+    UnknownMethod,
+    /// Protocol: a parameter is missing or of the wrong type.
+    InvalidParams,
+    /// Protocol: a request line over 1 MiB.
+    FrameTooLarge,
+    /// Protocol: no pending prompt has this token (never issued, answered, cancelled, expired).
+    UnknownToken,
+    /// Protocol: too many requests from this client; slow down.
+    RateLimited,
+    /// Protocol: the client is not allowed (peer credentials, token, origin).
+    Unauthorized,
 }
 
 impl ErrorCode {
@@ -54,6 +70,37 @@ impl ErrorCode {
                 | ErrorCode::DhcpTimeout
                 | ErrorCode::ConnectionAttemptFailed
         )
+    }
+
+    /// The code as the protocol spells it (`authentication-failed`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::PermissionDenied => "permission-denied",
+            ErrorCode::NetnsNotFound => "netns-not-found",
+            ErrorCode::InvalidArgument => "invalid-argument",
+            ErrorCode::Unsupported => "unsupported",
+            ErrorCode::Protocol => "protocol",
+            ErrorCode::Io => "io",
+            ErrorCode::SecretsRequired => "secrets-required",
+            ErrorCode::AuthenticationFailed => "authentication-failed",
+            ErrorCode::ConnectionRemoved => "connection-removed",
+            ErrorCode::ConnectionAttemptFailed => "connection-attempt-failed",
+            ErrorCode::NetworkNotFound => "network-not-found",
+            ErrorCode::Timeout => "timeout",
+            ErrorCode::DhcpTimeout => "dhcp-timeout",
+            ErrorCode::NmUnavailable => "nm-unavailable",
+            ErrorCode::NoWifiDevice => "no-wifi-device",
+            ErrorCode::UserCanceled => "user-canceled",
+            ErrorCode::NotFound => "not-found",
+            ErrorCode::ParseError => "parse-error",
+            ErrorCode::InvalidRequest => "invalid-request",
+            ErrorCode::UnknownMethod => "unknown-method",
+            ErrorCode::InvalidParams => "invalid-params",
+            ErrorCode::FrameTooLarge => "frame-too-large",
+            ErrorCode::UnknownToken => "unknown-token",
+            ErrorCode::RateLimited => "rate-limited",
+            ErrorCode::Unauthorized => "unauthorized",
+        }
     }
 
     /// What a user interface shows for this code (the seed's message table).
@@ -76,6 +123,14 @@ impl ErrorCode {
             ErrorCode::NoWifiDevice => "No WiFi device",
             ErrorCode::UserCanceled => "Cancelled",
             ErrorCode::NotFound => "Not found",
+            ErrorCode::ParseError => "Malformed request",
+            ErrorCode::InvalidRequest => "Invalid request",
+            ErrorCode::UnknownMethod => "Unknown method",
+            ErrorCode::InvalidParams => "Invalid parameters",
+            ErrorCode::FrameTooLarge => "Request too large",
+            ErrorCode::UnknownToken => "This prompt is no longer pending",
+            ErrorCode::RateLimited => "Too many requests",
+            ErrorCode::Unauthorized => "Not allowed",
         }
     }
 }
@@ -138,6 +193,42 @@ mod tests {
             ErrorCode::AuthenticationFailed.user_message(),
             "Incorrect password"
         );
+    }
+
+    #[test]
+    fn as_str_is_the_serialised_name() {
+        for code in [
+            ErrorCode::PermissionDenied,
+            ErrorCode::NetnsNotFound,
+            ErrorCode::InvalidArgument,
+            ErrorCode::Unsupported,
+            ErrorCode::Protocol,
+            ErrorCode::Io,
+            ErrorCode::SecretsRequired,
+            ErrorCode::AuthenticationFailed,
+            ErrorCode::ConnectionRemoved,
+            ErrorCode::ConnectionAttemptFailed,
+            ErrorCode::NetworkNotFound,
+            ErrorCode::Timeout,
+            ErrorCode::DhcpTimeout,
+            ErrorCode::NmUnavailable,
+            ErrorCode::NoWifiDevice,
+            ErrorCode::UserCanceled,
+            ErrorCode::NotFound,
+            ErrorCode::ParseError,
+            ErrorCode::InvalidRequest,
+            ErrorCode::UnknownMethod,
+            ErrorCode::InvalidParams,
+            ErrorCode::FrameTooLarge,
+            ErrorCode::UnknownToken,
+            ErrorCode::RateLimited,
+            ErrorCode::Unauthorized,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&code).unwrap(),
+                format!("\"{}\"", code.as_str())
+            );
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@
 pub mod error;
 pub mod interface;
 pub mod monitor;
+pub mod network;
 pub mod ports;
 pub mod process;
 pub mod secret;

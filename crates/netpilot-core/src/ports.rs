@@ -6,7 +6,8 @@
 //! would add a runtime to every one-shot command and buy nothing. Long-lived callers
 //! (the TUI, the daemon) run them on a thread of their own.
 
-use crate::{Error, Interface, Protocol, Socket, SocketState, TcpCounters};
+use crate::wifi::{DeviceState, FailureReason, WifiDevice, WifiNetwork};
+use crate::{Error, Interface, Protocol, Secret, SecretRequest, Socket, SocketState, TcpCounters};
 
 /// The link table: interfaces with addresses and counters.
 pub trait LinkSource {
@@ -88,4 +89,129 @@ pub trait ProcessSource {
     fn fd_count(&self, pid: u32) -> Option<u64>;
     fn process_name(&self, pid: u32) -> Option<String>;
     fn user_name(&self, uid: u32) -> Option<String>;
+}
+
+/// What the WiFi backend (NetworkManager) reports as it happens.
+pub enum WifiEvent {
+    /// A WiFi device changed state.
+    Device {
+        interface: String,
+        state: DeviceState,
+        reason: FailureReason,
+    },
+    /// Secrets are wanted; answer through `responder` (dropping it answers "no secrets").
+    SecretsRequested {
+        request: SecretRequest,
+        responder: Box<dyn SecretResponder>,
+    },
+    /// The backend no longer wants the secrets of a pending request.
+    SecretsCanceled {
+        connection_uuid: String,
+        setting: String,
+    },
+}
+
+impl std::fmt::Debug for WifiEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WifiEvent::Device {
+                interface,
+                state,
+                reason,
+            } => {
+                write!(f, "Device({interface}, {state:?}, {reason:?})")
+            }
+            WifiEvent::SecretsRequested { request, .. } => {
+                write!(f, "SecretsRequested({request:?})")
+            }
+            WifiEvent::SecretsCanceled {
+                connection_uuid,
+                setting,
+            } => {
+                write!(f, "SecretsCanceled({connection_uuid}, {setting})")
+            }
+        }
+    }
+}
+
+/// How a secrets request is answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretAnswer {
+    Secrets(Vec<(String, Secret)>),
+    /// "I have none": the backend may ask another agent.
+    NoSecrets,
+    /// The user said no.
+    UserCanceled,
+}
+
+pub trait SecretResponder: Send {
+    fn answer(self: Box<Self>, answer: SecretAnswer);
+}
+
+/// What is up now: the WiFi device in use (or the first one) and whether a wired link
+/// carries traffic.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkSnapshot {
+    pub wifi: Option<WifiDevice>,
+    pub ethernet_connected: bool,
+}
+
+/// A request to join a network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinRequest {
+    pub ssid: String,
+    pub hidden: bool,
+    pub interface: Option<String>,
+    /// Keep the password (agent-owned) for next time.
+    pub save: bool,
+    /// The caller has the password already.
+    pub has_password: bool,
+    /// The caller can ask a user if the backend wants a password.
+    pub interactive: bool,
+}
+
+/// A join in progress, as the backend started it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Joining {
+    pub interface: String,
+    /// The network was seen in the scan (see `connect::Attempt`).
+    pub in_range: bool,
+    pub secured: bool,
+    /// The profile the backend created for this attempt, to delete if it fails.
+    pub created_profile: Option<String>,
+    /// The UUID of the profile activated (saved or created), once known.
+    pub profile_uuid: Option<String>,
+}
+
+/// WiFi through NetworkManager, for the daemon. Events arrive on a channel the backend
+/// hands out when it is built.
+pub trait WifiBackend: Send + Sync + 'static {
+    fn snapshot(&self) -> impl Future<Output = Result<LinkSnapshot, Error>> + Send;
+    fn scan(&self) -> impl Future<Output = Result<Vec<WifiNetwork>, Error>> + Send;
+    /// Resolves the network and starts activating it; progress arrives as events. Fails
+    /// at once (`secrets-required`) for a secured network with no password, no saved
+    /// profile and nobody to ask.
+    fn join(&self, request: &JoinRequest) -> impl Future<Output = Result<Joining, Error>> + Send;
+    /// Undoes what a failed join created.
+    fn abandon(&self, joining: &Joining) -> impl Future<Output = ()> + Send;
+    fn disconnect(
+        &self,
+        interface: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<String>, Error>> + Send;
+    /// Deletes the saved profiles (and stored secrets) of a network; how many.
+    fn forget(&self, ssid: &str) -> impl Future<Output = Result<u32, Error>> + Send;
+    /// Stores secrets for a profile (agent-owned).
+    fn remember(
+        &self,
+        profile_uuid: &str,
+        ssid: &str,
+        setting: &str,
+        secrets: &[(String, Secret)],
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+    /// Secrets stored for a profile.
+    fn recall(
+        &self,
+        profile_uuid: &str,
+        setting: &str,
+    ) -> impl Future<Output = Vec<(String, Secret)>> + Send;
 }

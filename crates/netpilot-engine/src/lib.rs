@@ -8,5 +8,6 @@
 
 pub mod connect;
 pub mod monitor;
+pub mod network;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

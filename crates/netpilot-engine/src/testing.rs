@@ -197,3 +197,153 @@ pub fn tcp_socket(inode: u64) -> Socket {
         tcp: Some(TcpCounters::default()),
     }
 }
+
+/// Secrets stored for (profile UUID, setting).
+type StoredSecrets = Vec<(String, netpilot_core::Secret)>;
+
+/// A WiFi backend held in memory: joins succeed (or fail) as told, events are injected by
+/// the test through the sender `FakeWifi::new` returns.
+#[derive(Default)]
+pub struct FakeWifi {
+    pub snapshot: Mutex<netpilot_core::ports::LinkSnapshot>,
+    pub join_result: Mutex<Option<Result<netpilot_core::ports::Joining, Error>>>,
+    pub joins: Mutex<Vec<netpilot_core::ports::JoinRequest>>,
+    pub abandoned: Mutex<Vec<netpilot_core::ports::Joining>>,
+    pub stored:
+        Mutex<std::collections::HashMap<(String, String), StoredSecrets>>,
+    pub secured: bool,
+}
+
+impl FakeWifi {
+    /// A backend whose networks are secured (`secured`) and in range; and the sender for
+    /// its events.
+    pub fn new(
+        secured: bool,
+    ) -> (
+        Self,
+        tokio::sync::mpsc::Sender<netpilot_core::ports::WifiEvent>,
+        tokio::sync::mpsc::Receiver<netpilot_core::ports::WifiEvent>,
+    ) {
+        let (sender, receiver) = tokio::sync::mpsc::channel(64);
+        (
+            FakeWifi {
+                secured,
+                ..Self::default()
+            },
+            sender,
+            receiver,
+        )
+    }
+
+    pub fn joining(&self) -> netpilot_core::ports::Joining {
+        netpilot_core::ports::Joining {
+            interface: "wlan0".into(),
+            in_range: true,
+            secured: self.secured,
+            created_profile: Some("/profile/1".into()),
+            profile_uuid: Some("uuid-1".into()),
+        }
+    }
+}
+
+impl netpilot_core::ports::WifiBackend for FakeWifi {
+    async fn snapshot(&self) -> Result<netpilot_core::ports::LinkSnapshot, Error> {
+        Ok(self.snapshot.lock().expect("not poisoned").clone())
+    }
+
+    async fn scan(&self) -> Result<Vec<netpilot_core::wifi::WifiNetwork>, Error> {
+        Ok(Vec::new())
+    }
+
+    async fn join(
+        &self,
+        request: &netpilot_core::ports::JoinRequest,
+    ) -> Result<netpilot_core::ports::Joining, Error> {
+        self.joins
+            .lock()
+            .expect("not poisoned")
+            .push(request.clone());
+        if let Some(result) = self.join_result.lock().expect("not poisoned").take() {
+            return result;
+        }
+        if self.secured && !request.has_password && !request.interactive {
+            return Err(Error::new(
+                netpilot_core::ErrorCode::SecretsRequired,
+                "needs a password",
+            ));
+        }
+        Ok(self.joining())
+    }
+
+    async fn abandon(&self, joining: &netpilot_core::ports::Joining) {
+        self.abandoned
+            .lock()
+            .expect("not poisoned")
+            .push(joining.clone());
+    }
+
+    async fn disconnect(&self, _interface: Option<&str>) -> Result<Vec<String>, Error> {
+        Ok(vec!["wlan0".into()])
+    }
+
+    async fn forget(&self, _ssid: &str) -> Result<u32, Error> {
+        Ok(1)
+    }
+
+    async fn remember(
+        &self,
+        uuid: &str,
+        _ssid: &str,
+        setting: &str,
+        secrets: &[(String, netpilot_core::Secret)],
+    ) -> Result<(), Error> {
+        self.stored
+            .lock()
+            .expect("not poisoned")
+            .insert((uuid.into(), setting.into()), secrets.to_vec());
+        Ok(())
+    }
+
+    async fn recall(&self, uuid: &str, setting: &str) -> Vec<(String, netpilot_core::Secret)> {
+        self.stored
+            .lock()
+            .expect("not poisoned")
+            .get(&(uuid.to_string(), setting.to_string()))
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// Records how a secrets request was answered.
+#[derive(Clone, Default)]
+pub struct FakeResponder(pub std::sync::Arc<Mutex<Option<netpilot_core::ports::SecretAnswer>>>);
+
+impl FakeResponder {
+    pub fn answer(&self) -> Option<netpilot_core::ports::SecretAnswer> {
+        self.0.lock().expect("not poisoned").clone()
+    }
+}
+
+impl netpilot_core::ports::SecretResponder for FakeResponder {
+    fn answer(self: Box<Self>, answer: netpilot_core::ports::SecretAnswer) {
+        *self.0.lock().expect("not poisoned") = Some(answer);
+    }
+}
+
+/// A WiFi secrets request as NetworkManager makes it for `ssid`.
+pub fn wifi_secrets_request(ssid: &str, request_new: bool) -> netpilot_core::SecretRequest {
+    netpilot_core::SecretRequest {
+        connection_uuid: "uuid-1".into(),
+        connection_id: ssid.into(),
+        ssid: Some(ssid.into()),
+        setting: "802-11-wireless-security".into(),
+        fields: vec!["psk".into()],
+        hints: Vec::new(),
+        flags: netpilot_core::SecretFlags {
+            allow_interaction: true,
+            request_new,
+            user_requested: true,
+            only_system: false,
+        },
+    }
+}

@@ -1,0 +1,132 @@
+//! The network state a UI follows, and credential prompts: protocol v1's `network` and
+//! `network.credentials` event data, field for field as the seed names them.
+
+use serde::{Deserialize, Serialize};
+
+/// What kind of link carries the machine's traffic.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkStatus {
+    Wifi,
+    Ethernet,
+    #[default]
+    Disconnected,
+}
+
+/// The `network` service's state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkState {
+    #[serde(rename = "networkStatus")]
+    pub network_status: NetworkStatus,
+    #[serde(rename = "isConnecting")]
+    pub is_connecting: bool,
+    /// The SSID being joined; empty when idle.
+    #[serde(rename = "connectingSSID")]
+    pub connecting_ssid: String,
+    #[serde(rename = "wifiConnected")]
+    pub wifi_connected: bool,
+    #[serde(rename = "wifiSSID")]
+    pub wifi_ssid: String,
+    /// The WiFi IPv4 address; empty until DHCP completes.
+    #[serde(rename = "wifiIP")]
+    pub wifi_ip: String,
+    /// The error code of the last failed attempt (`authentication-failed`…); empty after a
+    /// success.
+    #[serde(rename = "lastError")]
+    pub last_error: String,
+}
+
+impl NetworkState {
+    /// The seed's success rule: associated, with an address, on the target network, and
+    /// no longer connecting.
+    pub fn connected_to(&self, ssid: &str) -> bool {
+        self.wifi_connected
+            && !self.wifi_ip.is_empty()
+            && self.wifi_ssid == ssid
+            && !self.is_connecting
+    }
+}
+
+/// A credential prompt (`network.credentials` event data).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Prompt {
+    /// Answers name this prompt by it; unguessable.
+    pub token: String,
+    pub ssid: String,
+    /// `802-11-wireless-security` or `802-1x`.
+    pub setting: String,
+    pub fields: Vec<String>,
+    pub hints: Vec<String>,
+    /// "Credentials required", or "Previous password was incorrect".
+    pub reason: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_state_has_the_seeds_field_names() {
+        let state = NetworkState {
+            network_status: NetworkStatus::Wifi,
+            wifi_ssid: "home".into(),
+            ..Default::default()
+        };
+        let json = serde_json::to_value(&state).unwrap();
+        let keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut expected = vec![
+            "networkStatus",
+            "isConnecting",
+            "connectingSSID",
+            "wifiConnected",
+            "wifiSSID",
+            "wifiIP",
+            "lastError",
+        ];
+        expected.sort_unstable();
+        let mut keys = keys;
+        keys.sort_unstable();
+        assert_eq!(keys, expected);
+        assert_eq!(json["networkStatus"], "wifi");
+    }
+
+    #[test]
+    fn success_needs_all_four_conditions() {
+        let done = NetworkState {
+            wifi_connected: true,
+            wifi_ip: "10.0.0.2".into(),
+            wifi_ssid: "home".into(),
+            ..Default::default()
+        };
+        assert!(done.connected_to("home"));
+        assert!(!done.connected_to("cafe"));
+        assert!(
+            !NetworkState {
+                wifi_ip: String::new(),
+                ..done.clone()
+            }
+            .connected_to("home")
+        );
+        assert!(
+            !NetworkState {
+                is_connecting: true,
+                ..done.clone()
+            }
+            .connected_to("home")
+        );
+        assert!(
+            !NetworkState {
+                wifi_connected: false,
+                ..done
+            }
+            .connected_to("home")
+        );
+    }
+}
