@@ -1,11 +1,14 @@
-//! The JSON documents netpilot speaks: what `--json` prints today, and what the daemon's
-//! protocol v1 (`monitor.*` methods) will carry. One type per document, so the CLI and the
-//! daemon cannot drift apart; `docs/json.md` shows each with an example that a test checks.
+//! The JSON documents netpilot speaks and protocol v1: what `--json` prints, and what the
+//! daemon serves over a Unix socket and a WebSocket. `docs/json.md` and
+//! `docs/protocol.md` show each with examples the tests check.
 //!
-//! Layer: API. Depends on `netpilot-core` (and, with the daemon, the engine). Field names
-//! are camelCase, as in the protocol's seed (`wifiConnected`, `lastError`).
+//! Layer: API. Depends on `netpilot-core` and `netpilot-engine` (the network service);
+//! never on the Linux backends. Field names are camelCase, as in the protocol's seed.
 // Only the binary writes to stdout and stderr, so `--json` output stays clean.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod dispatch;
 pub mod monitor;
+pub mod protocol;
+pub mod server;
 pub mod wifi;

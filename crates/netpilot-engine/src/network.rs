@@ -170,7 +170,8 @@ pub fn spawn<B: WifiBackend>(
         broadcast,
         internal,
         flush_at: None,
-        sent: None,
+        // Subscribers get the state when they subscribe; the first event is a change.
+        sent: Some(NetworkState::default()),
     };
     tokio::spawn(service.run(inbox, events, internal_inbox));
     handle

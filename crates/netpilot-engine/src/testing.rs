@@ -209,8 +209,7 @@ pub struct FakeWifi {
     pub join_result: Mutex<Option<Result<netpilot_core::ports::Joining, Error>>>,
     pub joins: Mutex<Vec<netpilot_core::ports::JoinRequest>>,
     pub abandoned: Mutex<Vec<netpilot_core::ports::Joining>>,
-    pub stored:
-        Mutex<std::collections::HashMap<(String, String), StoredSecrets>>,
+    pub stored: Mutex<std::collections::HashMap<(String, String), StoredSecrets>>,
     pub secured: bool,
 }
 

@@ -1,0 +1,454 @@
+//! Protocol v1's methods, and one client's session: what it subscribed to, its request
+//! budget, and the events it receives. Transport-agnostic: the Unix socket and the
+//! WebSocket servers feed frames in and carry lines out.
+
+use crate::monitor::{ConnectionsDocument, InterfacesDocument, PortsDocument, TrafficDocument};
+use crate::protocol::{Event, Request, Response, SERVICES};
+use netpilot_core::{Error, ErrorCode, Secret};
+use netpilot_engine::network::{ConnectParams, NetworkHandle, ServiceEvent};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, mpsc};
+use tokio::time::Instant;
+
+/// The monitor, as the daemon offers it. Implemented by the binary over the Linux ports.
+pub trait Monitor: Send + Sync + 'static {
+    fn interfaces(
+        &self,
+        rates: bool,
+    ) -> impl Future<Output = Result<InterfacesDocument, Error>> + Send;
+    fn connections(
+        &self,
+        kind: &str,
+    ) -> impl Future<Output = Result<ConnectionsDocument, Error>> + Send;
+    fn ports(&self) -> impl Future<Output = Result<PortsDocument, Error>> + Send;
+    /// One sample of per-process traffic over about a second.
+    fn traffic(&self) -> impl Future<Output = Result<TrafficDocument, Error>> + Send;
+}
+
+/// Per-client request budget (token bucket): a client may burst `burst` requests and
+/// then `per_second`; requests beyond get `rate-limited`, the connection stays up.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimit {
+    pub burst: f64,
+    pub per_second: f64,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        RateLimit {
+            burst: 10_000.0,
+            per_second: 50_000.0,
+        }
+    }
+}
+
+pub struct Dispatcher<M> {
+    network: NetworkHandle,
+    monitor: M,
+    traffic: broadcast::Sender<TrafficDocument>,
+    rate_limit: RateLimit,
+}
+
+impl<M: Monitor> Dispatcher<M> {
+    /// `traffic` carries the samples of the `monitor.traffic` event service; whoever runs
+    /// the sampler publishes there while it has receivers.
+    pub fn new(
+        network: NetworkHandle,
+        monitor: M,
+        traffic: broadcast::Sender<TrafficDocument>,
+        rate_limit: RateLimit,
+    ) -> Self {
+        Dispatcher {
+            network,
+            monitor,
+            traffic,
+            rate_limit,
+        }
+    }
+}
+
+/// A frame as a transport delivers it.
+#[derive(Debug)]
+pub enum Incoming {
+    Frame(String),
+    /// A frame over the size limit (already skipped).
+    TooLarge,
+}
+
+/// Serves one client until it goes away: frames in, response and event lines out.
+pub async fn serve_session<M: Monitor>(
+    dispatcher: Arc<Dispatcher<M>>,
+    mut incoming: mpsc::Receiver<Incoming>,
+    outgoing: mpsc::Sender<String>,
+) {
+    let mut session = Session {
+        subscriptions: BTreeSet::new(),
+        tokens: dispatcher.rate_limit.burst,
+        refilled: Instant::now(),
+    };
+    let mut network = dispatcher.network.subscribe();
+    let mut traffic = dispatcher.traffic.subscribe();
+    loop {
+        let lines = tokio::select! {
+            frame = incoming.recv() => match frame {
+                Some(frame) => session.on_frame(&dispatcher, frame).await,
+                None => return,
+            },
+            event = network.recv() => match event {
+                Ok(event) => session.on_service_event(event),
+                // Fell behind: what matters is the state now, and the prompts pending.
+                Err(broadcast::error::RecvError::Lagged(_)) => session.resync(&dispatcher).await,
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            sample = traffic.recv() => match sample {
+                Ok(sample) if session.subscriptions.contains("monitor.traffic") => {
+                    vec![Event { service: "monitor.traffic", data: to_value(&sample) }.to_line()]
+                }
+                _ => Vec::new(),
+            },
+        };
+        for line in lines {
+            if outgoing.send(line).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+struct Session {
+    subscriptions: BTreeSet<&'static str>,
+    tokens: f64,
+    refilled: Instant,
+}
+
+impl Session {
+    async fn on_frame<M: Monitor>(
+        &mut self,
+        dispatcher: &Dispatcher<M>,
+        frame: Incoming,
+    ) -> Vec<String> {
+        if !self.spend(dispatcher.rate_limit) {
+            let error = Error::new(ErrorCode::RateLimited, "too many requests; slow down");
+            return vec![Response::failed(None, error).to_line()];
+        }
+        let request = match frame {
+            Incoming::TooLarge => {
+                let error = Error::new(ErrorCode::FrameTooLarge, "a request may be at most 1 MiB");
+                return vec![Response::failed(None, error).to_line()];
+            }
+            Incoming::Frame(text) => match Request::parse(&text) {
+                Ok(request) => request,
+                Err(rejected) => {
+                    return vec![Response::failed(rejected.id, rejected.error).to_line()];
+                }
+            },
+        };
+        tracing::trace!(method = %request.method, "request");
+        let id = request.id.clone();
+        match self.dispatch(dispatcher, request).await {
+            Ok((response, events)) => std::iter::once(response.to_line()).chain(events).collect(),
+            Err(error) => vec![Response::failed(id, error).to_line()],
+        }
+    }
+
+    /// Takes one request from the budget.
+    fn spend(&mut self, limit: RateLimit) -> bool {
+        let now = Instant::now();
+        let elapsed = now.saturating_duration_since(self.refilled).as_secs_f64();
+        self.refilled = now;
+        self.tokens = (self.tokens + elapsed * limit.per_second).min(limit.burst);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    async fn dispatch<M: Monitor>(
+        &mut self,
+        dispatcher: &Dispatcher<M>,
+        request: Request,
+    ) -> Result<(Response, Vec<String>), Error> {
+        let Request { id, method, params } = request;
+        let network = &dispatcher.network;
+        let ok = |message: &str, result: Option<Value>| Response::ok(id.clone(), message, result);
+        Ok(match method.as_str() {
+            "subscribe" => {
+                let services = services(&params)?;
+                self.subscriptions.extend(services.iter().copied());
+                let mut events = Vec::new();
+                // The current state at once, and prompts still pending: a UI that
+                // (re)connects loses nothing.
+                if services.contains(&"network") {
+                    events.push(network_event(&network.status().await?));
+                }
+                if services.contains(&"network.credentials") {
+                    events.extend(network.pending().await?.iter().map(|p| {
+                        Event {
+                            service: "network.credentials",
+                            data: to_value(p),
+                        }
+                        .to_line()
+                    }));
+                }
+                (
+                    ok(
+                        "subscribed",
+                        Some(json!({ "services": self.subscriptions })),
+                    ),
+                    events,
+                )
+            }
+            "unsubscribe" => {
+                if params.is_empty() {
+                    self.subscriptions.clear();
+                } else {
+                    for service in services(&params)? {
+                        self.subscriptions.remove(service);
+                    }
+                }
+                (
+                    ok(
+                        "unsubscribed",
+                        Some(json!({ "services": self.subscriptions })),
+                    ),
+                    Vec::new(),
+                )
+            }
+            "network.status" => (
+                ok("ok", Some(to_value(&network.status().await?))),
+                Vec::new(),
+            ),
+            "network.wifi.scan" => {
+                let networks = network.scan().await?;
+                (ok("ok", Some(json!({ "networks": networks }))), Vec::new())
+            }
+            "network.wifi.connect" => {
+                let params: ConnectRequest = params_of(params, CONNECT_SHAPE)?;
+                let password = params.password.filter(|p| !p.is_empty()).map(Secret::new);
+                let interactive = params.interactive.unwrap_or(password.is_none());
+                network
+                    .connect(ConnectParams {
+                        ssid: params.ssid,
+                        password,
+                        interactive,
+                        hidden: params.hidden,
+                        save: params.save.unwrap_or(true),
+                        interface: params.interface,
+                    })
+                    .await?;
+                (ok("connecting", None), Vec::new())
+            }
+            "network.wifi.disconnect" => {
+                let interfaces = network.disconnect().await?;
+                (
+                    ok("disconnected", Some(json!({ "interfaces": interfaces }))),
+                    Vec::new(),
+                )
+            }
+            "network.wifi.forget" => {
+                let params: SsidRequest = params_of(params, "{\"ssid\": string}")?;
+                let profiles = network.forget(params.ssid.clone()).await?;
+                (
+                    ok(
+                        "forgotten",
+                        Some(json!({ "ssid": params.ssid, "profiles": profiles })),
+                    ),
+                    Vec::new(),
+                )
+            }
+            "network.credentials.submit" => {
+                let params: SubmitRequest = params_of(params, SUBMIT_SHAPE)?;
+                let secrets = params
+                    .secrets
+                    .into_iter()
+                    .map(|(k, v)| (k, Secret::new(v)))
+                    .collect();
+                network.submit(params.token, secrets, params.save).await?;
+                (ok("submitted", None), Vec::new())
+            }
+            "network.credentials.cancel" => {
+                let params: TokenRequest = params_of(params, "{\"token\": string}")?;
+                network.cancel(params.token).await?;
+                (ok("cancelled", None), Vec::new())
+            }
+            "monitor.interfaces" => {
+                let params: InterfacesRequest = params_of(params, "{\"rates\"?: boolean}")?;
+                let document = dispatcher
+                    .monitor
+                    .interfaces(params.rates.unwrap_or(false))
+                    .await?;
+                (ok("ok", Some(to_value(&document))), Vec::new())
+            }
+            "monitor.connections" => {
+                let params: ConnectionsRequest = params_of(
+                    params,
+                    "{\"kind\"?: \"all\"|\"tcp\"|\"udp\"|\"established\"|\"listen\"}",
+                )?;
+                let document = dispatcher
+                    .monitor
+                    .connections(params.kind.as_deref().unwrap_or("all"))
+                    .await?;
+                (ok("ok", Some(to_value(&document))), Vec::new())
+            }
+            "monitor.ports" => (
+                ok("ok", Some(to_value(&dispatcher.monitor.ports().await?))),
+                Vec::new(),
+            ),
+            "monitor.traffic" => (
+                ok("ok", Some(to_value(&dispatcher.monitor.traffic().await?))),
+                Vec::new(),
+            ),
+            other => {
+                return Err(
+                    Error::new(ErrorCode::UnknownMethod, format!("no method {other:?}"))
+                        .with_hint("see docs/protocol.md for the methods"),
+                );
+            }
+        })
+    }
+
+    fn on_service_event(&self, event: ServiceEvent) -> Vec<String> {
+        match event {
+            ServiceEvent::Network(state) if self.subscriptions.contains("network") => {
+                vec![network_event(&state)]
+            }
+            ServiceEvent::Prompt(prompt) if self.subscriptions.contains("network.credentials") => {
+                vec![
+                    Event {
+                        service: "network.credentials",
+                        data: to_value(&prompt),
+                    }
+                    .to_line(),
+                ]
+            }
+            ServiceEvent::PromptResolved { token, outcome }
+                if self.subscriptions.contains("network.credentials") =>
+            {
+                vec![
+                    Event {
+                        service: "network.credentials",
+                        data: json!({ "token": token, "resolved": outcome }),
+                    }
+                    .to_line(),
+                ]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    async fn resync<M: Monitor>(&self, dispatcher: &Dispatcher<M>) -> Vec<String> {
+        let mut lines = Vec::new();
+        if self.subscriptions.contains("network")
+            && let Ok(state) = dispatcher.network.status().await
+        {
+            lines.push(network_event(&state));
+        }
+        if self.subscriptions.contains("network.credentials")
+            && let Ok(prompts) = dispatcher.network.pending().await
+        {
+            lines.extend(prompts.iter().map(|p| {
+                Event {
+                    service: "network.credentials",
+                    data: to_value(p),
+                }
+                .to_line()
+            }));
+        }
+        lines
+    }
+}
+
+fn network_event(state: &netpilot_core::network::NetworkState) -> String {
+    Event {
+        service: "network",
+        data: to_value(state),
+    }
+    .to_line()
+}
+
+fn to_value<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+fn services(params: &Map<String, Value>) -> Result<Vec<&'static str>, Error> {
+    let bad = || {
+        Error::new(
+            ErrorCode::InvalidParams,
+            format!("\"services\" must be a list of: {}", SERVICES.join(", ")),
+        )
+    };
+    let list = params
+        .get("services")
+        .and_then(Value::as_array)
+        .ok_or_else(bad)?;
+    list.iter()
+        .map(|name| {
+            name.as_str()
+                .and_then(|name| SERVICES.iter().copied().find(|s| *s == name))
+                .ok_or_else(bad)
+        })
+        .collect()
+}
+
+/// Parses params into `T`. The message names the expected shape, never the values given:
+/// they may hold a password.
+fn params_of<T: serde::de::DeserializeOwned>(
+    params: Map<String, Value>,
+    shape: &str,
+) -> Result<T, Error> {
+    serde_json::from_value(Value::Object(params))
+        .map_err(|_| Error::new(ErrorCode::InvalidParams, format!("params must be {shape}")))
+}
+
+const CONNECT_SHAPE: &str = "{\"ssid\": string, \"password\"?: string, \"interactive\"?: boolean, \"save\"?: boolean, \"hidden\"?: boolean, \"interface\"?: string}";
+const SUBMIT_SHAPE: &str = "{\"token\": string, \"secrets\": {field: string}, \"save\"?: boolean}";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConnectRequest {
+    ssid: String,
+    password: Option<String>,
+    interactive: Option<bool>,
+    save: Option<bool>,
+    #[serde(default)]
+    hidden: bool,
+    interface: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubmitRequest {
+    token: String,
+    secrets: std::collections::BTreeMap<String, String>,
+    save: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenRequest {
+    token: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SsidRequest {
+    ssid: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InterfacesRequest {
+    rates: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConnectionsRequest {
+    kind: Option<String>,
+}

@@ -1,0 +1,214 @@
+//! Protocol v1 messages: requests in, responses and events out, one JSON object each.
+//! Field names are the seed's (`networkmanager-api.md`); see docs/protocol.md.
+
+use netpilot_core::{Error, ErrorCode};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// The largest request line or message accepted.
+pub const MAX_FRAME: usize = 1024 * 1024;
+
+/// The services a client can subscribe to.
+pub const SERVICES: [&str; 3] = ["network", "network.credentials", "monitor.traffic"];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    /// Echoed in the response; any JSON value.
+    pub id: Option<Value>,
+    pub method: String,
+    pub params: Map<String, Value>,
+}
+
+/// A request that could not be understood, with whatever `id` could be read from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejected {
+    pub id: Option<Value>,
+    pub error: Error,
+}
+
+impl Request {
+    /// Parses one frame. Never fails silently: every problem becomes a [`Rejected`] with a
+    /// code, to be answered.
+    pub fn parse(frame: &str) -> Result<Request, Rejected> {
+        let value: Value = serde_json::from_str(frame).map_err(|e| Rejected {
+            id: None,
+            error: Error::new(ErrorCode::ParseError, format!("not JSON: {}", category(&e))),
+        })?;
+        let Value::Object(mut object) = value else {
+            return Err(Rejected {
+                id: None,
+                error: Error::new(ErrorCode::InvalidRequest, "a request is a JSON object"),
+            });
+        };
+        let id = object.remove("id");
+        let method = match object.remove("method") {
+            Some(Value::String(method)) => method,
+            Some(_) => return Err(invalid(id, "\"method\" must be a string")),
+            None => return Err(invalid(id, "a request needs a \"method\"")),
+        };
+        let params = match object.remove("params") {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(params)) => params,
+            Some(_) => {
+                return Err(Rejected {
+                    id,
+                    error: Error::new(ErrorCode::InvalidParams, "\"params\" must be an object"),
+                });
+            }
+        };
+        if let Some(field) = object.keys().next() {
+            return Err(invalid(id, &format!("unknown field {field:?}")));
+        }
+        Ok(Request { id, method, params })
+    }
+}
+
+fn invalid(id: Option<Value>, message: &str) -> Rejected {
+    Rejected {
+        id,
+        error: Error::new(ErrorCode::InvalidRequest, message),
+    }
+}
+
+/// Where in the input JSON broke, without quoting the input (it may hold a password).
+fn category(error: &serde_json::Error) -> String {
+    match error.classify() {
+        serde_json::error::Category::Eof => "it ends too early".to_string(),
+        _ => format!("error at line {} column {}", error.line(), error.column()),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Response {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<Value>,
+    pub success: bool,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+impl Response {
+    pub fn ok(id: Option<Value>, message: &str, result: Option<Value>) -> Self {
+        Response {
+            id,
+            success: true,
+            message: message.to_string(),
+            result,
+            error: None,
+        }
+    }
+
+    /// `message` is the seed's user message for the code; `error.message` the particulars.
+    pub fn failed(id: Option<Value>, error: Error) -> Self {
+        Response {
+            id,
+            success: false,
+            message: error.code.user_message().to_string(),
+            result: None,
+            error: Some(ErrorBody {
+                code: error.code,
+                message: error.message,
+                hint: error.hint,
+            }),
+        }
+    }
+
+    pub fn to_line(&self) -> String {
+        serde_json::to_string(self)
+            .unwrap_or_else(|_| r#"{"success":false,"message":"internal error"}"#.into())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    pub service: &'static str,
+    pub data: Value,
+}
+
+impl Event {
+    pub fn to_line(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_request_has_an_optional_id_a_method_and_optional_params() {
+        let request = Request::parse(r#"{"id": 7, "method": "network.status"}"#).unwrap();
+        assert_eq!(
+            (request.id, request.method.as_str(), request.params.len()),
+            (Some(json!(7)), "network.status", 0)
+        );
+        let request =
+            Request::parse(r#"{"method": "subscribe", "params": {"services": ["network"]}}"#)
+                .unwrap();
+        assert_eq!(request.id, None);
+        assert_eq!(request.params["services"], json!(["network"]));
+    }
+
+    #[test]
+    fn malformed_requests_are_rejected_with_codes_and_keep_their_id() {
+        let code = |line: &str| Request::parse(line).unwrap_err().error.code;
+        assert_eq!(code("{not json"), ErrorCode::ParseError);
+        assert_eq!(code("[1, 2]"), ErrorCode::InvalidRequest);
+        assert_eq!(code("\"network.status\""), ErrorCode::InvalidRequest);
+        assert_eq!(code(r#"{"id": 1}"#), ErrorCode::InvalidRequest);
+        assert_eq!(code(r#"{"method": 5}"#), ErrorCode::InvalidRequest);
+        assert_eq!(
+            code(r#"{"method": "x", "params": [1]}"#),
+            ErrorCode::InvalidParams
+        );
+        assert_eq!(
+            code(r#"{"method": "x", "extra": 1}"#),
+            ErrorCode::InvalidRequest
+        );
+        assert_eq!(
+            Request::parse(r#"{"id": "a", "method": 5}"#)
+                .unwrap_err()
+                .id,
+            Some(json!("a"))
+        );
+    }
+
+    #[test]
+    fn a_parse_error_does_not_quote_the_input() {
+        let rejected = Request::parse(r#"{"method": "network.credentials.submit", "params": {"secrets": {"psk": "hunter2-secret"}"#).unwrap_err();
+        assert!(
+            !rejected.error.message.contains("hunter2"),
+            "{}",
+            rejected.error.message
+        );
+    }
+
+    #[test]
+    fn responses_carry_the_user_message_and_the_code() {
+        let line = Response::failed(
+            Some(json!(3)),
+            Error::new(ErrorCode::UnknownMethod, "no method \"x\""),
+        )
+        .to_line();
+        assert_eq!(
+            line,
+            r#"{"id":3,"success":false,"message":"Unknown method","error":{"code":"unknown-method","message":"no method \"x\""}}"#
+        );
+        assert_eq!(
+            Response::ok(None, "connecting", None).to_line(),
+            r#"{"success":true,"message":"connecting"}"#
+        );
+    }
+}

@@ -1,0 +1,359 @@
+//! The daemon's two transports, one dispatcher behind both: a Unix socket (one JSON
+//! object per line, peer credentials checked) and a WebSocket on loopback (one JSON object
+//! per text message, a token required, foreign `Origin`s refused).
+//!
+//! In mini-redis's shape: listeners are bound by the caller (tests bind temporary ones),
+//! a task per client, a semaphore caps clients, and `shutdown` stops accepting.
+
+use crate::dispatch::{Dispatcher, Incoming, Monitor, serve_session};
+use crate::protocol::{MAX_FRAME, Response};
+use futures_util::{SinkExt, StreamExt};
+use netpilot_core::{Error, ErrorCode};
+use std::sync::Arc;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::{TcpListener, UnixListener, UnixStream};
+use tokio::sync::{Semaphore, mpsc};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::server::{
+    ErrorResponse, Request as HttpRequest, Response as HttpResponse,
+};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+/// Frames waiting to be handled, per client: small, so a flooding client waits on its
+/// own socket instead of filling the daemon's memory.
+const INBOX: usize = 32;
+/// Lines waiting to be written, per client.
+const OUTBOX: usize = 1024;
+
+/// Who may use the Unix socket: the daemon's own user, root, and members of `group`.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerPolicy {
+    pub uid: u32,
+    pub group: Option<u32>,
+}
+
+impl PeerPolicy {
+    fn allows(&self, uid: u32, gid: u32) -> bool {
+        uid == 0 || uid == self.uid || self.group == Some(gid)
+    }
+}
+
+/// Serves the Unix socket until `shutdown` resolves.
+pub async fn serve_unix<M: Monitor>(
+    listener: UnixListener,
+    dispatcher: Arc<Dispatcher<M>>,
+    policy: PeerPolicy,
+    max_clients: usize,
+    shutdown: impl Future<Output = ()>,
+) {
+    let permits = Arc::new(Semaphore::new(max_clients));
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => return,
+        };
+        let Ok((stream, _)) = accepted else { continue };
+        let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+            refuse(
+                stream,
+                Error::new(ErrorCode::RateLimited, "too many clients"),
+            )
+            .await;
+            continue;
+        };
+        let dispatcher = Arc::clone(&dispatcher);
+        tokio::spawn(async move {
+            let allowed = stream
+                .peer_cred()
+                .is_ok_and(|cred| policy.allows(cred.uid(), cred.gid()));
+            if allowed {
+                unix_client(stream, dispatcher).await;
+            } else {
+                refuse(
+                    stream,
+                    Error::new(
+                        ErrorCode::Unauthorized,
+                        "this user may not use netpilot's daemon",
+                    ),
+                )
+                .await;
+            }
+            drop(permit);
+        });
+    }
+}
+
+async fn refuse(mut stream: UnixStream, error: Error) {
+    let line = Response::failed(None, error).to_line() + "\n";
+    let _ = stream.write_all(line.as_bytes()).await;
+}
+
+async fn unix_client<M: Monitor>(stream: UnixStream, dispatcher: Arc<Dispatcher<M>>) {
+    let (read, write) = stream.into_split();
+    let (frames, inbox) = mpsc::channel(INBOX);
+    let (outgoing, mut outbox) = mpsc::channel::<String>(OUTBOX);
+    let reader = tokio::spawn(read_lines(BufReader::new(read), frames));
+    let writer = tokio::spawn(async move {
+        let mut write = BufWriter::new(write);
+        while let Some(line) = outbox.recv().await {
+            if write.write_all(line.as_bytes()).await.is_err()
+                || write.write_all(b"\n").await.is_err()
+            {
+                return;
+            }
+            // Batch what is queued, flush when the queue is empty.
+            if outbox.is_empty() && write.flush().await.is_err() {
+                return;
+            }
+        }
+    });
+    serve_session(dispatcher, inbox, outgoing).await;
+    reader.abort();
+    let _ = writer.await;
+}
+
+/// Splits a byte stream into lines of at most [`MAX_FRAME`] bytes; a longer line is
+/// skipped and reported as [`Incoming::TooLarge`].
+pub async fn read_lines(
+    mut read: impl tokio::io::AsyncBufRead + Unpin,
+    frames: mpsc::Sender<Incoming>,
+) {
+    let mut line = Vec::new();
+    let mut too_large = false;
+    loop {
+        let (consumed, done) = {
+            let Ok(available) = read.fill_buf().await else {
+                return;
+            };
+            if available.is_empty() {
+                return;
+            }
+            match available.iter().position(|&b| b == b'\n') {
+                Some(end) => {
+                    if !too_large {
+                        line.extend_from_slice(&available[..end]);
+                    }
+                    (end + 1, true)
+                }
+                None => {
+                    if !too_large {
+                        line.extend_from_slice(available);
+                    }
+                    (available.len(), false)
+                }
+            }
+        };
+        read.consume(consumed);
+        if line.len() > MAX_FRAME {
+            too_large = true;
+            line = Vec::new();
+        }
+        if done {
+            let frame = if too_large {
+                Incoming::TooLarge
+            } else {
+                let text = String::from_utf8_lossy(&line)
+                    .trim_end_matches('\r')
+                    .to_string();
+                if text.trim().is_empty() {
+                    line.clear();
+                    continue;
+                }
+                Incoming::Frame(text)
+            };
+            line.clear();
+            too_large = false;
+            if frames.send(frame).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Who may use the WebSocket: holders of the token, from pages of allowed origins.
+#[derive(Debug, Clone)]
+pub struct WebSocketPolicy {
+    pub token: String,
+    /// `Origin`s allowed besides loopback pages (`http://localhost:*`, `http://127.0.0.1:*`,
+    /// `http://[::1]:*`). Requests without `Origin` (not from a browser) are allowed.
+    pub origins: Vec<String>,
+}
+
+impl WebSocketPolicy {
+    fn check(&self, request: &HttpRequest) -> Result<(), (u16, &'static str)> {
+        if let Some(origin) = request.headers().get("origin") {
+            let origin = origin.to_str().unwrap_or_default();
+            if !loopback_origin(origin) && !self.origins.iter().any(|o| o == origin) {
+                return Err((403, "origin not allowed"));
+            }
+        }
+        let from_query = request
+            .uri()
+            .query()
+            .into_iter()
+            .flat_map(|q| q.split('&'))
+            .find_map(|pair| pair.strip_prefix("token="));
+        let from_header = request
+            .headers()
+            .get("authorization")
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.strip_prefix("Bearer "));
+        match from_query.or(from_header) {
+            Some(token) if constant_time_eq(token.as_bytes(), self.token.as_bytes()) => Ok(()),
+            _ => Err((401, "a valid token is required")),
+        }
+    }
+}
+
+fn loopback_origin(origin: &str) -> bool {
+    ["http://localhost", "http://127.0.0.1", "http://[::1]"]
+        .iter()
+        .any(|base| {
+            origin.strip_prefix(base).is_some_and(|rest| {
+                rest.is_empty()
+                    || (rest.starts_with(':') && rest[1..].bytes().all(|b| b.is_ascii_digit()))
+            })
+        })
+}
+
+/// Compares without stopping at the first difference, so timing says nothing of the token.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Serves the WebSocket until `shutdown` resolves. Bind the listener on loopback.
+pub async fn serve_websocket<M: Monitor>(
+    listener: TcpListener,
+    dispatcher: Arc<Dispatcher<M>>,
+    policy: WebSocketPolicy,
+    max_clients: usize,
+    shutdown: impl Future<Output = ()>,
+) {
+    let permits = Arc::new(Semaphore::new(max_clients));
+    let policy = Arc::new(policy);
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => return,
+        };
+        let Ok((stream, _)) = accepted else { continue };
+        let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+            continue;
+        };
+        let dispatcher = Arc::clone(&dispatcher);
+        let policy = Arc::clone(&policy);
+        tokio::spawn(async move {
+            let _ = stream.set_nodelay(true);
+            // tungstenite's callback type returns its (large) error response by value.
+            #[allow(clippy::result_large_err)]
+            let check = |request: &HttpRequest, response: HttpResponse| match policy.check(request)
+            {
+                Ok(()) => Ok(response),
+                Err((status, reason)) => {
+                    let mut refusal = ErrorResponse::new(Some(reason.to_string()));
+                    *refusal.status_mut() =
+                        tokio_tungstenite::tungstenite::http::StatusCode::from_u16(status)
+                            .unwrap_or(tokio_tungstenite::tungstenite::http::StatusCode::FORBIDDEN);
+                    Err(refusal)
+                }
+            };
+            // Messages past the protocol's limit get an error response; only beyond
+            // this much larger one does tungstenite close the connection.
+            let config = WebSocketConfig::default()
+                .max_message_size(Some(16 * MAX_FRAME))
+                .max_frame_size(Some(16 * MAX_FRAME));
+            if let Ok(socket) =
+                tokio_tungstenite::accept_hdr_async_with_config(stream, check, Some(config)).await
+            {
+                websocket_client(socket, dispatcher).await;
+            }
+            drop(permit);
+        });
+    }
+}
+
+async fn websocket_client<M: Monitor>(
+    socket: tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
+    dispatcher: Arc<Dispatcher<M>>,
+) {
+    let (mut sink, mut stream) = socket.split();
+    let (frames, inbox) = mpsc::channel(INBOX);
+    let (outgoing, mut outbox) = mpsc::channel::<String>(OUTBOX);
+    let reader = tokio::spawn(async move {
+        while let Some(Ok(message)) = stream.next().await {
+            let frame = match message {
+                Message::Text(text) if text.len() > MAX_FRAME => Incoming::TooLarge,
+                Message::Text(text) => Incoming::Frame(text.to_string()),
+                Message::Binary(bytes) if bytes.len() > MAX_FRAME => Incoming::TooLarge,
+                Message::Binary(bytes) => {
+                    Incoming::Frame(String::from_utf8_lossy(&bytes).into_owned())
+                }
+                Message::Close(_) => return,
+                _ => continue,
+            };
+            if frames.send(frame).await.is_err() {
+                return;
+            }
+        }
+    });
+    let writer = tokio::spawn(async move {
+        while let Some(line) = outbox.recv().await {
+            if sink.feed(Message::text(line)).await.is_err() {
+                return;
+            }
+            if outbox.is_empty() && sink.flush().await.is_err() {
+                return;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    serve_session(dispatcher, inbox, outgoing).await;
+    reader.abort();
+    let _ = writer.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_pages_are_allowed_origins_and_others_are_not() {
+        assert!(loopback_origin("http://localhost"));
+        assert!(loopback_origin("http://localhost:8080"));
+        assert!(loopback_origin("http://127.0.0.1:3000"));
+        assert!(loopback_origin("http://[::1]:3000"));
+        assert!(!loopback_origin("http://localhost.evil.example"));
+        assert!(!loopback_origin("http://localhost:80x"));
+        assert!(!loopback_origin("https://evil.example"));
+    }
+
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+    }
+
+    #[tokio::test]
+    async fn lines_over_the_limit_are_skipped_and_reported() {
+        let mut input = Vec::new();
+        input.extend_from_slice(b"{\"method\":\"a\"}\n");
+        input.extend(std::iter::repeat_n(b'x', MAX_FRAME + 10));
+        input.extend_from_slice(b"\n\n{\"method\":\"b\"}\r\n");
+        let (frames, mut inbox) = mpsc::channel(8);
+        read_lines(BufReader::new(&input[..]), frames).await;
+        let mut seen = Vec::new();
+        while let Ok(frame) = inbox.try_recv() {
+            seen.push(match frame {
+                Incoming::Frame(text) => text,
+                Incoming::TooLarge => "<too large>".into(),
+            });
+        }
+        assert_eq!(
+            seen,
+            ["{\"method\":\"a\"}", "<too large>", "{\"method\":\"b\"}"]
+        );
+    }
+}

@@ -1,0 +1,93 @@
+//! Fixture conversations: `fixtures/<case>/input.jsonl` is sent line by line (lines with
+//! a `"fixture"` key are actions of the fake backend instead: NetworkManager asking for
+//! secrets, a device changing state, time passing); everything the daemon says must equal
+//! `fixtures/<case>/expected.jsonl`. `NETPILOT_BLESS=1` rewrites the expected files.
+
+use crate::harness::Daemon;
+use netpilot_api::dispatch::RateLimit;
+use netpilot_core::wifi::DeviceState;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+fn cases() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    cases.sort();
+    cases
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+async fn run(case: &Path) -> Vec<Value> {
+    let mut daemon = Daemon::start(RateLimit::default());
+    let mut client = daemon.client();
+    let mut said = Vec::new();
+    for line in lines(&case.join("input.jsonl")) {
+        let value: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        match value.get("fixture").and_then(Value::as_str) {
+            Some("secrets-requested") => {
+                let ssid = value["ssid"].as_str().unwrap();
+                daemon
+                    .secrets_requested(ssid, value["requestNew"].as_bool().unwrap_or(false))
+                    .await;
+            }
+            Some("device") => {
+                let state = match value["state"].as_str().unwrap() {
+                    "connected" => DeviceState::Connected,
+                    "failed" => DeviceState::Failed,
+                    other => panic!("fixture device state {other}"),
+                };
+                daemon
+                    .device(state, value["ssid"].as_str().unwrap_or_default())
+                    .await;
+            }
+            Some("wait") => {
+                tokio::time::sleep(Duration::from_millis(value["ms"].as_u64().unwrap())).await
+            }
+            Some(other) => panic!("unknown fixture action {other}"),
+            None => client.send(&line).await,
+        }
+        said.extend(client.drain(Duration::from_millis(200)).await);
+    }
+    said
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_fixture_conversation_goes_as_written() {
+    let bless = std::env::var_os("NETPILOT_BLESS").is_some();
+    let mut failures = Vec::new();
+    for case in cases() {
+        let said = run(&case).await;
+        let expected_path = case.join("expected.jsonl");
+        if bless {
+            let text: String = said.iter().map(|v| format!("{v}\n")).collect();
+            std::fs::write(&expected_path, text).unwrap();
+            continue;
+        }
+        let expected: Vec<Value> = lines(&expected_path)
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        if said != expected {
+            let shown: String = said.iter().map(|v| format!("{v}\n")).collect();
+            failures.push(format!("{}:\n{shown}", case.display()));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "conversations differ from their fixtures:\n{}",
+        failures.join("\n")
+    );
+}

@@ -1,0 +1,187 @@
+//! A daemon over the fake backend, and a scripted client.
+
+use netpilot_api::dispatch::{Dispatcher, Incoming, Monitor, RateLimit, serve_session};
+use netpilot_api::monitor::{
+    ConnectionSummary, ConnectionsDocument, InterfacesDocument, PortsDocument, TrafficDocument,
+};
+
+use netpilot_core::ports::{LinkSnapshot, WifiEvent};
+use netpilot_core::wifi::{DeviceState, WifiDevice};
+use netpilot_core::{Error, UnattributedTraffic, Visibility};
+use netpilot_engine::connect::Timeouts;
+use netpilot_engine::network::{Config, spawn};
+use netpilot_engine::testing::{FakeResponder, FakeWifi, wifi_secrets_request};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc};
+
+pub struct FakeMonitor;
+
+impl Monitor for FakeMonitor {
+    async fn interfaces(&self, _rates: bool) -> Result<InterfacesDocument, Error> {
+        Ok(InterfacesDocument {
+            interval_ms: None,
+            interfaces: Vec::new(),
+        })
+    }
+    async fn connections(&self, _kind: &str) -> Result<ConnectionsDocument, Error> {
+        Ok(ConnectionsDocument {
+            connections: Vec::new(),
+            summary: ConnectionSummary::default(),
+            visibility: Visibility::default(),
+        })
+    }
+    async fn ports(&self) -> Result<PortsDocument, Error> {
+        Ok(PortsDocument {
+            ports: Vec::new(),
+            visibility: Visibility::default(),
+        })
+    }
+    async fn traffic(&self) -> Result<TrafficDocument, Error> {
+        Ok(TrafficDocument {
+            interval_ms: 1000,
+            processes: Vec::new(),
+            unattributed: UnattributedTraffic::default(),
+            udp_bytes_measured: false,
+            closed_sockets_tracked: true,
+            lost_notices: 0,
+            visibility: Visibility::default(),
+        })
+    }
+}
+
+/// The fake backend, shared so a test can change what it reports.
+pub struct Shared(pub Arc<FakeWifi>);
+
+impl netpilot_core::ports::WifiBackend for Shared {
+    async fn snapshot(&self) -> Result<LinkSnapshot, Error> {
+        self.0.snapshot().await
+    }
+    async fn scan(&self) -> Result<Vec<netpilot_core::wifi::WifiNetwork>, Error> {
+        self.0.scan().await
+    }
+    async fn join(
+        &self,
+        request: &netpilot_core::ports::JoinRequest,
+    ) -> Result<netpilot_core::ports::Joining, Error> {
+        self.0.join(request).await
+    }
+    async fn abandon(&self, joining: &netpilot_core::ports::Joining) {
+        self.0.abandon(joining).await
+    }
+    async fn disconnect(&self, interface: Option<&str>) -> Result<Vec<String>, Error> {
+        self.0.disconnect(interface).await
+    }
+    async fn forget(&self, ssid: &str) -> Result<u32, Error> {
+        self.0.forget(ssid).await
+    }
+    async fn remember(
+        &self,
+        uuid: &str,
+        ssid: &str,
+        setting: &str,
+        secrets: &[(String, netpilot_core::Secret)],
+    ) -> Result<(), Error> {
+        self.0.remember(uuid, ssid, setting, secrets).await
+    }
+    async fn recall(&self, uuid: &str, setting: &str) -> Vec<(String, netpilot_core::Secret)> {
+        self.0.recall(uuid, setting).await
+    }
+}
+
+pub struct Daemon {
+    pub dispatcher: Arc<Dispatcher<FakeMonitor>>,
+    pub backend: Arc<FakeWifi>,
+    pub backend_events: mpsc::Sender<WifiEvent>,
+    pub responders: Vec<FakeResponder>,
+}
+
+impl Daemon {
+    pub fn start(rate_limit: RateLimit) -> Daemon {
+        let (fake, backend_events, receiver) = FakeWifi::new(true);
+        let backend = Arc::new(fake);
+        let mut counter = 0;
+        let config = Config {
+            timeouts: Timeouts::default(),
+            debounce: Duration::from_millis(50),
+            tokens: Box::new(move || {
+                counter += 1;
+                format!("token-{counter}")
+            }),
+        };
+        let network = spawn(Shared(Arc::clone(&backend)), receiver, config);
+        let (traffic, _) = broadcast::channel(16);
+        let dispatcher = Arc::new(Dispatcher::new(network, FakeMonitor, traffic, rate_limit));
+        Daemon {
+            dispatcher,
+            backend,
+            backend_events,
+            responders: Vec::new(),
+        }
+    }
+
+    /// NetworkManager asks for the password of `ssid` (again, with `request_new`).
+    pub async fn secrets_requested(&mut self, ssid: &str, request_new: bool) {
+        let responder = FakeResponder::default();
+        self.responders.push(responder.clone());
+        let event = WifiEvent::SecretsRequested {
+            request: wifi_secrets_request(ssid, request_new),
+            responder: Box::new(responder),
+        };
+        self.backend_events.send(event).await.unwrap();
+    }
+
+    /// The device reaches `state`; when connected, to `ssid` with an address.
+    pub async fn device(&self, state: DeviceState, ssid: &str) {
+        if state == DeviceState::Connected {
+            *self.backend.snapshot.lock().unwrap() = LinkSnapshot {
+                wifi: Some(WifiDevice {
+                    interface: "wlan0".into(),
+                    state,
+                    ssid: Some(ssid.into()),
+                    ipv4: Some("192.168.50.10/24".into()),
+                    mac: None,
+                }),
+                ethernet_connected: false,
+            };
+        }
+        let event = WifiEvent::Device {
+            interface: "wlan0".into(),
+            state,
+            reason: netpilot_core::wifi::FailureReason::Other(0),
+        };
+        self.backend_events.send(event).await.unwrap();
+    }
+
+    /// A client session on channels, as a transport would drive it.
+    pub fn client(&self) -> Client {
+        let (frames, inbox) = mpsc::channel(32);
+        let (outgoing, lines) = mpsc::channel(1024);
+        tokio::spawn(serve_session(Arc::clone(&self.dispatcher), inbox, outgoing));
+        Client { frames, lines }
+    }
+}
+
+pub struct Client {
+    pub frames: mpsc::Sender<Incoming>,
+    pub lines: mpsc::Receiver<String>,
+}
+
+impl Client {
+    pub async fn send(&self, line: &str) {
+        self.frames
+            .send(Incoming::Frame(line.to_string()))
+            .await
+            .unwrap();
+    }
+
+    /// Everything the daemon says within `wait` of (paused) time.
+    pub async fn drain(&mut self, wait: Duration) -> Vec<serde_json::Value> {
+        let mut seen = Vec::new();
+        let deadline = tokio::time::Instant::now() + wait;
+        while let Ok(Some(line)) = tokio::time::timeout_at(deadline, self.lines.recv()).await {
+            seen.push(serde_json::from_str(&line).unwrap());
+        }
+        seen
+    }
+}
