@@ -50,6 +50,9 @@ pub struct Dispatcher<M> {
     network: NetworkHandle,
     monitor: M,
     traffic: broadcast::Sender<TrafficDocument>,
+    /// Woken when a client subscribes to `monitor.traffic`, so the sampler runs only while
+    /// someone listens (no wakeups when idle).
+    traffic_wanted: tokio::sync::Notify,
     rate_limit: RateLimit,
 }
 
@@ -66,8 +69,33 @@ impl<M: Monitor> Dispatcher<M> {
             network,
             monitor,
             traffic,
+            traffic_wanted: tokio::sync::Notify::new(),
             rate_limit,
         }
+    }
+
+    /// Waits until some client listens to `monitor.traffic`.
+    pub async fn traffic_listened(&self) {
+        loop {
+            // Registered before the check, so a subscription in between is not missed.
+            let notified = self.traffic_wanted.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.traffic.receiver_count() > 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// How many clients listen to `monitor.traffic`.
+    pub fn traffic_listeners(&self) -> usize {
+        self.traffic.receiver_count()
+    }
+
+    /// Publishes a sample to the clients listening to `monitor.traffic`.
+    pub fn publish_traffic(&self, sample: TrafficDocument) {
+        let _ = self.traffic.send(sample);
     }
 }
 
@@ -87,11 +115,11 @@ pub async fn serve_session<M: Monitor>(
 ) {
     let mut session = Session {
         subscriptions: BTreeSet::new(),
+        traffic: None,
         tokens: dispatcher.rate_limit.burst,
         refilled: Instant::now(),
     };
     let mut network = dispatcher.network.subscribe();
-    let mut traffic = dispatcher.traffic.subscribe();
     loop {
         let lines = tokio::select! {
             frame = incoming.recv() => match frame {
@@ -104,11 +132,9 @@ pub async fn serve_session<M: Monitor>(
                 Err(broadcast::error::RecvError::Lagged(_)) => session.resync(&dispatcher).await,
                 Err(broadcast::error::RecvError::Closed) => return,
             },
-            sample = traffic.recv() => match sample {
-                Ok(sample) if session.subscriptions.contains("monitor.traffic") => {
-                    vec![Event { service: "monitor.traffic", data: to_value(&sample) }.to_line()]
-                }
-                _ => Vec::new(),
+            sample = next_sample(&mut session.traffic) => match sample {
+                Ok(sample) => vec![Event { service: "monitor.traffic", data: to_value(&sample) }.to_line()],
+                Err(_) => Vec::new(),
             },
         };
         for line in lines {
@@ -121,8 +147,19 @@ pub async fn serve_session<M: Monitor>(
 
 struct Session {
     subscriptions: BTreeSet<&'static str>,
+    /// Samples of `monitor.traffic`, held only while subscribed (the sampler counts them).
+    traffic: Option<broadcast::Receiver<TrafficDocument>>,
     tokens: f64,
     refilled: Instant,
+}
+
+async fn next_sample(
+    traffic: &mut Option<broadcast::Receiver<TrafficDocument>>,
+) -> Result<TrafficDocument, broadcast::error::RecvError> {
+    match traffic {
+        Some(receiver) => receiver.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 impl Session {
@@ -181,6 +218,7 @@ impl Session {
             "subscribe" => {
                 let services = services(&params)?;
                 self.subscriptions.extend(services.iter().copied());
+                self.follow_traffic(dispatcher);
                 let mut events = Vec::new();
                 // The current state at once, and prompts still pending: a UI that
                 // (re)connects loses nothing.
@@ -212,6 +250,7 @@ impl Session {
                         self.subscriptions.remove(service);
                     }
                 }
+                self.follow_traffic(dispatcher);
                 (
                     ok(
                         "unsubscribed",
@@ -311,6 +350,17 @@ impl Session {
                 );
             }
         })
+    }
+
+    /// Holds a traffic receiver exactly while subscribed to `monitor.traffic`.
+    fn follow_traffic<M: Monitor>(&mut self, dispatcher: &Dispatcher<M>) {
+        let wanted = self.subscriptions.contains("monitor.traffic");
+        if wanted && self.traffic.is_none() {
+            self.traffic = Some(dispatcher.traffic.subscribe());
+            dispatcher.traffic_wanted.notify_waiters();
+        } else if !wanted {
+            self.traffic = None;
+        }
     }
 
     fn on_service_event(&self, event: ServiceEvent) -> Vec<String> {

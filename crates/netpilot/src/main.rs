@@ -1,7 +1,8 @@
-//! `netpilot`, the binary: the command line and the composition root, the one place
-//! where the Linux backends are handed to the engine.
+//! `netpilot`, the binary: the command line, and the composition roots (the commands and
+//! `daemon.rs`), the only places where the Linux backends are handed to the engine.
 
 mod cli;
+mod daemon;
 mod output;
 
 use clap::Parser;

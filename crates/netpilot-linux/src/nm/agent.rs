@@ -64,6 +64,18 @@ impl PendingSecrets {
     }
 }
 
+impl netpilot_core::ports::SecretResponder for PendingSecrets {
+    fn answer(self: Box<Self>, answer: netpilot_core::ports::SecretAnswer) {
+        match answer {
+            netpilot_core::ports::SecretAnswer::Secrets(secrets) => {
+                PendingSecrets::answer(*self, secrets)
+            }
+            netpilot_core::ports::SecretAnswer::NoSecrets => self.no_secrets(),
+            netpilot_core::ports::SecretAnswer::UserCanceled => self.user_canceled(),
+        }
+    }
+}
+
 #[derive(Debug, zbus::DBusError)]
 #[zbus(prefix = "org.freedesktop.NetworkManager.SecretAgent")]
 enum AgentError {

@@ -116,6 +116,19 @@ impl NmClient {
         Ok(devices)
     }
 
+    /// Whether a wired (Ethernet) device is activated.
+    pub async fn ethernet_connected(&self) -> Result<bool, Error> {
+        for path in self.nm.get_devices().await.map_err(nm_error)? {
+            let device = self.device_uncached(&path).await?;
+            if device.device_type().await.map_err(nm_error)? == map::DEVICE_TYPE_ETHERNET
+                && device.state().await.map_err(nm_error)? == map::DEVICE_STATE_ACTIVATED
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Asks each device to scan and waits (up to 20 s) until each has finished.
     pub async fn scan(&self, devices: &[NmWifiDevice]) -> Result<(), Error> {
         let mut waiting = Vec::new();

@@ -10,8 +10,11 @@
 
 pub mod agent;
 pub mod api;
+pub mod backend;
 mod dbus;
+pub mod join;
 mod map;
 
 pub use agent::{AgentEvent, PendingSecrets};
 pub use api::{DeviceChange, NewProfile, NmAccessPoint, NmClient, NmWifiDevice, SavedWifi};
+pub use backend::{NetworkManagerBackend, NmBackend};

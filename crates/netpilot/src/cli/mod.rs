@@ -1,6 +1,7 @@
 //! The command line: one module per subcommand.
 
 mod connections;
+mod daemon;
 pub mod exit;
 mod interfaces;
 mod ports;
@@ -44,6 +45,9 @@ enum Command {
     Traffic(traffic::TrafficArgs),
     /// WiFi: list networks, connect (asking for passwords), status, disconnect, forget.
     Wifi(wifi::WifiArgs),
+    /// Serve the JSON API (protocol v1) on a Unix socket and a WebSocket, as
+    /// NetworkManager's secret agent.
+    Daemon(daemon::DaemonArgs),
 }
 
 /// What every command may need: output mode and where to write.
@@ -73,9 +77,12 @@ impl Cli {
             Command::Ports(args) => args.run(&ctx),
             Command::Traffic(args) => args.run(&ctx),
             Command::Wifi(args) => args.run(&ctx),
+            Command::Daemon(args) => args.run(&ctx),
         }
     }
 }
+
+pub use traffic::document as traffic_document;
 
 /// Where to look: this network namespace or a named one.
 #[derive(Debug, Clone, Args)]

@@ -74,7 +74,7 @@ impl TrafficArgs {
     }
 }
 
-fn document(sample: TrafficSample) -> TrafficDocument {
+pub fn document(sample: TrafficSample) -> TrafficDocument {
     TrafficDocument {
         interval_ms: sample.interval.map_or(0, |i| i.as_millis() as u64),
         processes: sample.processes,

@@ -1,6 +1,5 @@
 //! `netpilot wifi connect`: join a network, with netpilot as NetworkManager's secret agent.
 
-use super::devices;
 use crate::cli::progress::Progress;
 use crate::cli::prompt::read_password;
 use crate::cli::{Ctx, parse_seconds};
@@ -13,7 +12,7 @@ use netpilot_core::wifi::{DeviceState, Security};
 use netpilot_core::{Error, ErrorCode, Secret};
 use netpilot_engine::connect::{Attempt, ConnectTracker, Timeouts, Verdict};
 use netpilot_linux::nm::agent::{self, AgentEvent, PendingSecrets};
-use netpilot_linux::nm::{NewProfile, NmClient, NmWifiDevice};
+use netpilot_linux::nm::{NmClient, join};
 use netpilot_linux::secrets::SecretStore;
 use std::io::{BufRead, IsTerminal};
 use std::sync::Arc;
@@ -91,49 +90,29 @@ impl ConnectArgs {
             None
         };
         let client = NmClient::connect().await?;
-        let device = choose_device(devices(&client, self.interface.as_deref()).await?)?;
-        let saved = client.saved_wifi().await?.into_iter().find(|s| {
-            s.ssid == self.ssid
-                && s.interface
-                    .as_deref()
-                    .is_none_or(|i| i == device.device.interface)
-        });
-
         let mut progress = Progress::new(ctx.json, ctx.quiet);
-        let (access_point, security, in_range) = if self.hidden {
-            let security = if given.is_some() || self.ask {
-                Security::WpaPsk
-            } else {
-                Security::Open
-            };
-            (None, security, false)
-        } else {
+        if !self.hidden {
             progress.set(format!("looking for {:?}…", self.ssid));
-            client.scan(std::slice::from_ref(&device)).await?;
-            let aps = client.access_points(&device).await?;
-            let best = aps
-                .into_iter()
-                .filter(|ap| ap.access_point.ssid == self.ssid)
-                .max_by_key(|ap| ap.access_point.signal);
-            match best {
-                Some(ap) => (Some(ap.path), ap.access_point.security, true),
-                None if saved.is_some() => (None, Security::WpaPsk, false),
-                None => {
-                    progress.clear();
-                    let error = Error::new(
-                        ErrorCode::NetworkNotFound,
-                        format!("no network named {:?} is in range", self.ssid),
-                    )
-                    .with_hint("see what is: netpilot wifi list (a hidden network needs --hidden)");
-                    return Err(error.into());
-                }
-            }
+        }
+        let hidden_security = if given.is_some() || self.ask {
+            Security::WpaPsk
+        } else {
+            Security::Open
         };
-        let secured = security.needs_password();
+        let target = join::resolve(
+            &client,
+            &self.ssid,
+            self.interface.as_deref(),
+            self.hidden,
+            hidden_security,
+        )
+        .await;
+        progress.clear();
+        let target = target?;
+        let secured = target.security.needs_password();
         let on_terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
         let interactive = self.ask || (given.is_none() && on_terminal);
-        if secured && given.is_none() && !interactive && saved.is_none() {
-            progress.clear();
+        if secured && given.is_none() && !interactive && target.saved.is_none() {
             let error = Error::new(
                 ErrorCode::SecretsRequired,
                 format!("{:?} needs a password", self.ssid),
@@ -148,29 +127,23 @@ impl ConnectArgs {
         // request or state change can come first.
         let identifier = format!("dev.netpilot.cli.p{}", std::process::id());
         let mut agent_events = agent::register(client.bus(), &identifier).await?;
-        let mut changes = client.device_changes(&device).await?;
+        let mut changes = client.device_changes(&target.device).await?;
         let save = !self.no_save;
-        let (profile, created) = match &saved {
-            Some(profile) => {
-                client.activate(profile, &device).await?;
-                (profile.path.clone(), false)
-            }
-            None => {
-                let new = NewProfile {
-                    ssid: &self.ssid,
-                    interface: self.interface.as_deref(),
-                    security,
-                    hidden: self.hidden,
-                    save_secret: save,
-                };
-                (
-                    client
-                        .add_and_activate(&new, &device, access_point.as_ref())
-                        .await?,
-                    true,
-                )
-            }
-        };
+        let started = join::activate(
+            &client,
+            &target,
+            self.interface.as_deref(),
+            self.hidden,
+            save,
+        )
+        .await?;
+        let (profile, created, device, saved, in_range) = (
+            started.profile,
+            started.created,
+            target.device,
+            target.saved,
+            target.in_range,
+        );
 
         let mut secrets = Secrets {
             ssid: self.ssid.clone(),
@@ -400,25 +373,6 @@ fn field(pending: &PendingSecrets) -> String {
         .first()
         .cloned()
         .unwrap_or_else(|| "psk".to_string())
-}
-
-/// The device to use: the first NetworkManager manages and can use (not rfkilled,
-/// firmware loaded…).
-fn choose_device(devices: Vec<NmWifiDevice>) -> Result<NmWifiDevice, Error> {
-    let unusable = |d: &NmWifiDevice| {
-        matches!(
-            d.device.state,
-            DeviceState::Unavailable | DeviceState::Unmanaged
-        )
-    };
-    let states: Vec<String> = devices
-        .iter()
-        .map(|d| format!("{} is {}", d.device.interface, d.device.state.label()))
-        .collect();
-    devices.into_iter().find(|d| !unusable(d)).ok_or_else(|| {
-        Error::new(ErrorCode::NoWifiDevice, format!("no usable WiFi device: {}", states.join(", ")))
-            .with_hint("let NetworkManager manage it (nmcli device set IF managed yes) and check `rfkill list`")
-    })
 }
 
 fn read_stdin_password() -> Result<Secret, Error> {

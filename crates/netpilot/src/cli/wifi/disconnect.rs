@@ -1,12 +1,12 @@
 //! `netpilot wifi disconnect`
 
-use super::devices;
 use crate::cli::Ctx;
 use crate::output::print_json;
 use clap::Args;
 use netpilot_api::wifi::WifiDisconnectDocument;
 use netpilot_core::wifi::DeviceState;
 use netpilot_linux::nm::NmClient;
+use netpilot_linux::nm::join::devices;
 
 #[derive(Debug, Args)]
 pub struct DisconnectArgs {

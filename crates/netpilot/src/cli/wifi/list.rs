@@ -1,6 +1,5 @@
 //! `netpilot wifi list`
 
-use super::devices;
 use crate::cli::Ctx;
 use crate::cli::progress::Progress;
 use crate::output::print_json;
@@ -9,6 +8,7 @@ use clap::Args;
 use netpilot_api::wifi::WifiListDocument;
 use netpilot_core::wifi::networks;
 use netpilot_linux::nm::NmClient;
+use netpilot_linux::nm::join::devices;
 use std::io::Write;
 
 #[derive(Debug, Args)]

@@ -8,8 +8,6 @@ mod status;
 
 use super::Ctx;
 use clap::{Args, Subcommand};
-use netpilot_core::{Error, ErrorCode};
-use netpilot_linux::nm::{NmClient, NmWifiDevice};
 
 #[derive(Debug, Args)]
 pub struct WifiArgs {
@@ -45,35 +43,5 @@ impl WifiArgs {
                 WifiCommand::Forget(args) => args.run(ctx).await,
             }
         })
-    }
-}
-
-/// The WiFi devices to act on: the one named, or all of them.
-async fn devices(client: &NmClient, interface: Option<&str>) -> Result<Vec<NmWifiDevice>, Error> {
-    let all = client.wifi_devices().await?;
-    if all.is_empty() {
-        return Err(
-            Error::new(ErrorCode::NoWifiDevice, "no WiFi device found").with_hint(
-                "plug in a WiFi adapter, or check `rfkill list` and that NetworkManager manages it",
-            ),
-        );
-    }
-    match interface {
-        None => Ok(all),
-        Some(name) => {
-            let names: Vec<String> = all.iter().map(|d| d.device.interface.clone()).collect();
-            let chosen: Vec<_> = all
-                .into_iter()
-                .filter(|d| d.device.interface == name)
-                .collect();
-            if chosen.is_empty() {
-                return Err(Error::new(
-                    ErrorCode::NotFound,
-                    format!("{name:?} is not a WiFi device"),
-                )
-                .with_hint(format!("WiFi devices here: {}", names.join(", "))));
-            }
-            Ok(chosen)
-        }
     }
 }

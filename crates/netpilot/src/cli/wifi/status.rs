@@ -1,12 +1,12 @@
 //! `netpilot wifi status`
 
-use super::devices;
 use crate::cli::Ctx;
 use crate::output::print_json;
 use crate::output::table::{Align, Table};
 use clap::Args;
 use netpilot_api::wifi::WifiStatusDocument;
 use netpilot_linux::nm::NmClient;
+use netpilot_linux::nm::join::devices;
 use std::io::Write;
 
 #[derive(Debug, Args)]

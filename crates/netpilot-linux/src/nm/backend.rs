@@ -1,0 +1,341 @@
+//! The daemon's WiFi backend: NetworkManager through [`NmClient`], netpilot's secret agent,
+//! and the secret store, behind the engine's [`WifiBackend`] port.
+
+use super::agent::{self, AgentEvent};
+use super::api::NmClient;
+use super::join;
+use crate::secrets::SecretStore;
+use futures_util::StreamExt;
+use netpilot_core::ports::{JoinRequest, Joining, LinkSnapshot, WifiBackend, WifiEvent};
+use netpilot_core::wifi::{DeviceState, Security, WifiNetwork, networks};
+use netpilot_core::{Error, ErrorCode, Secret};
+use tokio::sync::mpsc;
+use zbus::zvariant::OwnedObjectPath;
+
+pub struct NmBackend {
+    client: NmClient,
+    store: SecretStore,
+}
+
+impl NmBackend {
+    /// Connects to NetworkManager, registers the secret agent as `identifier` and watches
+    /// the WiFi devices; events go to `events`.
+    pub async fn start(
+        identifier: &str,
+        events: mpsc::Sender<WifiEvent>,
+    ) -> Result<NmBackend, Error> {
+        let client = NmClient::connect().await?;
+        let store = SecretStore::open().await;
+        let mut agent_events = agent::register(client.bus(), identifier).await?;
+        for device in client.wifi_devices().await? {
+            let mut changes = client.device_changes(&device).await?;
+            let events = events.clone();
+            let interface = device.device.interface.clone();
+            tokio::spawn(async move {
+                while let Some(change) = changes.next().await {
+                    let event = WifiEvent::Device {
+                        interface: interface.clone(),
+                        state: change.state,
+                        reason: change.reason,
+                    };
+                    if events.send(event).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        let backend = NmBackend { client, store };
+        // Save and delete requests are the store's business; the rest goes to the engine.
+        let store = SecretStore::open().await;
+        tokio::spawn(async move {
+            while let Some(event) = agent_events.recv().await {
+                let forward = match event {
+                    AgentEvent::Request(pending) => {
+                        let request = pending.request.clone();
+                        WifiEvent::SecretsRequested {
+                            request,
+                            responder: Box::new(pending),
+                        }
+                    }
+                    AgentEvent::Canceled {
+                        connection_uuid,
+                        setting,
+                    } => WifiEvent::SecretsCanceled {
+                        connection_uuid,
+                        setting,
+                    },
+                    AgentEvent::Save {
+                        connection_uuid,
+                        ssid,
+                        setting,
+                        secrets,
+                    } => {
+                        if let Err(error) = store
+                            .save(&connection_uuid, ssid.as_deref(), &setting, &secrets)
+                            .await
+                        {
+                            tracing::warn!(%error, "SaveSecrets: not stored");
+                        }
+                        continue;
+                    }
+                    AgentEvent::Delete { connection_uuid } => {
+                        let _ = store.delete(&connection_uuid).await;
+                        continue;
+                    }
+                };
+                if events.send(forward).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(backend)
+    }
+}
+
+/// [`NmBackend`] when NetworkManager is there: the daemon starts (and answers
+/// `nm-unavailable`) without it, and connects when it appears.
+#[derive(Clone)]
+pub struct NetworkManagerBackend {
+    inner: std::sync::Arc<Lazy>,
+}
+
+struct Lazy {
+    identifier: String,
+    events: mpsc::Sender<WifiEvent>,
+    connected: tokio::sync::Mutex<Option<std::sync::Arc<NmBackend>>>,
+}
+
+impl NetworkManagerBackend {
+    pub fn new(identifier: &str) -> (Self, mpsc::Receiver<WifiEvent>) {
+        let (events, receiver) = mpsc::channel(64);
+        let inner = Lazy {
+            identifier: identifier.to_string(),
+            events,
+            connected: Default::default(),
+        };
+        (
+            NetworkManagerBackend {
+                inner: std::sync::Arc::new(inner),
+            },
+            receiver,
+        )
+    }
+
+    /// The connected backend, connecting first if need be.
+    pub async fn get(&self) -> Result<std::sync::Arc<NmBackend>, Error> {
+        let mut connected = self.inner.connected.lock().await;
+        if let Some(backend) = connected.as_ref() {
+            return Ok(std::sync::Arc::clone(backend));
+        }
+        let backend = std::sync::Arc::new(
+            NmBackend::start(&self.inner.identifier, self.inner.events.clone()).await?,
+        );
+        tracing::info!("connected to NetworkManager; registered as its secret agent");
+        *connected = Some(std::sync::Arc::clone(&backend));
+        Ok(backend)
+    }
+
+    /// Tries to connect every `every` until NetworkManager answers, so its secret requests
+    /// reach the agent without anyone calling first.
+    pub async fn keep_trying(self, every: std::time::Duration) {
+        loop {
+            match self.get().await {
+                Ok(_) => return,
+                Err(error) => tracing::info!(%error, "NetworkManager not reachable yet"),
+            }
+            tokio::time::sleep(every).await;
+        }
+    }
+}
+
+impl WifiBackend for NetworkManagerBackend {
+    async fn snapshot(&self) -> Result<LinkSnapshot, Error> {
+        self.get().await?.snapshot().await
+    }
+
+    async fn scan(&self) -> Result<Vec<WifiNetwork>, Error> {
+        self.get().await?.scan().await
+    }
+
+    async fn join(&self, request: &JoinRequest) -> Result<Joining, Error> {
+        self.get().await?.join(request).await
+    }
+
+    async fn abandon(&self, joining: &Joining) {
+        if let Ok(backend) = self.get().await {
+            backend.abandon(joining).await;
+        }
+    }
+
+    async fn disconnect(&self, interface: Option<&str>) -> Result<Vec<String>, Error> {
+        self.get().await?.disconnect(interface).await
+    }
+
+    async fn forget(&self, ssid: &str) -> Result<u32, Error> {
+        self.get().await?.forget(ssid).await
+    }
+
+    async fn remember(
+        &self,
+        uuid: &str,
+        ssid: &str,
+        setting: &str,
+        secrets: &[(String, Secret)],
+    ) -> Result<(), Error> {
+        self.get()
+            .await?
+            .remember(uuid, ssid, setting, secrets)
+            .await
+    }
+
+    async fn recall(&self, uuid: &str, setting: &str) -> Vec<(String, Secret)> {
+        match self.get().await {
+            Ok(backend) => backend.recall(uuid, setting).await,
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+impl WifiBackend for NmBackend {
+    async fn snapshot(&self) -> Result<LinkSnapshot, Error> {
+        let devices = self.client.wifi_devices().await?;
+        let wifi = devices
+            .iter()
+            .find(|d| d.device.state == DeviceState::Connected)
+            .or(devices.first())
+            .map(|d| d.device.clone());
+        Ok(LinkSnapshot {
+            wifi,
+            ethernet_connected: self.client.ethernet_connected().await?,
+        })
+    }
+
+    async fn scan(&self) -> Result<Vec<WifiNetwork>, Error> {
+        let devices = join::devices(&self.client, None).await?;
+        self.client.scan(&devices).await?;
+        let mut access_points = Vec::new();
+        for device in &devices {
+            access_points.extend(
+                self.client
+                    .access_points(device)
+                    .await?
+                    .into_iter()
+                    .map(|ap| ap.access_point),
+            );
+        }
+        let known: Vec<String> = self
+            .client
+            .saved_wifi()
+            .await?
+            .into_iter()
+            .map(|s| s.ssid)
+            .collect();
+        Ok(networks(&access_points, &known))
+    }
+
+    async fn join(&self, request: &JoinRequest) -> Result<Joining, Error> {
+        let hidden_security = if request.has_password || request.interactive {
+            Security::WpaPsk
+        } else {
+            Security::Open
+        };
+        let target = join::resolve(
+            &self.client,
+            &request.ssid,
+            request.interface.as_deref(),
+            request.hidden,
+            hidden_security,
+        )
+        .await?;
+        let secured = target.security.needs_password();
+        if secured && !request.has_password && !request.interactive && target.saved.is_none() {
+            return Err(Error::new(
+                ErrorCode::SecretsRequired,
+                format!("{:?} needs a password", request.ssid),
+            )
+            .with_hint(
+                "give \"password\", or connect with \"interactive\": true and answer the prompt",
+            ));
+        }
+        let started = join::activate(
+            &self.client,
+            &target,
+            request.interface.as_deref(),
+            request.hidden,
+            request.save,
+        )
+        .await?;
+        let profile_uuid = self
+            .client
+            .saved_wifi()
+            .await?
+            .into_iter()
+            .find(|s| s.path == started.profile)
+            .map(|s| s.uuid);
+        Ok(Joining {
+            interface: target.device.device.interface,
+            in_range: target.in_range,
+            secured,
+            created_profile: started.created.then(|| started.profile.to_string()),
+            profile_uuid,
+        })
+    }
+
+    async fn abandon(&self, joining: &Joining) {
+        if let Some(path) = &joining.created_profile
+            && let Ok(path) = OwnedObjectPath::try_from(path.as_str())
+        {
+            let _ = self.client.delete_profile(&path).await;
+        }
+    }
+
+    async fn disconnect(&self, interface: Option<&str>) -> Result<Vec<String>, Error> {
+        let mut disconnected = Vec::new();
+        for device in join::devices(&self.client, interface).await? {
+            if matches!(
+                device.device.state,
+                DeviceState::Connected | DeviceState::Connecting(_)
+            ) {
+                self.client.disconnect(&device).await?;
+                disconnected.push(device.device.interface);
+            }
+        }
+        Ok(disconnected)
+    }
+
+    async fn forget(&self, ssid: &str) -> Result<u32, Error> {
+        let mut profiles = 0;
+        for saved in self
+            .client
+            .saved_wifi()
+            .await?
+            .into_iter()
+            .filter(|s| s.ssid == ssid)
+        {
+            self.client.delete_profile(&saved.path).await?;
+            self.store.delete(&saved.uuid).await?;
+            profiles += 1;
+        }
+        if profiles == 0 {
+            return Err(Error::new(
+                ErrorCode::NotFound,
+                format!("no saved network named {ssid:?}"),
+            ));
+        }
+        Ok(profiles)
+    }
+
+    async fn remember(
+        &self,
+        uuid: &str,
+        ssid: &str,
+        setting: &str,
+        secrets: &[(String, Secret)],
+    ) -> Result<(), Error> {
+        self.store.save(uuid, Some(ssid), setting, secrets).await
+    }
+
+    async fn recall(&self, uuid: &str, setting: &str) -> Vec<(String, Secret)> {
+        self.store.load(uuid, setting).await.unwrap_or_default()
+    }
+}

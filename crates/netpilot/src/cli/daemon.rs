@@ -1,0 +1,85 @@
+//! `netpilot daemon`
+
+use super::{Ctx, parse_seconds};
+use crate::daemon::{Settings, default_socket};
+use clap::Args;
+use netpilot_core::{Error, ErrorCode};
+use netpilot_engine::connect::Timeouts;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Serves protocol v1 (docs/protocol.md): one JSON object per line on a \
+Unix socket, and, with --websocket, one JSON object per text message on a loopback WebSocket \
+(ws://ADDR/?token=TOKEN, the token read from --token-file). netpilot registers with \
+NetworkManager as its secret agent and sends password prompts to clients subscribed to \
+network.credentials. It starts without NetworkManager and connects when it appears.
+
+Run as a service: contrib/systemd/netpilot.service (system) or netpilot-user.service (user)."
+)]
+pub struct DaemonArgs {
+    /// The Unix socket [default: /run/netpilot/netpilot.sock as root,
+    /// $XDG_RUNTIME_DIR/netpilot/netpilot.sock otherwise]. Mode 0600.
+    #[arg(long, value_name = "PATH")]
+    socket: Option<PathBuf>,
+    /// Let members of this group use the socket too (mode 0660).
+    #[arg(long, value_name = "NAME")]
+    group: Option<String>,
+    /// Also serve a WebSocket on this loopback address, e.g. 127.0.0.1:7878.
+    #[arg(long, value_name = "ADDR")]
+    websocket: Option<SocketAddr>,
+    /// The WebSocket's token; created (0600) with a random token if missing
+    /// [default: ws-token beside the socket].
+    #[arg(long, value_name = "PATH")]
+    token_file: Option<PathBuf>,
+    /// A browser origin allowed on the WebSocket besides loopback pages (repeatable).
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    origins: Vec<String>,
+    /// Connect timeout in seconds (time spent answering a prompt does not count).
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_seconds)]
+    connect_timeout: Duration,
+    /// DHCP timeout in seconds, from association.
+    #[arg(long, value_name = "SECONDS", default_value = "15", value_parser = parse_seconds)]
+    dhcp_timeout: Duration,
+    /// How long a password prompt waits for an answer, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value = "120", value_parser = parse_seconds)]
+    prompt_timeout: Duration,
+}
+
+impl DaemonArgs {
+    pub fn run(self, _ctx: &Ctx) -> anyhow::Result<()> {
+        let socket = self.socket.unwrap_or_else(default_socket);
+        let token_file = self
+            .token_file
+            .unwrap_or_else(|| socket.with_file_name("ws-token"));
+        let group = match &self.group {
+            None => None,
+            Some(name) => Some(uzers::get_group_by_name(name).map(|g| g.gid()).ok_or_else(
+                || {
+                    Error::new(
+                        ErrorCode::InvalidArgument,
+                        format!("no group named {name:?}"),
+                    )
+                },
+            )?),
+        };
+        let settings = Settings {
+            socket,
+            group,
+            websocket: self.websocket,
+            token_file,
+            origins: self.origins,
+            timeouts: Timeouts {
+                connect: self.connect_timeout,
+                dhcp: self.dhcp_timeout,
+                prompt: self.prompt_timeout,
+            },
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(crate::daemon::run(settings))
+    }
+}
