@@ -308,7 +308,9 @@ impl Session {
                     .into_iter()
                     .map(|(k, v)| (k, Secret::new(v)))
                     .collect();
-                network.submit(params.token, secrets, params.save).await?;
+                // As the seed says: an answer is kept only when asked to.
+                let save = Some(params.save.unwrap_or(false));
+                network.submit(params.token, secrets, save).await?;
                 (ok("submitted", None), Vec::new())
             }
             "network.credentials.cancel" => {

@@ -8,6 +8,23 @@ use serde_json::{Map, Value};
 /// The largest request line or message accepted.
 pub const MAX_FRAME: usize = 1024 * 1024;
 
+/// Every method of protocol v1; docs/protocol.md shows each (its tests check that).
+pub const METHODS: [&str; 13] = [
+    "subscribe",
+    "unsubscribe",
+    "network.status",
+    "network.wifi.scan",
+    "network.wifi.connect",
+    "network.wifi.disconnect",
+    "network.wifi.forget",
+    "network.credentials.submit",
+    "network.credentials.cancel",
+    "monitor.interfaces",
+    "monitor.connections",
+    "monitor.ports",
+    "monitor.traffic",
+];
+
 /// The services a client can subscribe to.
 pub const SERVICES: [&str; 3] = ["network", "network.credentials", "monitor.traffic"];
 

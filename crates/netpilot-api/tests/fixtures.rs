@@ -3,7 +3,7 @@
 //! secrets, a device changing state, time passing); everything the daemon says must equal
 //! `fixtures/<case>/expected.jsonl`. `NETPILOT_BLESS=1` rewrites the expected files.
 
-use crate::harness::Daemon;
+use crate::harness::{Client, Daemon, FakeMonitor};
 use netpilot_api::dispatch::RateLimit;
 use netpilot_core::wifi::DeviceState;
 use serde_json::Value;
@@ -35,33 +35,40 @@ async fn run(case: &Path) -> Vec<Value> {
     let mut client = daemon.client();
     let mut said = Vec::new();
     for line in lines(&case.join("input.jsonl")) {
-        let value: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-        match value.get("fixture").and_then(Value::as_str) {
-            Some("secrets-requested") => {
-                let ssid = value["ssid"].as_str().unwrap();
-                daemon
-                    .secrets_requested(ssid, value["requestNew"].as_bool().unwrap_or(false))
-                    .await;
-            }
-            Some("device") => {
-                let state = match value["state"].as_str().unwrap() {
-                    "connected" => DeviceState::Connected,
-                    "failed" => DeviceState::Failed,
-                    other => panic!("fixture device state {other}"),
-                };
-                daemon
-                    .device(state, value["ssid"].as_str().unwrap_or_default())
-                    .await;
-            }
-            Some("wait") => {
-                tokio::time::sleep(Duration::from_millis(value["ms"].as_u64().unwrap())).await
-            }
-            Some(other) => panic!("unknown fixture action {other}"),
-            None => client.send(&line).await,
-        }
-        said.extend(client.drain(Duration::from_millis(200)).await);
+        said.extend(play(&mut daemon, &mut client, &line).await);
     }
     said
+}
+
+/// Plays one input line: a request the client sends, or a `"fixture"` action of the fake
+/// backend. Returns what the client is told in the next 200 ms (of paused time).
+pub async fn play(daemon: &mut Daemon, client: &mut Client, line: &str) -> Vec<Value> {
+    let value: Value = serde_json::from_str(line).unwrap_or(Value::Null);
+    match value.get("fixture").and_then(Value::as_str) {
+        Some("secrets-requested") => {
+            let ssid = value["ssid"].as_str().unwrap();
+            daemon
+                .secrets_requested(ssid, value["requestNew"].as_bool().unwrap_or(false))
+                .await;
+        }
+        Some("device") => {
+            let state = match value["state"].as_str().unwrap() {
+                "connected" => DeviceState::Connected,
+                "failed" => DeviceState::Failed,
+                other => panic!("fixture device state {other}"),
+            };
+            daemon
+                .device(state, value["ssid"].as_str().unwrap_or_default())
+                .await;
+        }
+        Some("traffic") => daemon.dispatcher.publish_traffic(FakeMonitor::sample()),
+        Some("wait") => {
+            tokio::time::sleep(Duration::from_millis(value["ms"].as_u64().unwrap())).await
+        }
+        Some(other) => panic!("unknown fixture action {other}"),
+        None => client.send(line).await,
+    }
+    client.drain(Duration::from_millis(200)).await
 }
 
 #[tokio::test(start_paused = true)]

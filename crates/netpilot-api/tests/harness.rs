@@ -6,8 +6,8 @@ use netpilot_api::monitor::{
 };
 
 use netpilot_core::ports::{LinkSnapshot, WifiEvent};
-use netpilot_core::wifi::{DeviceState, WifiDevice};
-use netpilot_core::{Error, UnattributedTraffic, Visibility};
+use netpilot_core::wifi::{DeviceState, Security, WifiDevice, WifiNetwork};
+use netpilot_core::{Error, Visibility};
 use netpilot_engine::connect::Timeouts;
 use netpilot_engine::network::{Config, spawn};
 use netpilot_engine::testing::{FakeResponder, FakeWifi, wifi_secrets_request};
@@ -15,38 +15,65 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
 
+/// A monitor with one plausible entry in each document: the shapes clients see (the real
+/// monitor is tested against the kernel in the netpilot crate).
 pub struct FakeMonitor;
+
+fn document<T: serde::de::DeserializeOwned>(json: serde_json::Value) -> T {
+    serde_json::from_value(json).expect("a valid document")
+}
+
+impl FakeMonitor {
+    pub fn sample() -> TrafficDocument {
+        document(serde_json::json!({
+            "intervalMs": 1000,
+            "processes": [{"pid": 4242, "name": "firefox", "rxBytesPerSec": 52000.0,
+                "txBytesPerSec": 3100.0, "rxBytes": 52000, "txBytes": 3100,
+                "connections": {"total": 3, "established": 3, "listening": 0}, "udpSockets": 1}],
+            "unattributed": {"rxBytesPerSec": 0.0, "txBytesPerSec": 0.0, "rxBytes": 0, "txBytes": 0},
+            "udpBytesMeasured": false,
+            "closedSocketsTracked": true,
+            "lostNotices": 0,
+            "visibility": {"unattributedSockets": 0, "unreadableProcesses": 0}
+        }))
+    }
+}
 
 impl Monitor for FakeMonitor {
     async fn interfaces(&self, _rates: bool) -> Result<InterfacesDocument, Error> {
-        Ok(InterfacesDocument {
-            interval_ms: None,
-            interfaces: Vec::new(),
-        })
+        Ok(document(serde_json::json!({
+            "intervalMs": null,
+            "interfaces": [{"index": 3, "name": "wlan0", "kind": "wifi", "linkKind": null,
+                "adminUp": true, "operState": "up", "carrier": true, "mac": "02:00:00:00:00:00",
+                "mtu": 1500, "ipv4": [{"address": "192.168.50.10", "prefixLen": 24}], "ipv6": [],
+                "counters": {"rxBytes": 1830412, "txBytes": 220190, "rxPackets": 1402,
+                    "txPackets": 988, "rxErrors": 0, "txErrors": 0, "rxDropped": 0, "txDropped": 0},
+                "rate": null}]
+        })))
     }
     async fn connections(&self, _kind: &str) -> Result<ConnectionsDocument, Error> {
+        let connections: Vec<netpilot_core::Connection> = document(serde_json::json!([{
+            "protocol": "tcp", "family": "ipv4", "local": "192.168.50.10:53012",
+            "remote": "192.168.50.1:80", "state": "established", "uid": 1000, "user": "ada",
+            "inode": 81234, "recvQueue": 0, "sendQueue": 0,
+            "processes": [{"pid": 4242, "name": "firefox"}]
+        }]));
         Ok(ConnectionsDocument {
-            connections: Vec::new(),
-            summary: ConnectionSummary::default(),
+            summary: ConnectionSummary::of(&connections),
+            connections,
             visibility: Visibility::default(),
         })
     }
     async fn ports(&self) -> Result<PortsDocument, Error> {
-        Ok(PortsDocument {
-            ports: Vec::new(),
-            visibility: Visibility::default(),
-        })
+        Ok(document(serde_json::json!({
+            "ports": [{"protocol": "tcp", "port": 22, "service": "ssh",
+                "bindings": [{"address": "0.0.0.0", "family": "ipv4", "user": "root",
+                    "processes": [{"pid": 612, "name": "sshd"}]}]}],
+            "visibility": {"unattributedSockets": 0, "unreadableProcesses": 0}
+        })))
     }
     async fn traffic(&self) -> Result<TrafficDocument, Error> {
-        Ok(TrafficDocument {
-            interval_ms: 1000,
-            processes: Vec::new(),
-            unattributed: UnattributedTraffic::default(),
-            udp_bytes_measured: false,
-            closed_sockets_tracked: true,
-            lost_notices: 0,
-            visibility: Visibility::default(),
-        })
+        Ok(FakeMonitor::sample())
     }
 }
 
@@ -89,6 +116,18 @@ impl netpilot_core::ports::WifiBackend for Shared {
     }
 }
 
+fn network(ssid: &str, signal: u8, security: Security, channel: u16) -> WifiNetwork {
+    WifiNetwork {
+        ssid: ssid.into(),
+        signal,
+        security,
+        channel,
+        known: false,
+        in_use: false,
+        interfaces: vec!["wlan0".into()],
+    }
+}
+
 pub struct Daemon {
     pub dispatcher: Arc<Dispatcher<FakeMonitor>>,
     pub backend: Arc<FakeWifi>,
@@ -99,6 +138,11 @@ pub struct Daemon {
 impl Daemon {
     pub fn start(rate_limit: RateLimit) -> Daemon {
         let (fake, backend_events, receiver) = FakeWifi::new(true);
+        *fake.networks.lock().unwrap() = vec![
+            network("np-home", 82, Security::WpaPsk, 1),
+            network("Cozmo_A1B2C3", 64, Security::WpaPsk, 6),
+            network("np-open", 47, Security::Open, 11),
+        ];
         let backend = Arc::new(fake);
         let mut counter = 0;
         let config = Config {

@@ -3,6 +3,7 @@
 //! WebSocket.
 #![allow(clippy::unwrap_used)]
 
+mod docs;
 mod fixtures;
 mod harness;
 mod servers;

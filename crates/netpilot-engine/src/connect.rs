@@ -70,6 +70,12 @@ impl ConnectTracker {
         }
     }
 
+    /// The join reported back: what it learned of the network.
+    pub fn joined(&mut self, in_range: bool, secured: bool) {
+        self.attempt.in_range = in_range;
+        self.attempt.secured = secured;
+    }
+
     /// The stage reached so far, for progress.
     pub fn stage(&self) -> Option<ConnectStage> {
         self.stage

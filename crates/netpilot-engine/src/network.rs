@@ -13,7 +13,7 @@ use netpilot_core::ports::{
     JoinRequest, Joining, LinkSnapshot, SecretAnswer, SecretResponder, WifiBackend, WifiEvent,
 };
 use netpilot_core::secret::{validate_psk, validate_ssid};
-use netpilot_core::wifi::{DeviceState, WifiNetwork};
+use netpilot_core::wifi::{DeviceState, FailureReason, WifiNetwork};
 use netpilot_core::{Error, ErrorCode, Secret, SecretRequest};
 use std::sync::Arc;
 use std::time::Duration;
@@ -170,6 +170,7 @@ pub fn spawn<B: WifiBackend>(
         broadcast,
         internal,
         flush_at: None,
+        sent_at: None,
         // Subscribers get the state when they subscribe; the first event is a change.
         sent: Some(NetworkState::default()),
     };
@@ -205,8 +206,14 @@ struct ActiveAttempt {
     password: Option<Secret>,
     interactive: bool,
     save: bool,
+    /// What the backend started, once it reports back.
     joining: Option<Joining>,
-    tracker: Option<ConnectTracker>,
+    /// Judges the attempt from the request on: NetworkManager may ask for secrets, and
+    /// the user may cancel, before the join reports back.
+    tracker: ConnectTracker,
+    /// Device events that came before the join reported back (which device is ours is
+    /// known only then): replayed to the tracker when it does.
+    early: Vec<(String, DeviceState, FailureReason)>,
     /// The last password handed to the backend.
     answered: Option<(String, Vec<(String, Secret)>)>,
 }
@@ -221,6 +228,8 @@ struct Service<B> {
     internal: mpsc::Sender<Internal>,
     /// A state event is due at this time (debounce).
     flush_at: Option<Instant>,
+    /// When the last state event went out: the next waits until the debounce has passed.
+    sent_at: Option<Instant>,
     /// The last state sent, so unchanged states are not repeated.
     sent: Option<NetworkState>,
 }
@@ -251,8 +260,7 @@ impl<B: WifiBackend> Service<B> {
         let tracker = self
             .attempt
             .as_ref()
-            .and_then(|a| a.tracker.as_ref())
-            .map(|t| Instant::from_std(t.deadline()));
+            .map(|a| Instant::from_std(a.tracker.deadline()));
         let prompts = self.prompts.iter().map(|p| p.expires).min();
         [tracker, prompts, self.flush_at]
             .into_iter()
@@ -339,13 +347,20 @@ impl<B: WifiBackend> Service<B> {
             interactive: params.interactive,
         };
         tracing::debug!(ssid = %params.ssid, interactive = params.interactive, save = params.save, "connect");
+        // Until the join reports back: assume in range, and secured if a password may come.
+        let described = Attempt {
+            ssid: params.ssid.clone(),
+            in_range: true,
+            secured: params.password.is_some() || params.interactive,
+        };
         self.attempt = Some(ActiveAttempt {
             ssid: params.ssid.clone(),
             password: params.password,
             interactive: params.interactive,
             save: params.save,
             joining: None,
-            tracker: None,
+            tracker: ConnectTracker::new(described, self.config.timeouts, clock_now()),
+            early: Vec::new(),
             answered: None,
         });
         self.state.is_connecting = true;
@@ -383,24 +398,24 @@ impl<B: WifiBackend> Service<B> {
                 };
                 match result {
                     Ok(joining) => {
-                        let described = Attempt {
-                            ssid: ssid.clone(),
-                            in_range: joining.in_range,
-                            secured: joining.secured,
-                        };
-                        let mut tracker =
-                            ConnectTracker::new(described, self.config.timeouts, clock_now());
-                        if self.prompts.iter().any(|p| p.prompt.ssid == ssid) {
-                            tracker.prompt_started(clock_now());
-                        }
-                        attempt.tracker = Some(tracker);
+                        attempt.tracker.joined(joining.in_range, joining.secured);
+                        let early = std::mem::take(&mut attempt.early);
+                        let interface = joining.interface.clone();
                         attempt.joining = Some(joining);
+                        for (_, state, reason) in early.into_iter().filter(|e| e.0 == interface) {
+                            if self.attempt.is_some() {
+                                self.on_our_device(state, reason);
+                            }
+                        }
                     }
                     Err(error) => self.fail(error),
                 }
             }
             Internal::Snapshot(Ok(snapshot)) => self.apply_snapshot(&snapshot),
-            Internal::Snapshot(Err(error)) => tracing::debug!(%error, "no snapshot"),
+            Internal::Snapshot(Err(error)) => {
+                tracing::debug!(%error, "no snapshot");
+                self.changed();
+            }
             Internal::Recalled {
                 request,
                 responder,
@@ -427,21 +442,13 @@ impl<B: WifiBackend> Service<B> {
                 reason,
             } => {
                 tracing::trace!(%interface, ?state, ?reason, "device");
-                let ours = self
-                    .attempt
-                    .as_ref()
-                    .and_then(|a| a.joining.as_ref())
-                    .is_some_and(|j| j.interface == interface);
-                if ours {
-                    let verdict = self
-                        .attempt
-                        .as_mut()
-                        .and_then(|a| a.tracker.as_mut())
-                        .and_then(|t| t.on_device(state, reason, clock_now()));
-                    match verdict {
-                        Some(Verdict::Connected) => self.succeed(),
-                        Some(Verdict::Failed(error)) => self.fail(error),
-                        None => {}
+                if let Some(attempt) = self.attempt.as_mut() {
+                    match &attempt.joining {
+                        None => attempt.early.push((interface, state, reason)),
+                        Some(joining) if joining.interface == interface => {
+                            self.on_our_device(state, reason)
+                        }
+                        Some(_) => {}
                     }
                 }
                 if matches!(
@@ -495,9 +502,7 @@ impl<B: WifiBackend> Service<B> {
         };
         if request.flags.request_new {
             // The password given was wrong: never send it again.
-            if let Some(tracker) = attempt.tracker.as_mut() {
-                tracker.password_rejected();
-            }
+            attempt.tracker.password_rejected();
             attempt.password = None;
             if attempt.interactive {
                 self.prompt(request, responder, REASON_INCORRECT);
@@ -549,8 +554,8 @@ impl<B: WifiBackend> Service<B> {
             hints: request.hints.clone(),
             reason: reason.to_string(),
         };
-        if let Some(tracker) = self.attempt.as_mut().and_then(|a| a.tracker.as_mut()) {
-            tracker.prompt_started(clock_now());
+        if let Some(attempt) = self.attempt.as_mut() {
+            attempt.tracker.prompt_started(clock_now());
         }
         tracing::debug!(token = %prompt.token, ssid = %prompt.ssid, reason, "prompt");
         let _ = self.broadcast.send(ServiceEvent::Prompt(prompt.clone()));
@@ -602,28 +607,24 @@ impl<B: WifiBackend> Service<B> {
                 attempt.save = save;
             }
             attempt.answered = Some((pending.prompt.setting.clone(), secrets.clone()));
-            if let Some(tracker) = attempt.tracker.as_mut() {
-                tracker.prompt_finished(clock_now());
-            }
+            attempt.tracker.prompt_finished(clock_now());
         }
         self.resolved(token, "answered");
         pending.responder.answer(SecretAnswer::Secrets(secrets));
         Ok(())
     }
 
+    /// The user gave up: the prompt ends, and with it the attempt it belongs to (at once,
+    /// not when NetworkManager gets round to failing the activation).
     fn cancel(&mut self, token: &str) -> Result<(), Error> {
         let pending = self.take_prompt(token)?;
-        if let Some(attempt) = self
-            .attempt
-            .as_mut()
-            .filter(|a| a.ssid == pending.prompt.ssid)
-            && let Some(tracker) = attempt.tracker.as_mut()
-        {
-            tracker.user_canceled();
-            tracker.prompt_finished(clock_now());
-        }
         self.resolved(token, "cancelled");
         pending.responder.answer(SecretAnswer::UserCanceled);
+        let ssid = pending.prompt.ssid;
+        if self.attempt.as_ref().is_some_and(|a| a.ssid == ssid) {
+            let message = format!("the password prompt for {ssid:?} was cancelled");
+            self.fail(Error::new(ErrorCode::UserCanceled, message));
+        }
         Ok(())
     }
 
@@ -640,6 +641,7 @@ impl<B: WifiBackend> Service<B> {
             self.flush_at = None;
             if self.sent.as_ref() != Some(&self.state) {
                 self.sent = Some(self.state.clone());
+                self.sent_at = Some(now);
                 let _ = self
                     .broadcast
                     .send(ServiceEvent::Network(self.state.clone()));
@@ -652,16 +654,44 @@ impl<B: WifiBackend> Service<B> {
             .filter(|(_, p)| p.expires <= now)
             .map(|(i, _)| i)
             .collect();
+        let mut unanswered = None;
         for index in expired.into_iter().rev() {
             let pending = self.prompts.remove(index);
             self.resolved(&pending.prompt.token, "expired");
             pending.responder.answer(SecretAnswer::UserCanceled);
+            if self
+                .attempt
+                .as_ref()
+                .is_some_and(|a| a.ssid == pending.prompt.ssid)
+            {
+                unanswered = Some(pending.prompt.ssid);
+            }
+        }
+        if let Some(ssid) = unanswered {
+            // Ends the attempt now: NetworkManager would report "no secrets" instead.
+            let message = format!(
+                "no password for {ssid:?} was given within {} s",
+                self.config.timeouts.prompt.as_secs()
+            );
+            self.fail(Error::new(ErrorCode::Timeout, message));
         }
         let verdict = self
             .attempt
             .as_mut()
-            .and_then(|a| a.tracker.as_mut())
-            .and_then(|t| t.on_timer(clock_now()));
+            .and_then(|a| a.tracker.on_timer(clock_now()));
+        self.judged(verdict);
+    }
+
+    /// A state of the device the attempt is on.
+    fn on_our_device(&mut self, state: DeviceState, reason: FailureReason) {
+        let verdict = self
+            .attempt
+            .as_mut()
+            .and_then(|a| a.tracker.on_device(state, reason, clock_now()));
+        self.judged(verdict);
+    }
+
+    fn judged(&mut self, verdict: Option<Verdict>) {
         match verdict {
             Some(Verdict::Connected) => self.succeed(),
             Some(Verdict::Failed(error)) => self.fail(error),
@@ -695,9 +725,10 @@ impl<B: WifiBackend> Service<B> {
         self.state.is_connecting = false;
         self.state.connecting_ssid.clear();
         self.state.last_error.clear();
-        // Connected means with an address: take the backend's word for both.
+        // Connected means with an address: take the backend's word for both, and send
+        // the state once it has come (a state that is neither connecting nor connected
+        // nor failed would read as a silent failure).
         self.refresh();
-        self.changed();
     }
 
     fn fail(&mut self, error: Error) {
@@ -760,10 +791,14 @@ impl<B: WifiBackend> Service<B> {
         });
     }
 
-    /// The state changed: send it after the debounce, merged with what follows.
+    /// The state changed: send it as soon as the handler is done, unless an event went out
+    /// within the debounce; then once it has passed, merged with what follows. A lone
+    /// change costs no latency; a burst costs a UI at most one event per debounce.
     fn changed(&mut self) {
         if self.flush_at.is_none() {
-            self.flush_at = Some(Instant::now() + self.config.debounce);
+            let now = Instant::now();
+            let allowed = self.sent_at.map_or(now, |at| at + self.config.debounce);
+            self.flush_at = Some(allowed.max(now));
         }
     }
 }
@@ -1080,15 +1115,14 @@ mod tests {
             ErrorCode::UnknownToken,
             "submit after cancel"
         );
-        h.device(DeviceState::Failed, FailureReason::NoSecrets)
-            .await;
+        // Cancelling ends the attempt at once, without waiting for NetworkManager.
         let failed = loop {
             let state = h.next_network().await;
             if !state.is_connecting && !state.last_error.is_empty() {
                 break state;
             }
         };
-        assert_eq!(failed.last_error, "authentication-failed");
+        assert_eq!(failed.last_error, "user-canceled");
         h.settle().await;
         assert_eq!(
             h.backend.abandoned.lock().unwrap().len(),
@@ -1211,21 +1245,109 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn bursts_of_changes_are_merged_and_the_last_state_is_sent() {
         let mut h = start(true);
+        h.settle().await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        while h.events.try_recv().is_ok() {} // the state at start
+        // A burst: each request replaces the one before, within the debounce.
+        for ssid in ["home", "cafe", "work", "shop"] {
+            h.handle
+                .connect(params(ssid, Some("a-long-secret"), false))
+                .await
+                .unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut sent = Vec::new();
+        while let Ok(ServiceEvent::Network(state)) = h.events.try_recv() {
+            sent.push(state.connecting_ssid);
+        }
+        assert_eq!(
+            sent.last().map(String::as_str),
+            Some("shop"),
+            "the final state of the burst: {sent:?}"
+        );
+        assert!(
+            sent.len() <= 2,
+            "the first change at once, then the merged rest: {sent:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn what_networkmanager_does_before_the_join_reports_back_counts() {
+        let mut h = start(true);
+        *h.backend.join_delay.lock().unwrap() = Duration::from_secs(2);
+        let asked = Instant::now();
+        h.handle.connect(params("home", None, true)).await.unwrap();
+        // NetworkManager asks, the user cancels, the activation fails: all before the
+        // join call returns.
+        let _request = h.ask_secrets("home", false).await;
+        let prompt = h.next_prompt().await;
+        h.handle.cancel(prompt.token).await.unwrap();
+        h.device(DeviceState::Failed, FailureReason::NoSecrets)
+            .await;
+        let failed = loop {
+            let state = h.next_network().await;
+            if !state.is_connecting && !state.last_error.is_empty() {
+                break state;
+            }
+        };
+        assert_eq!(failed.last_error, "user-canceled");
+        assert!(
+            asked.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            asked.elapsed()
+        );
+        // The profile the late join made is removed once it reports back.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(h.backend.abandoned.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failure_before_the_join_reports_back_is_not_lost() {
+        let mut h = start(true);
+        *h.backend.join_delay.lock().unwrap() = Duration::from_secs(2);
+        let asked = Instant::now();
         h.handle
             .connect(params("home", Some("home-secret-1"), false))
             .await
             .unwrap();
-        // Immediately replaced by another network: two changes within the debounce.
+        h.device(
+            DeviceState::Connecting(netpilot_core::wifi::ConnectStage::Preparing),
+            FailureReason::Other(0),
+        )
+        .await;
+        h.device(DeviceState::Failed, FailureReason::Other(0)).await;
+        let failed = loop {
+            let state = h.next_network().await;
+            if !state.is_connecting && !state.last_error.is_empty() {
+                break state;
+            }
+        };
+        assert_eq!(failed.last_error, "connection-attempt-failed");
+        let took = asked.elapsed();
+        assert!(
+            took >= Duration::from_secs(2) && took < Duration::from_secs(5),
+            "judged when the join reported back, not at the connect timeout: {took:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lone_change_is_sent_without_waiting_for_the_debounce() {
+        let mut h = start(true);
+        h.settle().await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        while h.events.try_recv().is_ok() {}
+        let asked = Instant::now();
         h.handle
-            .connect(params("cafe", Some("cafe-secret-1"), false))
+            .connect(params("home", Some("home-secret-1"), false))
             .await
             .unwrap();
         let state = h.next_network().await;
-        assert_eq!(
-            state.connecting_ssid, "cafe",
-            "the final state of the burst"
+        assert_eq!(state.connecting_ssid, "home");
+        assert!(
+            asked.elapsed() < Duration::from_millis(5),
+            "{:?}",
+            asked.elapsed()
         );
-        assert!(h.events.try_recv().is_err(), "and only it");
     }
 
     #[tokio::test(start_paused = true)]

@@ -209,6 +209,10 @@ pub struct FakeWifi {
     pub join_result: Mutex<Option<Result<netpilot_core::ports::Joining, Error>>>,
     pub joins: Mutex<Vec<netpilot_core::ports::JoinRequest>>,
     pub abandoned: Mutex<Vec<netpilot_core::ports::Joining>>,
+    /// What a scan finds.
+    pub networks: Mutex<Vec<netpilot_core::wifi::WifiNetwork>>,
+    /// How long a join takes to report back (NetworkManager may act meanwhile).
+    pub join_delay: Mutex<std::time::Duration>,
     pub stored: Mutex<std::collections::HashMap<(String, String), StoredSecrets>>,
     pub secured: bool,
 }
@@ -251,7 +255,7 @@ impl netpilot_core::ports::WifiBackend for FakeWifi {
     }
 
     async fn scan(&self) -> Result<Vec<netpilot_core::wifi::WifiNetwork>, Error> {
-        Ok(Vec::new())
+        Ok(self.networks.lock().expect("not poisoned").clone())
     }
 
     async fn join(
@@ -262,6 +266,10 @@ impl netpilot_core::ports::WifiBackend for FakeWifi {
             .lock()
             .expect("not poisoned")
             .push(request.clone());
+        let delay = *self.join_delay.lock().expect("not poisoned");
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
         if let Some(result) = self.join_result.lock().expect("not poisoned").take() {
             return result;
         }

@@ -136,4 +136,22 @@ mod tests {
         assert!(parse_seconds("soon").is_err());
         assert!(parse_seconds("NaN").is_err());
     }
+
+    #[test]
+    fn the_systemd_units_start_the_daemon_with_arguments_it_accepts() {
+        let units = [
+            include_str!("../../../../contrib/systemd/netpilot.service"),
+            include_str!("../../../../contrib/systemd/netpilot-user.service"),
+        ];
+        for unit in units {
+            let exec = unit
+                .lines()
+                .find_map(|l| l.strip_prefix("ExecStart="))
+                .expect("an ExecStart line");
+            let args = exec.split_whitespace().skip(1);
+            let cli = Cli::try_parse_from(std::iter::once("netpilot").chain(args))
+                .unwrap_or_else(|e| panic!("{exec}: {e}"));
+            assert!(matches!(cli.command, Command::Daemon(_)), "{exec}");
+        }
+    }
 }

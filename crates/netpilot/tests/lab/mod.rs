@@ -1,9 +1,10 @@
-//! Tier 3: `netpilot wifi` against real NetworkManager, wpa_supplicant and hostapd in the
-//! WiFi lab VM (lab/run). Marked `#[ignore]`: `cargo test` on the host does not run them;
+//! Tier 3: `netpilot wifi` and `netpilot daemon` against real NetworkManager,
+//! wpa_supplicant and hostapd in the WiFi lab VM (lab/run). Marked `#[ignore]`: `cargo test` on the host does not run them;
 //! lab/guest/run-tests runs them inside the VM with `--ignored`, one at a time (they share
 //! the radios), with NETPILOT_LAB=1.
 
 mod aps;
+mod daemon;
 mod wifi;
 
 use crate::e2e::NETPILOT;

@@ -1,0 +1,649 @@
+//! `netpilot daemon` against real NetworkManager, driven through its WebSocket as a UI
+//! would: subscribe, connect, answer prompts, follow `network` events. The seed's
+//! "Connection Test Checklist" again, plus the broker's rules for many clients (one on the
+//! Unix socket: one dispatcher behind both transports). Every daemon runs with
+//! RUST_LOG=trace and its log is searched for the lab's passwords when it stops.
+
+use super::aps::{HOME, NO_DHCP, OPEN, PASSWORDS};
+use super::{in_lab, profiles};
+use crate::e2e::NETPILOT;
+use serde_json::{Value, json};
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tungstenite::client::IntoClientRequest;
+use tungstenite::{Message, WebSocket};
+
+const PORT: u16 = 7878;
+const SOCKET: &str = "/run/np-lab/netpilot.sock";
+const TOKEN_FILE: &str = "/run/np-lab/ws-token";
+const WRONG: &str = "not-the-password";
+
+/// A running `netpilot daemon`, logging at trace level into the lab's output directory.
+/// Stopped with SIGTERM when dropped; its log must then name no password.
+struct Daemon {
+    child: Child,
+    log: PathBuf,
+    token: String,
+}
+
+impl Daemon {
+    fn start(name: &str, extra: &[&str]) -> Daemon {
+        let out = PathBuf::from(std::env::var("NETPILOT_LAB_OUT").expect("set by run-tests"));
+        let log = out.join(format!("daemon-{name}.log"));
+        let file = std::fs::File::create(&log).expect("log created");
+        let child = Command::new(NETPILOT)
+            .args(["daemon", "--socket", SOCKET, "--token-file", TOKEN_FILE])
+            .args(["--websocket", &format!("127.0.0.1:{PORT}")])
+            .args(extra)
+            .env("RUST_LOG", "trace")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("log file"))
+            .stderr(file)
+            .spawn()
+            .expect("the daemon starts");
+        let mut daemon = Daemon {
+            child,
+            log,
+            token: String::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !daemon.log().contains("listening on") {
+            assert!(
+                Instant::now() < deadline,
+                "the daemon did not start: {}",
+                daemon.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let token = std::fs::read_to_string(TOKEN_FILE).expect("the daemon wrote its token");
+        daemon.token = token.trim().to_string();
+        daemon
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// A WebSocket client, as a web page on a loopback origin would connect.
+    fn client(&self) -> Client {
+        let url = format!("ws://127.0.0.1:{PORT}/?token={}", self.token);
+        let mut request = url.into_client_request().expect("a request");
+        request.headers_mut().insert(
+            "Origin",
+            "http://localhost:5173".parse().expect("a header value"),
+        );
+        let stream = TcpStream::connect(("127.0.0.1", PORT)).expect("the WebSocket listens");
+        let (socket, _) = tungstenite::client(request, stream).expect("the handshake succeeds");
+        socket
+            .get_ref()
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .expect("a read timeout");
+        Client {
+            transport: Transport::WebSocket(Box::new(socket)),
+            events: VecDeque::new(),
+            next_id: 0,
+            received: String::new(),
+        }
+    }
+
+    /// A client on the Unix socket, as the CLI or a local program would connect.
+    fn local_client(&self) -> Client {
+        let stream = UnixStream::connect(SOCKET).expect("the Unix socket listens");
+        stream
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .expect("a read timeout");
+        Client {
+            transport: Transport::Unix(BufReader::new(stream), String::new()),
+            events: VecDeque::new(),
+            next_id: 0,
+            received: String::new(),
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let pid = rustix::process::Pid::from_child(&self.child);
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let stopped = loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => break Some(status),
+                _ if Instant::now() > deadline => break None,
+                _ => std::thread::sleep(Duration::from_millis(50)),
+            }
+        };
+        if stopped.is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        if std::thread::panicking() {
+            return;
+        }
+        let log = self.log();
+        assert!(
+            stopped.is_some_and(|s| s.success()),
+            "the daemon did not stop cleanly on SIGTERM: {stopped:?}"
+        );
+        assert!(
+            !std::path::Path::new(SOCKET).exists(),
+            "the daemon left its socket behind"
+        );
+        for secret in PASSWORDS.iter().chain([&WRONG]) {
+            assert!(
+                !log.contains(secret),
+                "{secret:?} appears in the daemon's trace log {}",
+                self.log.display()
+            );
+        }
+    }
+}
+
+enum Transport {
+    WebSocket(Box<WebSocket<TcpStream>>),
+    Unix(BufReader<UnixStream>, String),
+}
+
+/// One protocol client: requests get their response; events wait in a queue.
+struct Client {
+    transport: Transport,
+    events: VecDeque<Value>,
+    next_id: u64,
+    /// Everything received, to search for secrets.
+    received: String,
+}
+
+impl Client {
+    fn send(&mut self, frame: &str) {
+        match &mut self.transport {
+            Transport::WebSocket(socket) => socket.send(Message::text(frame)).expect("sent"),
+            Transport::Unix(reader, _) => {
+                let stream = reader.get_mut();
+                stream.write_all(frame.as_bytes()).expect("sent");
+                stream.write_all(b"\n").expect("sent");
+            }
+        }
+    }
+
+    /// The next message, or None once `deadline` passes.
+    fn receive(&mut self, deadline: Instant) -> Option<Value> {
+        while Instant::now() < deadline {
+            let text = match &mut self.transport {
+                Transport::WebSocket(socket) => match socket.read() {
+                    Ok(Message::Text(text)) => text.to_string(),
+                    Ok(_) => continue,
+                    Err(tungstenite::Error::Io(e)) if timed_out(&e) => continue,
+                    Err(e) => panic!("the WebSocket failed: {e}"),
+                },
+                Transport::Unix(reader, line) => match reader.read_line(line) {
+                    Ok(0) => panic!("the daemon closed the Unix socket"),
+                    Ok(_) if line.ends_with('\n') => std::mem::take(line),
+                    Ok(_) => continue,
+                    Err(e) if timed_out(&e) => continue,
+                    Err(e) => panic!("the Unix socket failed: {e}"),
+                },
+            };
+            self.received.push_str(&text);
+            self.received.push('\n');
+            return Some(serde_json::from_str(&text).expect("every message is JSON"));
+        }
+        None
+    }
+
+    fn call(&mut self, method: &str, params: Value) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.send(&json!({ "id": id, "method": method, "params": params }).to_string());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let message = self.receive(deadline).unwrap_or_else(|| {
+                panic!(
+                    "no answer to {method} in 60 s; received:\n{}",
+                    self.received
+                )
+            });
+            if message["id"] == json!(id) {
+                return message;
+            }
+            self.events.push_back(message);
+        }
+    }
+
+    /// Calls and expects success.
+    fn ok(&mut self, method: &str, params: Value) -> Value {
+        let response = self.call(method, params);
+        assert_eq!(response["success"], json!(true), "{method}: {response}");
+        response
+    }
+
+    /// Calls and expects failure: the error code.
+    fn refused(&mut self, method: &str, params: Value) -> String {
+        let response = self.call(method, params);
+        assert_eq!(response["success"], json!(false), "{method}: {response}");
+        response["error"]["code"]
+            .as_str()
+            .expect("a code")
+            .to_string()
+    }
+
+    fn subscribe(&mut self, services: &[&str]) {
+        self.ok("subscribe", json!({ "services": services }));
+    }
+
+    /// Waits for an event of `service` whose data satisfies `wanted`, skipping that
+    /// service's earlier events. Returns the data.
+    fn until(&mut self, service: &str, within: Duration, wanted: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(at) = self.events.iter().position(|e| e["service"] == service) {
+                let event = self.events.remove(at).expect("present");
+                if wanted(&event["data"]) {
+                    return event["data"].clone();
+                }
+                continue;
+            }
+            match self.receive(deadline) {
+                Some(message) => self.events.push_back(message),
+                None => panic!(
+                    "no matching {service} event within {within:?}; received:\n{}",
+                    self.received
+                ),
+            }
+        }
+    }
+
+    /// The `network` state once the attempt in progress has ended.
+    fn settled(&mut self) -> Value {
+        self.until("network", Duration::from_secs(90), |s| {
+            s["isConnecting"] == json!(false)
+                && (s["wifiConnected"] == json!(true) || s["lastError"] != json!(""))
+        })
+    }
+
+    fn prompt(&mut self) -> Value {
+        self.until("network.credentials", Duration::from_secs(60), |p| {
+            p.get("fields").is_some()
+        })
+    }
+
+    /// Secrets never reach a client, whatever it received.
+    fn assert_no_secret(&self) {
+        for secret in PASSWORDS.iter().chain([&WRONG]) {
+            assert!(
+                !self.received.contains(secret),
+                "{secret:?} was sent to a client"
+            );
+        }
+    }
+}
+
+fn timed_out(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
+}
+
+fn connected_to(state: &Value, ssid: &str, subnet: &str) {
+    assert_eq!(state["wifiConnected"], json!(true), "{state}");
+    assert_eq!(state["wifiSSID"], json!(ssid), "{state}");
+    assert_eq!(state["networkStatus"], json!("wifi"), "{state}");
+    assert_eq!(state["lastError"], json!(""), "{state}");
+    let ip = state["wifiIP"].as_str().unwrap_or_default();
+    assert!(ip.starts_with(subnet), "{state}");
+}
+
+fn failed_with(state: &Value, code: &str) {
+    assert_eq!(state["lastError"], json!(code), "{state}");
+    assert_eq!(state["wifiConnected"], json!(false), "{state}");
+    assert_eq!(state["isConnecting"], json!(false), "{state}");
+}
+
+/// NetworkManager's profile for `ssid` is removed in the background after a failed first
+/// attempt: waits for it to go.
+fn no_profile_left(ssid: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while profiles(ssid) > 0 {
+        assert!(Instant::now() < deadline, "a profile for {ssid} was left");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn stored_secrets() -> String {
+    std::fs::read_to_string(std::env::var("NETPILOT_SECRETS_FILE").expect("set by run-tests"))
+        .unwrap_or_default()
+}
+
+#[test]
+#[ignore = "needs the WiFi lab: lab/run"]
+fn daemon_checklist_1_open_network_connects_with_events_in_order() {
+    if !in_lab("daemon_checklist_1_open_network_connects_with_events_in_order") {
+        return;
+    }
+    let daemon = Daemon::start("checklist-1", &[]);
+    let mut ui = daemon.client();
+    ui.subscribe(&["network"]);
+    let first = ui.until("network", Duration::from_secs(5), |_| true);
+    assert_eq!(
+        first["wifiConnected"],
+        json!(false),
+        "the snapshot: {first}"
+    );
+    let scan = ui.ok("network.wifi.scan", json!({}));
+    let seen: Vec<&str> = scan["result"]["networks"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|n| n["ssid"].as_str())
+        .collect();
+    assert!(
+        seen.contains(&OPEN) && seen.contains(&HOME.0),
+        "scan: {scan}"
+    );
+
+    let response = ui.call(
+        "network.wifi.connect",
+        json!({ "ssid": OPEN, "interface": "wlan0" }),
+    );
+    assert_eq!(
+        response,
+        json!({ "id": response["id"], "success": true, "message": "connecting" })
+    );
+    let connecting = ui.until("network", Duration::from_secs(10), |s| {
+        s["isConnecting"] == json!(true)
+    });
+    assert_eq!(connecting["connectingSSID"], json!(OPEN));
+    connected_to(&ui.settled(), OPEN, "192.168.51.");
+    let status = ui.ok("network.status", json!({}));
+    connected_to(&status["result"], OPEN, "192.168.51.");
+
+    let response = ui.ok("network.wifi.disconnect", json!({}));
+    assert_eq!(response["result"]["interfaces"], json!(["wlan0"]));
+    let after = ui.until("network", Duration::from_secs(30), |s| {
+        s["wifiConnected"] == json!(false)
+    });
+    assert_eq!(after["networkStatus"], json!("disconnected"));
+}
+
+#[test]
+#[ignore = "needs the WiFi lab: lab/run"]
+fn daemon_checklist_2_a_given_password_connects_and_is_kept_agent_owned() {
+    if !in_lab("daemon_checklist_2_a_given_password_connects_and_is_kept_agent_owned") {
+        return;
+    }
+    let daemon = Daemon::start("checklist-2", &[]);
+    let mut ui = daemon.client();
+    ui.subscribe(&["network", "network.credentials"]);
+    ui.ok(
+        "network.wifi.connect",
+        json!({ "ssid": HOME.0, "password": HOME.1, "interface": "wlan0" }),
+    );
+    connected_to(&ui.settled(), HOME.0, "192.168.50.");
+    assert!(
+        !ui.events
+            .iter()
+            .any(|e| e["service"] == "network.credentials"),
+        "a given password needs no prompt: {:?}",
+        ui.events
+    );
+    let flags = Command::new("nmcli")
+        .args(["-g", "802-11-wireless-security.psk-flags"])
+        .args(["connection", "show", HOME.0])
+        .output()
+        .expect("nmcli runs");
+    assert_eq!(String::from_utf8_lossy(&flags.stdout).trim(), "1");
+    // Saved by the agent once connected (in the background: allow a moment).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !stored_secrets().contains(HOME.1) {
+        assert!(Instant::now() < deadline, "the password was not stored");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    ui.assert_no_secret();
+}
+
+#[test]
+#[ignore = "needs the WiFi lab: lab/run"]
+fn daemon_checklist_3_prompts_reach_every_client_and_the_first_answer_wins() {
+    if !in_lab("daemon_checklist_3_prompts_reach_every_client_and_the_first_answer_wins") {
+        return;
+    }
+    let daemon = Daemon::start("checklist-3", &[]);
+    let mut asker = daemon.client();
+    let mut watcher = daemon.client();
+    asker.subscribe(&["network", "network.credentials"]);
+    watcher.subscribe(&["network", "network.credentials"]);
+    asker.ok(
+        "network.wifi.connect",
+        json!({ "ssid": HOME.0, "interface": "wlan0", "save": false }),
+    );
+    let prompt = asker.prompt();
+    assert_eq!(prompt["ssid"], json!(HOME.0));
+    assert_eq!(prompt["fields"], json!(["psk"]));
+    assert_eq!(prompt["reason"], json!("Credentials required"));
+    assert_eq!(watcher.prompt()["token"], prompt["token"]);
+
+    // The client that asked goes away; the prompt stays for the others.
+    drop(asker);
+    std::thread::sleep(Duration::from_millis(300));
+    // A client subscribing now, on the Unix socket, gets the pending prompt at once.
+    let mut local = daemon.local_client();
+    local.subscribe(&["network.credentials"]);
+    let late = local.until("network.credentials", Duration::from_secs(2), |_| true);
+    assert_eq!(late["token"], prompt["token"]);
+    local.ok(
+        "network.credentials.submit",
+        json!({ "token": prompt["token"], "secrets": { "psk": HOME.1 } }),
+    );
+    let resolved = watcher.until("network.credentials", Duration::from_secs(5), |_| true);
+    assert_eq!(
+        resolved,
+        json!({ "token": prompt["token"], "resolved": "answered" })
+    );
+    assert_eq!(
+        watcher.refused(
+            "network.credentials.submit",
+            json!({ "token": prompt["token"], "secrets": { "psk": WRONG } }),
+        ),
+        "unknown-token",
+        "the second answer loses"
+    );
+    connected_to(&watcher.settled(), HOME.0, "192.168.50.");
+    // save: false keeps the password for this attempt only.
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(!stored_secrets().contains(HOME.1), "save: false stored it");
+    watcher.assert_no_secret();
+    local.assert_no_secret();
+}
+
+#[test]
+#[ignore = "needs the WiFi lab: lab/run"]
+fn daemon_checklist_4_a_wrong_password_is_asked_for_again_with_the_reason() {
+    if !in_lab("daemon_checklist_4_a_wrong_password_is_asked_for_again_with_the_reason") {
+        return;
+    }
+    let daemon = Daemon::start("checklist-4", &[]);
+    let mut ui = daemon.client();
+    ui.subscribe(&["network", "network.credentials"]);
+    ui.ok(
+        "network.wifi.connect",
+        json!({ "ssid": HOME.0, "interface": "wlan0" }),
+    );
+    let first = ui.prompt();
+    ui.ok(
+        "network.credentials.submit",
+        json!({ "token": first["token"], "secrets": { "psk": WRONG } }),
+    );
+    let again = ui.prompt();
+    assert_eq!(again["reason"], json!("Previous password was incorrect"));
+    assert_ne!(again["token"], first["token"], "a new prompt, a new token");
+    ui.ok(
+        "network.credentials.submit",
+        json!({ "token": again["token"], "secrets": { "psk": HOME.1 } }),
+    );
+    connected_to(&ui.settled(), HOME.0, "192.168.50.");
+    assert!(
+        daemon.log().contains("NetworkManager asks for secrets"),
+        "trace logging is on"
+    );
+    ui.assert_no_secret();
+}
+
+#[test]
+#[ignore = "needs the WiFi lab: lab/run"]
+fn daemon_checklist_5_cancelling_the_prompt_ends_the_attempt() {
+    if !in_lab("daemon_checklist_5_cancelling_the_prompt_ends_the_attempt") {
+        return;
+    }
+    let daemon = Daemon::start("checklist-5", &[]);
+    let mut ui = daemon.client();
+    ui.subscribe(&["network", "network.credentials"]);
+    ui.ok(
+        "network.wifi.connect",
+        json!({ "ssid": HOME.0, "interface": "wlan0" }),
+    );
+    let prompt = ui.prompt();
+    ui.ok(
+        "network.credentials.cancel",
+        json!({ "token": prompt["token"] }),
+    );
+    failed_with(&ui.settled(), "user-canceled");
+    assert_eq!(
+        ui.refused(
+            "network.credentials.submit",
+            json!({ "token": prompt["token"], "secrets": { "psk": HOME.1 } }),
+        ),
+        "unknown-token",
+        "submit after cancel"
+    );
+    no_profile_left(HOME.0);
+}
+
+#[test]
+#[ignore = "needs the WiFi lab: lab/run"]
+fn daemon_checklist_6_the_connect_and_prompt_timeouts_are_enforced() {
+    if !in_lab("daemon_checklist_6_the_connect_and_prompt_timeouts_are_enforced") {
+        return;
+    }
+    let daemon = Daemon::start("checklist-6-connect", &["--connect-timeout", "1"]);
+    let mut ui = daemon.client();
+    ui.subscribe(&["network", "network.credentials"]);
+    // Joining takes seconds here; a 1 s budget cannot be met.
+    ui.ok(
+        "network.wifi.connect",
+        json!({ "ssid": HOME.0, "password": HOME.1, "interface": "wlan0" }),
+    );
+    failed_with(&ui.settled(), "timeout");
+    no_profile_left(HOME.0);
+    drop(ui);
+    drop(daemon);
+
+    // Nobody answers the prompt: it expires after 2 s and the attempt ends.
+    let daemon = Daemon::start("checklist-6-prompt", &["--prompt-timeout", "2"]);
+    let mut ui = daemon.client();
+    ui.subscribe(&["network", "network.credentials"]);
+    ui.ok(
+        "network.wifi.connect",
+        json!({ "ssid": HOME.0, "interface": "wlan0" }),
+    );
+    let prompt = ui.prompt();
+    let asked = Instant::now();
+    let resolved = ui.until("network.credentials", Duration::from_secs(10), |_| true);
+    assert_eq!(
+        resolved,
+        json!({ "token": prompt["token"], "resolved": "expired" })
+    );
+    assert!(asked.elapsed() >= Duration::from_millis(1500));
+    failed_with(&ui.settled(), "timeout");
+}
+
+#[test]
+#[ignore = "needs the WiFi lab: lab/run"]
+fn daemon_checklist_7_no_dhcp_answer_is_a_dhcp_timeout() {
+    if !in_lab("daemon_checklist_7_no_dhcp_answer_is_a_dhcp_timeout") {
+        return;
+    }
+    let daemon = Daemon::start("checklist-7", &[]);
+    let mut ui = daemon.client();
+    ui.subscribe(&["network"]);
+    let start = Instant::now();
+    ui.ok(
+        "network.wifi.connect",
+        json!({ "ssid": NO_DHCP.0, "password": NO_DHCP.1, "interface": "wlan0" }),
+    );
+    failed_with(&ui.settled(), "dhcp-timeout");
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_secs(15) && took < Duration::from_secs(60),
+        "{took:?}"
+    );
+}
+
+#[test]
+#[ignore = "needs the WiFi lab: lab/run"]
+fn daemon_checklist_8_a_network_out_of_range_is_not_found() {
+    if !in_lab("daemon_checklist_8_a_network_out_of_range_is_not_found") {
+        return;
+    }
+    let daemon = Daemon::start("checklist-8", &[]);
+    let mut ui = daemon.client();
+    ui.subscribe(&["network"]);
+    ui.ok(
+        "network.wifi.connect",
+        json!({ "ssid": "np-nowhere", "password": "whatever-secret" }),
+    );
+    failed_with(&ui.settled(), "network-not-found");
+}
+
+#[test]
+#[ignore = "needs the WiFi lab: lab/run"]
+fn daemon_checklist_9_a_configured_network_reconnects_without_a_prompt() {
+    if !in_lab("daemon_checklist_9_a_configured_network_reconnects_without_a_prompt") {
+        return;
+    }
+    let daemon = Daemon::start("checklist-9", &[]);
+    let mut ui = daemon.client();
+    ui.subscribe(&["network", "network.credentials"]);
+    ui.ok(
+        "network.wifi.connect",
+        json!({ "ssid": HOME.0, "password": HOME.1, "interface": "wlan0" }),
+    );
+    connected_to(&ui.settled(), HOME.0, "192.168.50.");
+    ui.ok("network.wifi.disconnect", json!({}));
+    ui.until("network", Duration::from_secs(30), |s| {
+        s["wifiConnected"] == json!(false)
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !stored_secrets().contains(HOME.1) {
+        assert!(Instant::now() < deadline, "the password was not stored");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // No password given: the agent answers NetworkManager from its store, nobody is asked.
+    ui.ok(
+        "network.wifi.connect",
+        json!({ "ssid": HOME.0, "interface": "wlan0" }),
+    );
+    ui.until("network", Duration::from_secs(10), |s| {
+        s["isConnecting"] == json!(true)
+    });
+    connected_to(&ui.settled(), HOME.0, "192.168.50.");
+    assert!(
+        !ui.events
+            .iter()
+            .any(|e| e["service"] == "network.credentials"),
+        "a saved network needs no prompt: {:?}",
+        ui.events
+    );
+    assert_eq!(profiles(HOME.0), 1, "the saved profile is reused");
+
+    let forgotten = ui.ok("network.wifi.forget", json!({ "ssid": HOME.0 }));
+    assert_eq!(forgotten["result"]["profiles"], json!(1));
+    assert_eq!(profiles(HOME.0), 0);
+    assert!(!stored_secrets().contains(HOME.1));
+    ui.assert_no_secret();
+}
