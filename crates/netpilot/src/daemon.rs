@@ -45,7 +45,7 @@ pub fn default_socket() -> PathBuf {
 
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let (backend, events) = NetworkManagerBackend::new("dev.netpilot.daemon");
-    tokio::spawn(backend.clone().keep_trying(Duration::from_secs(5)));
+    tokio::spawn(backend.clone().supervise());
     let config = Config {
         timeouts: settings.timeouts,
         debounce: Duration::from_millis(50),

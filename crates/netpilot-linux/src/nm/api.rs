@@ -55,6 +55,7 @@ pub struct NewProfile<'a> {
     pub save_secret: bool,
 }
 
+#[derive(Clone)]
 pub struct NmClient {
     connection: zbus::Connection,
     nm: NetworkManagerProxy<'static>,
@@ -246,6 +247,44 @@ impl NmClient {
             .await
             .map_err(nm_error)?;
         connection.delete().await.map_err(nm_error)
+    }
+
+    /// State changes of every device, from now on, including devices that appear later:
+    /// (device path, change).
+    pub async fn all_device_changes(
+        &self,
+    ) -> Result<impl Stream<Item = (OwnedObjectPath, DeviceChange)> + Unpin + use<>, Error> {
+        let rule = zbus::MatchRule::builder()
+            .msg_type(zbus::message::Type::Signal)
+            .interface("org.freedesktop.NetworkManager.Device")
+            .and_then(|rule| rule.member("StateChanged"))
+            .map_err(nm_error)?
+            .build();
+        let messages = zbus::MessageStream::for_match_rule(rule, &self.connection, None)
+            .await
+            .map_err(nm_error)?;
+        Ok(messages.filter_map(|message| {
+            let change = message.ok().and_then(|message| {
+                let path = message.header().path()?.to_owned();
+                let (new, old, reason) = message.body().deserialize::<(u32, u32, u32)>().ok()?;
+                tracing::debug!(%path, new, old, reason, "device state");
+                let change = DeviceChange {
+                    state: map::device_state(new),
+                    reason: map::failure_reason(reason),
+                };
+                Some((path.into(), change))
+            });
+            std::future::ready(change)
+        }))
+    }
+
+    /// The interface name of the device at `path` if it is a WiFi device.
+    pub async fn wifi_interface(&self, path: &OwnedObjectPath) -> Result<Option<String>, Error> {
+        let device = self.device_uncached(path).await?;
+        if device.device_type().await.map_err(nm_error)? != map::DEVICE_TYPE_WIFI {
+            return Ok(None);
+        }
+        Ok(Some(device.interface().await.map_err(nm_error)?))
     }
 
     /// State changes of a device, from now on. Subscribe before starting an activation.

@@ -9,12 +9,23 @@ use futures_util::StreamExt;
 use netpilot_core::ports::{JoinRequest, Joining, LinkSnapshot, WifiBackend, WifiEvent};
 use netpilot_core::wifi::{DeviceState, Security, WifiNetwork, networks};
 use netpilot_core::{Error, ErrorCode, Secret};
+use std::collections::HashMap;
 use tokio::sync::mpsc;
 use zbus::zvariant::OwnedObjectPath;
 
 pub struct NmBackend {
     client: NmClient,
-    store: SecretStore,
+    store: std::sync::Arc<SecretStore>,
+    /// The tasks that forward NetworkManager's signals; stopped with the backend.
+    watchers: Vec<tokio::task::AbortHandle>,
+}
+
+impl Drop for NmBackend {
+    fn drop(&mut self) {
+        for watcher in &self.watchers {
+            watcher.abort();
+        }
+    }
 }
 
 impl NmBackend {
@@ -25,29 +36,36 @@ impl NmBackend {
         events: mpsc::Sender<WifiEvent>,
     ) -> Result<NmBackend, Error> {
         let client = NmClient::connect().await?;
-        let store = SecretStore::open().await;
+        let store = std::sync::Arc::new(SecretStore::open().await);
         let mut agent_events = agent::register(client.bus(), identifier).await?;
-        for device in client.wifi_devices().await? {
-            let mut changes = client.device_changes(&device).await?;
-            let events = events.clone();
-            let interface = device.device.interface.clone();
-            tokio::spawn(async move {
-                while let Some(change) = changes.next().await {
-                    let event = WifiEvent::Device {
-                        interface: interface.clone(),
-                        state: change.state,
-                        reason: change.reason,
-                    };
-                    if events.send(event).await.is_err() {
-                        return;
-                    }
+        let mut changes = client.all_device_changes().await?;
+        let names = client.clone();
+        let device_events = events.clone();
+        let devices = tokio::spawn(async move {
+            // Device path → its interface if WiFi (looked up once per device).
+            let mut interfaces: HashMap<OwnedObjectPath, Option<String>> = HashMap::new();
+            while let Some((path, change)) = changes.next().await {
+                if !interfaces.contains_key(&path) {
+                    let name = names.wifi_interface(&path).await.ok().flatten();
+                    interfaces.insert(path.clone(), name);
                 }
-            });
-        }
-        let backend = NmBackend { client, store };
+                let Some(Some(interface)) = interfaces.get(&path) else {
+                    continue;
+                };
+                let event = WifiEvent::Device {
+                    interface: interface.clone(),
+                    state: change.state,
+                    reason: change.reason,
+                };
+                if device_events.send(event).await.is_err() {
+                    return;
+                }
+            }
+        });
         // Save and delete requests are the store's business; the rest goes to the engine.
-        let store = SecretStore::open().await;
-        tokio::spawn(async move {
+        let agent_store = std::sync::Arc::clone(&store);
+        let agent = tokio::spawn(async move {
+            let store = agent_store;
             while let Some(event) = agent_events.recv().await {
                 let forward = match event {
                     AgentEvent::Request(pending) => {
@@ -88,7 +106,11 @@ impl NmBackend {
                 }
             }
         });
-        Ok(backend)
+        Ok(NmBackend {
+            client,
+            store,
+            watchers: vec![devices.abort_handle(), agent.abort_handle()],
+        })
     }
 }
 
@@ -135,16 +157,64 @@ impl NetworkManagerBackend {
         Ok(backend)
     }
 
-    /// Tries to connect every `every` until NetworkManager answers, so its secret requests
-    /// reach the agent without anyone calling first.
-    pub async fn keep_trying(self, every: std::time::Duration) {
+    /// Keeps the backend connected for the daemon's life: connects when NetworkManager is
+    /// on the system bus, and when it leaves drops the connection, so the secret agent
+    /// registers again with the next NetworkManager. Waits on the bus's NameOwnerChanged
+    /// (no polling while nothing happens); without a system bus, tries again now and then.
+    pub async fn supervise(self) {
+        let mut retry = std::time::Duration::from_secs(1);
         loop {
+            match self.follow_networkmanager().await {
+                Ok(()) => retry = std::time::Duration::from_secs(1),
+                Err(error) => tracing::info!(%error, "no system bus; trying again in {retry:?}"),
+            }
+            self.disconnected().await;
+            tokio::time::sleep(retry).await;
+            retry = (retry * 2).min(std::time::Duration::from_secs(60));
+        }
+    }
+
+    /// Follows NetworkManager's comings and goings until the bus connection ends.
+    async fn follow_networkmanager(&self) -> zbus::Result<()> {
+        const NETWORKMANAGER: &str = "org.freedesktop.NetworkManager";
+        let bus = zbus::Connection::system().await?;
+        let dbus = zbus::fdo::DBusProxy::new(&bus).await?;
+        let mut owners = dbus
+            .receive_name_owner_changed_with_args(&[(0, NETWORKMANAGER)])
+            .await?;
+        let name = zbus::names::BusName::try_from(NETWORKMANAGER)?;
+        if dbus.name_has_owner(name).await? {
+            self.appeared().await;
+        }
+        while let Some(signal) = owners.next().await {
+            let args = signal.args()?;
+            if args.new_owner().is_some() {
+                self.appeared().await;
+            } else {
+                tracing::info!("NetworkManager stopped; waiting for it to come back");
+                self.disconnected().await;
+            }
+        }
+        Ok(())
+    }
+
+    /// NetworkManager (re)appeared: start afresh with it. It takes its bus name before
+    /// it is ready to answer, so a few tries.
+    async fn appeared(&self) {
+        self.disconnected().await;
+        for attempt in 1..=10 {
             match self.get().await {
                 Ok(_) => return,
-                Err(error) => tracing::info!(%error, "NetworkManager not reachable yet"),
+                Err(error) if attempt == 10 => {
+                    tracing::warn!(%error, "NetworkManager appeared but could not be used")
+                }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
             }
-            tokio::time::sleep(every).await;
         }
+    }
+
+    async fn disconnected(&self) {
+        self.inner.connected.lock().await.take();
     }
 }
 

@@ -647,3 +647,88 @@ fn daemon_checklist_9_a_configured_network_reconnects_without_a_prompt() {
     assert!(!stored_secrets().contains(HOME.1));
     ui.assert_no_secret();
 }
+
+#[test]
+#[ignore = "needs the WiFi lab: lab/run"]
+fn daemon_survives_a_networkmanager_restart() {
+    if !in_lab("daemon_survives_a_networkmanager_restart") {
+        return;
+    }
+    let registered = |daemon: &Daemon, times: usize| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while daemon
+            .log()
+            .matches("registered as its secret agent")
+            .count()
+            < times
+        {
+            assert!(
+                Instant::now() < deadline,
+                "not registered: {}",
+                daemon.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let daemon = Daemon::start("nm-restart", &[]);
+    let mut ui = daemon.client();
+    ui.subscribe(&["network", "network.credentials"]);
+    registered(&daemon, 1);
+
+    let pid_file = "/run/np-lab/NetworkManager.pid";
+    let pid: i32 = std::fs::read_to_string(pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let pid = rustix::process::Pid::from_raw(pid).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while rustix::process::test_kill_process(pid).is_ok() {
+        assert!(Instant::now() < deadline, "NetworkManager did not stop");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(ui.refused("network.wifi.scan", json!({})), "nm-unavailable");
+    assert_eq!(ui.ok("network.status", json!({}))["success"], json!(true));
+
+    // The lab's NetworkManager, started again as lab-up starts it.
+    let out = std::env::var("NETPILOT_LAB_OUT").unwrap();
+    let started = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "NetworkManager --config=/run/np-lab/NetworkManager.conf --no-daemon \
+             >> {out}/NetworkManager.log 2>&1 & echo $! > {pid_file}"
+        ))
+        .status()
+        .unwrap();
+    assert!(started.success());
+    registered(&daemon, 2);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let devices = Command::new("nmcli")
+            .args(["-t", "-f", "DEVICE,STATE", "device"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&devices.stdout);
+        if text.contains("wlan0:disconnected") && text.contains("wlan1:disconnected") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the radios did not come back: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // The agent answers the new NetworkManager: a prompt reaches the UI.
+    ui.ok(
+        "network.wifi.connect",
+        json!({ "ssid": HOME.0, "interface": "wlan0" }),
+    );
+    let prompt = ui.prompt();
+    ui.ok(
+        "network.credentials.submit",
+        json!({ "token": prompt["token"], "secrets": { "psk": HOME.1 } }),
+    );
+    connected_to(&ui.settled(), HOME.0, "192.168.50.");
+}
