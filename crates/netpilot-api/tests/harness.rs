@@ -77,45 +77,6 @@ impl Monitor for FakeMonitor {
     }
 }
 
-/// The fake backend, shared so a test can change what it reports.
-pub struct Shared(pub Arc<FakeWifi>);
-
-impl netpilot_core::ports::WifiBackend for Shared {
-    async fn snapshot(&self) -> Result<LinkSnapshot, Error> {
-        self.0.snapshot().await
-    }
-    async fn scan(&self) -> Result<Vec<netpilot_core::wifi::WifiNetwork>, Error> {
-        self.0.scan().await
-    }
-    async fn join(
-        &self,
-        request: &netpilot_core::ports::JoinRequest,
-    ) -> Result<netpilot_core::ports::Joining, Error> {
-        self.0.join(request).await
-    }
-    async fn abandon(&self, joining: &netpilot_core::ports::Joining) {
-        self.0.abandon(joining).await
-    }
-    async fn disconnect(&self, interface: Option<&str>) -> Result<Vec<String>, Error> {
-        self.0.disconnect(interface).await
-    }
-    async fn forget(&self, ssid: &str) -> Result<u32, Error> {
-        self.0.forget(ssid).await
-    }
-    async fn remember(
-        &self,
-        uuid: &str,
-        ssid: &str,
-        setting: &str,
-        secrets: &[(String, netpilot_core::Secret)],
-    ) -> Result<(), Error> {
-        self.0.remember(uuid, ssid, setting, secrets).await
-    }
-    async fn recall(&self, uuid: &str, setting: &str) -> Vec<(String, netpilot_core::Secret)> {
-        self.0.recall(uuid, setting).await
-    }
-}
-
 fn network(ssid: &str, signal: u8, security: Security, channel: u16) -> WifiNetwork {
     WifiNetwork {
         ssid: ssid.into(),
@@ -153,7 +114,7 @@ impl Daemon {
                 format!("token-{counter}")
             }),
         };
-        let network = spawn(Shared(Arc::clone(&backend)), receiver, config);
+        let network = spawn(Arc::clone(&backend), receiver, config);
         let (traffic, _) = broadcast::channel(16);
         let dispatcher = Arc::new(Dispatcher::new(network, FakeMonitor, traffic, rate_limit));
         Daemon {

@@ -215,3 +215,44 @@ pub trait WifiBackend: Send + Sync + 'static {
         setting: &str,
     ) -> impl Future<Output = Vec<(String, Secret)>> + Send;
 }
+
+/// A shared backend is a backend (tests and benchmarks keep a handle to look inside).
+impl<B: WifiBackend> WifiBackend for std::sync::Arc<B> {
+    fn snapshot(&self) -> impl Future<Output = Result<LinkSnapshot, Error>> + Send {
+        B::snapshot(self)
+    }
+    fn scan(&self) -> impl Future<Output = Result<Vec<WifiNetwork>, Error>> + Send {
+        B::scan(self)
+    }
+    fn join(&self, request: &JoinRequest) -> impl Future<Output = Result<Joining, Error>> + Send {
+        B::join(self, request)
+    }
+    fn abandon(&self, joining: &Joining) -> impl Future<Output = ()> + Send {
+        B::abandon(self, joining)
+    }
+    fn disconnect(
+        &self,
+        interface: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<String>, Error>> + Send {
+        B::disconnect(self, interface)
+    }
+    fn forget(&self, ssid: &str) -> impl Future<Output = Result<u32, Error>> + Send {
+        B::forget(self, ssid)
+    }
+    fn remember(
+        &self,
+        profile_uuid: &str,
+        ssid: &str,
+        setting: &str,
+        secrets: &[(String, Secret)],
+    ) -> impl Future<Output = Result<(), Error>> + Send {
+        B::remember(self, profile_uuid, ssid, setting, secrets)
+    }
+    fn recall(
+        &self,
+        profile_uuid: &str,
+        setting: &str,
+    ) -> impl Future<Output = Vec<(String, Secret)>> + Send {
+        B::recall(self, profile_uuid, setting)
+    }
+}

@@ -836,42 +836,6 @@ mod tests {
         backend: Arc<FakeWifi>,
     }
 
-    /// A service over a fake backend; its `Arc` is shared so the test can look inside.
-    struct Shared(Arc<FakeWifi>);
-
-    impl WifiBackend for Shared {
-        async fn snapshot(&self) -> Result<LinkSnapshot, Error> {
-            self.0.snapshot().await
-        }
-        async fn scan(&self) -> Result<Vec<WifiNetwork>, Error> {
-            self.0.scan().await
-        }
-        async fn join(&self, request: &JoinRequest) -> Result<Joining, Error> {
-            self.0.join(request).await
-        }
-        async fn abandon(&self, joining: &Joining) {
-            self.0.abandon(joining).await
-        }
-        async fn disconnect(&self, interface: Option<&str>) -> Result<Vec<String>, Error> {
-            self.0.disconnect(interface).await
-        }
-        async fn forget(&self, ssid: &str) -> Result<u32, Error> {
-            self.0.forget(ssid).await
-        }
-        async fn remember(
-            &self,
-            uuid: &str,
-            ssid: &str,
-            setting: &str,
-            secrets: &[(String, Secret)],
-        ) -> Result<(), Error> {
-            self.0.remember(uuid, ssid, setting, secrets).await
-        }
-        async fn recall(&self, uuid: &str, setting: &str) -> Vec<(String, Secret)> {
-            self.0.recall(uuid, setting).await
-        }
-    }
-
     fn start(secured: bool) -> Harness {
         let (fake, backend_events, receiver) = FakeWifi::new(secured);
         let backend = Arc::new(fake);
@@ -884,7 +848,7 @@ mod tests {
                 format!("token-{counter}")
             }),
         };
-        let handle = spawn(Shared(Arc::clone(&backend)), receiver, config);
+        let handle = spawn(Arc::clone(&backend), receiver, config);
         let events = handle.subscribe();
         Harness {
             handle,

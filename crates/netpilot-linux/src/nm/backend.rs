@@ -188,20 +188,21 @@ impl NetworkManagerBackend {
         }
         while let Some(signal) = owners.next().await {
             let args = signal.args()?;
-            if args.new_owner().is_some() {
-                self.appeared().await;
-            } else {
+            if args.old_owner().is_some() {
                 tracing::info!("NetworkManager stopped; waiting for it to come back");
                 self.disconnected().await;
+            }
+            if args.new_owner().is_some() {
+                self.appeared().await;
             }
         }
         Ok(())
     }
 
-    /// NetworkManager (re)appeared: start afresh with it. It takes its bus name before
-    /// it is ready to answer, so a few tries.
+    /// NetworkManager appeared: connect to it now, so its secret requests reach the agent
+    /// before anyone calls. It takes its bus name before it is ready to answer, so a few
+    /// tries. (A backend already connected, by a client's call meanwhile, is kept.)
     async fn appeared(&self) {
-        self.disconnected().await;
         for attempt in 1..=10 {
             match self.get().await {
                 Ok(_) => return,

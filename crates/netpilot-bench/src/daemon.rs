@@ -1,0 +1,378 @@
+//! np-daemon-bench: the measurements behind scripts/bench/daemon.sh.
+//!
+//!   np-daemon-bench fanout [--subscribers N] [--rounds R] [--floor]
+//!       N WebSocket clients subscribed to `network`; R times, the fake WiFi backend reports
+//!       a device change, and the time until the last client has the new state is taken.
+//!       The daemon's own code path: engine (with its production debounce), dispatcher,
+//!       WebSocket server. `--floor`: a bare tokio-tungstenite broadcast of one fixed line
+//!       instead, the least any WebSocket fan-out costs here.
+//!   np-daemon-bench rate --socket PATH [--clients C] [--seconds S]
+//!       `network.status` requests over C Unix-socket connections, 64 in flight on each,
+//!       against a running daemon; responses per second.
+//!   np-daemon-bench echo-floor --socket PATH
+//!       A Unix socket server answering each line with a fixed response: the floor for `rate`.
+
+use futures_util::{SinkExt, StreamExt};
+use netpilot_api::dispatch::{Dispatcher, Monitor, RateLimit};
+use netpilot_api::monitor::{
+    ConnectionsDocument, InterfacesDocument, PortsDocument, TrafficDocument,
+};
+use netpilot_api::server::{WebSocketPolicy, serve_websocket};
+use netpilot_core::ports::{LinkSnapshot, WifiEvent};
+use netpilot_core::wifi::{DeviceState, FailureReason, WifiDevice};
+use netpilot_core::{Error, ErrorCode};
+use netpilot_engine::connect::Timeouts;
+use netpilot_engine::network::{self, Config};
+use netpilot_engine::testing::FakeWifi;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+const TOKEN: &str = "bench-token-0123456789abcdef0123";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let flag = |name: &str| args.iter().any(|a| a == name);
+    let value = |name: &str, default: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+            .unwrap_or_else(|| default.to_string())
+    };
+    let number = |name: &str, default: &str| -> usize {
+        value(name, default)
+            .parse()
+            .unwrap_or_else(|_| usage(&format!("{name} takes a number")))
+    };
+    raise_open_files();
+    match args.first().map(String::as_str) {
+        Some("fanout") => fanout(
+            number("--subscribers", "1000"),
+            number("--rounds", "200"),
+            flag("--floor"),
+        ),
+        Some("rate") => rate(
+            &value("--socket", ""),
+            number("--clients", "4"),
+            number("--seconds", "5"),
+        ),
+        Some("echo-floor") => echo_floor(&value("--socket", "")),
+        _ => usage("a subcommand: fanout, rate or echo-floor"),
+    }
+}
+
+fn usage(problem: &str) -> ! {
+    eprintln!(
+        "np-daemon-bench: needs {problem} (see the top of crates/netpilot-bench/src/daemon.rs)"
+    );
+    std::process::exit(2)
+}
+
+/// Two sockets per subscriber in this one process: lift the soft limit to the hard one.
+fn raise_open_files() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    limit.current = limit.maximum;
+    let _ = setrlimit(Resource::Nofile, limit);
+}
+
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+/// The monitor is not part of this measurement.
+struct NoMonitor;
+
+fn unsupported<T>() -> Result<T, Error> {
+    Err(Error::new(ErrorCode::Unsupported, "not in this benchmark"))
+}
+
+impl Monitor for NoMonitor {
+    async fn interfaces(&self, _rates: bool) -> Result<InterfacesDocument, Error> {
+        unsupported()
+    }
+    async fn connections(&self, _kind: &str) -> Result<ConnectionsDocument, Error> {
+        unsupported()
+    }
+    async fn ports(&self) -> Result<PortsDocument, Error> {
+        unsupported()
+    }
+    async fn traffic(&self) -> Result<TrafficDocument, Error> {
+        unsupported()
+    }
+}
+
+/// Makes the fake backend report a change: connected to np-home, or disconnected.
+struct Trigger {
+    backend: Arc<FakeWifi>,
+    events: mpsc::Sender<WifiEvent>,
+}
+
+impl Trigger {
+    async fn flip(&self, connected: bool) {
+        let state = if connected {
+            DeviceState::Connected
+        } else {
+            DeviceState::Disconnected
+        };
+        *self.backend.snapshot.lock().expect("not poisoned") = LinkSnapshot {
+            wifi: connected.then(|| WifiDevice {
+                interface: "wlan0".into(),
+                state,
+                ssid: Some("np-home".into()),
+                ipv4: Some("192.168.50.10/24".into()),
+                mac: None,
+            }),
+            ethernet_connected: false,
+        };
+        let event = WifiEvent::Device {
+            interface: "wlan0".into(),
+            state,
+            reason: FailureReason::Other(0),
+        };
+        self.events.send(event).await.expect("the engine runs");
+    }
+}
+
+/// The server side on its own thread and runtime, as in the daemon. Returns the port and,
+/// for the daemon's path, how to make the backend report a change; for the floor, the
+/// broadcast to send on.
+enum Server {
+    Daemon(Trigger),
+    Floor(tokio::sync::broadcast::Sender<Arc<str>>),
+}
+
+fn start_server(floor: bool) -> (u16, Server) {
+    let (ready, started) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        current_thread().block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("a loopback port");
+            let port = listener.local_addr().expect("bound").port();
+            if floor {
+                let (lines, _) = tokio::sync::broadcast::channel(16);
+                ready
+                    .send((port, Server::Floor(lines.clone())))
+                    .expect("waited for");
+                floor_server(listener, lines).await;
+                return;
+            }
+            let (fake, events, receiver) = FakeWifi::new(false);
+            let backend = Arc::new(fake);
+            let config = Config {
+                timeouts: Timeouts::default(),
+                debounce: Duration::from_millis(50), // as `netpilot daemon`
+                tokens: Box::new(|| "unused".to_string()),
+            };
+            let network = network::spawn(Arc::clone(&backend), receiver, config);
+            let (traffic, _) = tokio::sync::broadcast::channel(16);
+            let dispatcher = Arc::new(Dispatcher::new(
+                network,
+                NoMonitor,
+                traffic,
+                RateLimit::default(),
+            ));
+            let policy = WebSocketPolicy {
+                token: TOKEN.to_string(),
+                origins: Vec::new(),
+            };
+            ready
+                .send((port, Server::Daemon(Trigger { backend, events })))
+                .expect("waited for");
+            serve_websocket(listener, dispatcher, policy, 4096, std::future::pending()).await;
+        })
+    });
+    started.recv().expect("the server starts")
+}
+
+/// The floor: accept, then copy each broadcast line to the client.
+async fn floor_server(
+    listener: tokio::net::TcpListener,
+    lines: tokio::sync::broadcast::Sender<Arc<str>>,
+) {
+    while let Ok((stream, _)) = listener.accept().await {
+        let mut receiver = lines.subscribe();
+        tokio::spawn(async move {
+            let Ok(mut socket) = tokio_tungstenite::accept_async(stream).await else {
+                return;
+            };
+            // A first line at once, as `subscribe` sends the state.
+            let _ = socket.send(Message::text("{}")).await;
+            while let Ok(line) = receiver.recv().await {
+                if socket.send(Message::text(&*line)).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+fn fanout(subscribers: usize, rounds: usize, floor: bool) {
+    let (port, server) = start_server(floor);
+    current_thread().block_on(async move {
+        // Every client reports (round, when) for each state it receives.
+        let (received, mut arrivals) = mpsc::unbounded_channel::<(usize, Instant)>();
+        for _ in 0..subscribers {
+            let url = format!("ws://127.0.0.1:{port}/?token={TOKEN}");
+            let (mut socket, _) = tokio_tungstenite::connect_async(url)
+                .await
+                .expect("the WebSocket accepts");
+            let subscribe = r#"{"method": "subscribe", "params": {"services": ["network"]}}"#;
+            socket.send(Message::text(subscribe)).await.expect("sent");
+            let received = received.clone();
+            tokio::spawn(async move {
+                let mut states = 0usize;
+                while let Some(Ok(message)) = socket.next().await {
+                    let Message::Text(text) = message else { continue };
+                    if text.contains("\"success\"") {
+                        continue; // the subscribe response
+                    }
+                    let _ = received.send((states, Instant::now()));
+                    states += 1;
+                }
+            });
+        }
+        // Round 0 is the state every subscriber gets at once.
+        collect(&mut arrivals, 0, subscribers).await;
+        eprintln!("{subscribers} subscribers connected");
+        let mut last = Vec::with_capacity(rounds);
+        let mut every = Vec::with_capacity(rounds * subscribers);
+        for round in 1..=rounds {
+            // Past the debounce: each change is a lone change, as a UI sees one.
+            tokio::time::sleep(Duration::from_millis(60)).await;
+            let sent = Instant::now();
+            match &server {
+                Server::Daemon(trigger) => trigger.flip(round % 2 == 1).await,
+                Server::Floor(lines) => {
+                    let _ = lines.send(Arc::from(format!(r#"{{"round": {round}}}"#)));
+                }
+            }
+            let times = collect(&mut arrivals, round, subscribers).await;
+            every.extend(times.iter().map(|t| t.duration_since(sent)));
+            last.push(times.iter().max().expect("some").duration_since(sent));
+        }
+        let what = if floor { "floor" } else { "netpilot" };
+        println!(
+            "{what} fanout subscribers={subscribers} rounds={rounds} last_p50_ms={:.3} last_p99_ms={:.3} each_p50_ms={:.3} each_p99_ms={:.3}",
+            millis(percentile(&mut last, 50.0)),
+            millis(percentile(&mut last, 99.0)),
+            millis(percentile(&mut every, 50.0)),
+            millis(percentile(&mut every, 99.0)),
+        );
+    });
+}
+
+/// Waits until `count` arrivals of `round` are in; returns their times.
+async fn collect(
+    arrivals: &mut mpsc::UnboundedReceiver<(usize, Instant)>,
+    round: usize,
+    count: usize,
+) -> Vec<Instant> {
+    let mut times = Vec::with_capacity(count);
+    while times.len() < count {
+        let arrival = tokio::time::timeout(Duration::from_secs(10), arrivals.recv())
+            .await
+            .unwrap_or_else(|_| panic!("round {round}: {} of {count} arrived", times.len()))
+            .expect("clients run");
+        assert_eq!(arrival.0, round, "a subscriber missed a state");
+        times.push(arrival.1);
+    }
+    times
+}
+
+fn percentile(values: &mut [Duration], p: f64) -> Duration {
+    values.sort_unstable();
+    let rank = ((p / 100.0) * values.len() as f64).ceil() as usize;
+    values[rank.clamp(1, values.len()) - 1]
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn rate(socket: &str, clients: usize, seconds: usize) {
+    if socket.is_empty() {
+        usage("--socket PATH");
+    }
+    const IN_FLIGHT: usize = 64;
+    let request = b"{\"id\": 1, \"method\": \"network.status\"}\n".repeat(IN_FLIGHT);
+    current_thread().block_on(async move {
+        let warmup = Duration::from_secs(1);
+        let measured = Duration::from_secs(seconds as u64);
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..clients {
+            let stream = tokio::net::UnixStream::connect(socket)
+                .await
+                .unwrap_or_else(|e| panic!("cannot connect to {socket}: {e}"));
+            let request = request.clone();
+            tasks.push(tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = BufReader::new(read).lines();
+                let (mut ok, mut refused) = (0u64, 0u64);
+                // Batches of 64: send one, read its 64 answers, again.
+                while start.elapsed() < warmup + measured {
+                    write.write_all(&request).await.expect("sent");
+                    for _ in 0..IN_FLIGHT {
+                        let line = lines.next_line().await.expect("read").expect("a line");
+                        if start.elapsed() < warmup {
+                            continue;
+                        }
+                        if line.contains("\"success\":true") {
+                            ok += 1;
+                        } else {
+                            refused += 1;
+                        }
+                    }
+                }
+                (ok, refused)
+            }));
+        }
+        let (mut ok, mut refused) = (0, 0);
+        for task in tasks {
+            let (o, r) = task.await.expect("client ran");
+            ok += o;
+            refused += r;
+        }
+        let elapsed = start.elapsed() - warmup;
+        println!(
+            "rate clients={clients} responses_per_s={:.0} refused={refused}",
+            ok as f64 / elapsed.as_secs_f64()
+        );
+    });
+}
+
+fn echo_floor(socket: &str) {
+    if socket.is_empty() {
+        usage("--socket PATH");
+    }
+    let _ = std::fs::remove_file(socket);
+    current_thread().block_on(async move {
+        let listener = tokio::net::UnixListener::bind(socket).expect("bound");
+        println!("listening");
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                // One answer per line read, all of a read's answers in one write.
+                let answer = b"{\"id\":1,\"message\":\"ok\",\"result\":{},\"success\":true}\n";
+                let (mut read, mut write) = stream.into_split();
+                let mut buffer = vec![0u8; 64 * 1024];
+                while let Ok(n) = read.read(&mut buffer).await {
+                    if n == 0 {
+                        return;
+                    }
+                    let lines = buffer[..n].iter().filter(|&&b| b == b'\n').count();
+                    if write.write_all(&answer.repeat(lines)).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+}
