@@ -18,7 +18,7 @@ use netpilot_engine::network::{self, Config};
 use netpilot_linux::nm::NetworkManagerBackend;
 use netpilot_linux::{ClosedSocketListener, Links, ProcFs, SockDiag};
 use std::net::SocketAddr;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,8 +32,12 @@ pub struct Settings {
     pub timeouts: Timeouts,
 }
 
-/// The default socket: a system path for root (a service), a per-user one otherwise.
+/// The default socket: `$NETPILOT_SOCKET` if set; a system path for root (a service), a
+/// per-user one otherwise.
 pub fn default_socket() -> PathBuf {
+    if let Some(path) = std::env::var_os("NETPILOT_SOCKET") {
+        return PathBuf::from(path);
+    }
     if rustix::process::geteuid().is_root() {
         return PathBuf::from("/run/netpilot/netpilot.sock");
     }
@@ -92,8 +96,9 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(address).await.map_err(|e| {
                 Error::new(ErrorCode::Io, format!("cannot listen on {address}: {e}"))
             })?;
+            let bound = listener.local_addr().unwrap_or(address);
             listening.push_str(&format!(
-                ", ws://{address}/ (token in {})",
+                ", ws://{bound}/ (token in {})",
                 settings.token_file.display()
             ));
             let policy = WebSocketPolicy {
@@ -198,8 +203,6 @@ fn token(path: &PathBuf) -> Result<String, Error> {
     })?;
     Ok(token)
 }
-
-use std::os::unix::fs::OpenOptionsExt;
 
 /// 128 random bits from the kernel, as hex: prompt tokens and the WebSocket token.
 fn random_token() -> String {

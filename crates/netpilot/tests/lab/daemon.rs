@@ -5,7 +5,7 @@
 //! RUST_LOG=trace and its log is searched for the lab's passwords when it stops.
 
 use super::aps::{HOME, NO_DHCP, OPEN, PASSWORDS};
-use super::{in_lab, profiles};
+use super::{OnTerminal, in_lab, profiles};
 use crate::e2e::NETPILOT;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
@@ -731,4 +731,36 @@ fn daemon_survives_a_networkmanager_restart() {
         json!({ "token": prompt["token"], "secrets": { "psk": HOME.1 } }),
     );
     connected_to(&ui.settled(), HOME.0, "192.168.50.");
+}
+
+#[test]
+#[ignore = "needs the WiFi lab: lab/run"]
+fn daemon_answers_for_the_cli_which_asks_on_its_terminal() {
+    if !in_lab("daemon_answers_for_the_cli_which_asks_on_its_terminal") {
+        return;
+    }
+    let daemon = Daemon::start("cli", &[]);
+    let mut ui = daemon.client();
+    ui.subscribe(&["network.credentials"]);
+    let mut terminal = OnTerminal::start_env(
+        &["wifi", "connect", HOME.0, "--interface", "wlan0", "--ask"],
+        &[("NETPILOT_SOCKET", SOCKET)],
+    );
+    terminal.expect("Password for \"np-home\":", 1);
+    // The prompt is the daemon's: a UI sees it too.
+    let prompt = ui.prompt();
+    assert_eq!(prompt["ssid"], json!(HOME.0));
+    terminal.type_keys(&format!("{}\r", HOME.1));
+    let (code, shown) = terminal.finish();
+    assert_eq!(code, 0, "{shown}");
+    assert!(
+        shown.contains("connected to \"np-home\" on wlan0"),
+        "{shown}"
+    );
+    assert!(!shown.contains(HOME.1), "the password was echoed: {shown}");
+    let resolved = ui.until("network.credentials", Duration::from_secs(5), |_| true);
+    assert_eq!(
+        resolved,
+        json!({ "token": prompt["token"], "resolved": "answered" })
+    );
 }

@@ -95,12 +95,17 @@ pub struct OnTerminal {
 
 impl OnTerminal {
     pub fn start(args: &[&str]) -> OnTerminal {
+        OnTerminal::start_env(args, &[])
+    }
+
+    pub fn start_env(args: &[&str], env: &[(&str, &str)]) -> OnTerminal {
         let command = std::iter::once(NETPILOT)
             .chain(args.iter().copied())
             .collect::<Vec<_>>()
             .join(" ");
         let mut child = Command::new("script")
             .args(["-qfec", &command, "/dev/null"])
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

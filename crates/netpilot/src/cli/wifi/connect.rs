@@ -1,5 +1,6 @@
 //! `netpilot wifi connect`: join a network, with netpilot as NetworkManager's secret agent.
 
+use super::via_daemon::{Daemon, Request};
 use crate::cli::progress::Progress;
 use crate::cli::prompt::read_password;
 use crate::cli::{Ctx, parse_seconds};
@@ -47,6 +48,10 @@ pub struct ConnectArgs {
     /// Do not keep the password: ask again next time.
     #[arg(long)]
     no_save: bool,
+    /// Join directly even when a netpilot daemon runs (by default the daemon, being
+    /// NetworkManager's secret agent, does the joining and this command answers its prompts).
+    #[arg(long)]
+    no_daemon: bool,
     /// Give up when not connected within this many seconds (time spent typing the
     /// password does not count).
     #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_seconds)]
@@ -77,8 +82,29 @@ struct Secrets {
 
 struct Prompt {
     pending: PendingSecrets,
+    entry: PasswordEntry,
+}
+
+/// A password being typed on the terminal, on a blocking thread.
+pub struct PasswordEntry {
     abandon: Arc<AtomicBool>,
     reading: JoinHandle<std::io::Result<Option<Secret>>>,
+}
+
+impl PasswordEntry {
+    /// What was typed; `None` when the user cancelled (or the terminal failed).
+    pub async fn typed(&mut self) -> Option<Secret> {
+        match (&mut self.reading).await {
+            Ok(Ok(password)) => password,
+            _ => None,
+        }
+    }
+
+    /// Stops asking and gives the terminal back.
+    pub async fn abandon(self) {
+        self.abandon.store(true, Ordering::Relaxed);
+        let _ = self.reading.await;
+    }
 }
 
 impl ConnectArgs {
@@ -89,8 +115,24 @@ impl ConnectArgs {
         } else {
             None
         };
-        let client = NmClient::connect().await?;
+        let on_terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+        let interactive = self.ask || (given.is_none() && on_terminal);
         let mut progress = Progress::new(ctx.json, ctx.quiet);
+        if !self.no_daemon
+            && let Some(daemon) = Daemon::find(&crate::daemon::default_socket()).await
+        {
+            let request = Request {
+                ssid: &self.ssid,
+                password: given,
+                interactive,
+                hidden: self.hidden,
+                interface: self.interface.as_deref(),
+                save: !self.no_save,
+            };
+            let document = daemon.connect(request, &mut progress).await?;
+            return print_connected(ctx, &document);
+        }
+        let client = NmClient::connect().await?;
         if !self.hidden {
             progress.set(format!("looking for {:?}…", self.ssid));
         }
@@ -110,8 +152,6 @@ impl ConnectArgs {
         progress.clear();
         let target = target?;
         let secured = target.security.needs_password();
-        let on_terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-        let interactive = self.ask || (given.is_none() && on_terminal);
         if secured && given.is_none() && !interactive && target.saved.is_none() {
             let error = Error::new(
                 ErrorCode::SecretsRequired,
@@ -186,11 +226,11 @@ impl ConnectArgs {
                         prompt = Some(started);
                     }
                 }
-                read = async { (&mut prompt.as_mut().expect("guarded").reading).await }, if prompt.is_some() => {
+                read = async { prompt.as_mut().expect("guarded").entry.typed().await }, if prompt.is_some() => {
                     let Prompt { pending, .. } = prompt.take().expect("guarded");
                     tracker.prompt_finished(Instant::now());
                     match read {
-                        Ok(Ok(Some(password))) => {
+                        Some(password) => {
                             secrets.answered = Some(password.clone());
                             let field = field(&pending);
                             pending.answer(vec![(field, password)]);
@@ -211,8 +251,7 @@ impl ConnectArgs {
         };
         if let Some(open) = prompt.take() {
             // The attempt ended while the user was typing: give the terminal back.
-            open.abandon.store(true, Ordering::Relaxed);
-            let _ = open.reading.await;
+            open.entry.abandon().await;
         }
         progress.clear();
 
@@ -245,15 +284,7 @@ impl ConnectArgs {
                     ipv4,
                     saved: save && secured,
                 };
-                if ctx.json {
-                    print_json(&document)?;
-                } else {
-                    println!(
-                        "connected to {:?} on {} ({})",
-                        document.ssid, document.interface, document.ipv4
-                    );
-                }
-                Ok(())
+                print_connected(ctx, &document)
             }
             Verdict::Failed(error) => {
                 if created {
@@ -264,6 +295,18 @@ impl ConnectArgs {
             }
         }
     }
+}
+
+fn print_connected(ctx: &Ctx, document: &WifiConnectDocument) -> anyhow::Result<()> {
+    if ctx.json {
+        print_json(document)?;
+    } else {
+        println!(
+            "connected to {:?} on {} ({})",
+            document.ssid, document.interface, document.ipv4
+        );
+    }
+    Ok(())
 }
 
 impl Secrets {
@@ -343,6 +386,15 @@ impl Secrets {
 }
 
 fn start_prompt(pending: PendingSecrets, ssid: &str, reason: Option<&str>) -> Prompt {
+    Prompt {
+        pending,
+        entry: start_password_entry(ssid, reason),
+    }
+}
+
+/// Asks for the password of `ssid` on the terminal (after `reason`, if any), until a
+/// valid one is typed or the user cancels.
+pub fn start_password_entry(ssid: &str, reason: Option<&str>) -> PasswordEntry {
     let abandon = Arc::new(AtomicBool::new(false));
     let text = match reason {
         Some(reason) => format!("{reason}.\nPassword for {ssid:?}: "),
@@ -359,11 +411,7 @@ fn start_prompt(pending: PendingSecrets, ssid: &str, reason: Option<&str>) -> Pr
             }
         }
     });
-    Prompt {
-        pending,
-        abandon,
-        reading,
-    }
+    PasswordEntry { abandon, reading }
 }
 
 fn field(pending: &PendingSecrets) -> String {

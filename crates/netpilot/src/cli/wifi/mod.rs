@@ -5,6 +5,7 @@ mod disconnect;
 mod forget;
 mod list;
 mod status;
+mod via_daemon;
 
 use super::Ctx;
 use clap::{Args, Subcommand};

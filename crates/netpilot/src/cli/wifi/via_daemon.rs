@@ -1,0 +1,229 @@
+//! `wifi connect` through a running `netpilot daemon`: the daemon is NetworkManager's
+//! secret agent for the machine, so the command asks it to connect and answers its prompts
+//! on the terminal; UIs connected to the daemon see the attempt and may answer too. The
+//! daemon's time limits apply.
+
+use super::connect::{PasswordEntry, start_password_entry};
+use crate::cli::progress::Progress;
+use netpilot_api::monitor::InterfacesDocument;
+use netpilot_api::wifi::WifiConnectDocument;
+use netpilot_core::{Error, ErrorCode, Secret};
+use serde_json::{Value, json};
+use std::collections::VecDeque;
+use std::path::Path;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+
+/// What the command asks of the daemon.
+pub struct Request<'a> {
+    pub ssid: &'a str,
+    pub password: Option<Secret>,
+    pub interactive: bool,
+    pub hidden: bool,
+    pub interface: Option<&'a str>,
+    pub save: bool,
+}
+
+/// A protocol v1 client on the daemon's Unix socket.
+pub struct Daemon {
+    lines: Lines<BufReader<OwnedReadHalf>>,
+    write: OwnedWriteHalf,
+    next_id: u64,
+    /// Events that came while waiting for a response.
+    events: VecDeque<Value>,
+}
+
+impl Daemon {
+    /// The daemon listening on `socket`, if one answers.
+    pub async fn find(socket: &Path) -> Option<Daemon> {
+        let stream = tokio::net::UnixStream::connect(socket).await.ok()?;
+        let (read, write) = stream.into_split();
+        Some(Daemon {
+            lines: BufReader::new(read).lines(),
+            write,
+            next_id: 0,
+            events: VecDeque::new(),
+        })
+    }
+
+    async fn receive(&mut self) -> Result<Value, Error> {
+        let gone = || {
+            Error::new(ErrorCode::Io, "the netpilot daemon closed the connection")
+                .with_hint("see its log; or join without it: netpilot wifi connect --no-daemon")
+        };
+        let line = self.lines.next_line().await.map_err(|_| gone())?;
+        let line = line.ok_or_else(gone)?;
+        serde_json::from_str(&line).map_err(|e| {
+            Error::new(
+                ErrorCode::Protocol,
+                format!("the daemon sent something that is not JSON: {e}"),
+            )
+        })
+    }
+
+    /// Sends a request and waits for its response; a failure becomes the daemon's error.
+    async fn call(&mut self, method: &str, params: Value) -> Result<Value, Error> {
+        self.next_id += 1;
+        let id = self.next_id;
+        let mut line = json!({ "id": id, "method": method, "params": params }).to_string();
+        line.push('\n');
+        self.write.write_all(line.as_bytes()).await.map_err(|e| {
+            Error::new(
+                ErrorCode::Io,
+                format!("cannot write to the netpilot daemon: {e}"),
+            )
+        })?;
+        loop {
+            let message = self.receive().await?;
+            if message["id"] != json!(id) {
+                self.events.push_back(message);
+                continue;
+            }
+            if message["success"] == json!(true) {
+                return Ok(message);
+            }
+            return Err(
+                serde_json::from_value(message["error"].clone()).unwrap_or_else(|_| {
+                    Error::new(
+                        ErrorCode::Protocol,
+                        format!("the daemon refused: {message}"),
+                    )
+                }),
+            );
+        }
+    }
+
+    async fn next_event(&mut self) -> Result<Value, Error> {
+        match self.events.pop_front() {
+            Some(event) => Ok(event),
+            None => self.receive().await,
+        }
+    }
+
+    /// Connects as asked, answering prompts on the terminal when `interactive`.
+    pub async fn connect(
+        mut self,
+        request: Request<'_>,
+        progress: &mut Progress,
+    ) -> Result<WifiConnectDocument, Error> {
+        let ssid = request.ssid;
+        self.call(
+            "subscribe",
+            json!({ "services": ["network", "network.credentials"] }),
+        )
+        .await?;
+        let mut params = json!({
+            "ssid": ssid,
+            "interactive": request.interactive,
+            "hidden": request.hidden,
+            "save": request.save,
+        });
+        if let Some(password) = &request.password {
+            params["password"] = json!(password.expose());
+        }
+        if let Some(interface) = request.interface {
+            params["interface"] = json!(interface);
+        }
+        // Only what follows the request tells of this attempt.
+        self.events.clear();
+        self.call("network.wifi.connect", params).await?;
+        progress.set(format!(
+            "connecting to {ssid:?} (through the netpilot daemon)…"
+        ));
+        let mut entry: Option<(String, String, PasswordEntry)> = None; // token, field, entry
+        let mut gave_password = request.password.is_some();
+        let mut ticks = tokio::time::interval(Duration::from_millis(120));
+        let state = loop {
+            tokio::select! {
+                event = self.next_event() => {
+                    let event = event?;
+                    let data = &event["data"];
+                    match event["service"].as_str() {
+                        Some("network") if data["isConnecting"] == json!(false) => {
+                            let failed = data["lastError"].as_str().unwrap_or_default();
+                            if !failed.is_empty() || data["wifiSSID"] == json!(ssid) {
+                                break data.clone();
+                            }
+                        }
+                        Some("network.credentials") if data["ssid"] == json!(ssid) && entry.is_none() && request.interactive => {
+                            progress.clear();
+                            let reason = data["reason"].as_str().filter(|r| r.contains("incorrect"));
+                            let field = data["fields"][0].as_str().unwrap_or("psk").to_string();
+                            let token = data["token"].as_str().unwrap_or_default().to_string();
+                            entry = Some((token, field, start_password_entry(ssid, reason)));
+                        }
+                        Some("network.credentials") if entry.as_ref().is_some_and(|(token, ..)| data["token"] == json!(token) && data.get("resolved").is_some()) => {
+                            // Answered elsewhere (a UI), cancelled or expired: stop asking here.
+                            if let Some((.., open)) = entry.take() {
+                                open.abandon().await;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                typed = async { entry.as_mut().expect("guarded").2.typed().await }, if entry.is_some() => {
+                    let (token, field, _) = entry.take().expect("guarded");
+                    gave_password |= typed.is_some();
+                    let answer = match typed {
+                        Some(password) => self.call("network.credentials.submit", json!({
+                            "token": token,
+                            "secrets": { field: password.expose() },
+                            "save": request.save,
+                        })).await,
+                        None => self.call("network.credentials.cancel", json!({ "token": token })).await,
+                    };
+                    match answer {
+                        Err(error) if error.code == ErrorCode::UnknownToken => {} // someone else answered
+                        other => { other?; }
+                    }
+                    progress.set(format!("connecting to {ssid:?} (through the netpilot daemon)…"));
+                }
+                _ = ticks.tick() => progress.tick(),
+            }
+        };
+        if let Some((.., open)) = entry.take() {
+            open.abandon().await;
+        }
+        progress.clear();
+        let failed = state["lastError"].as_str().unwrap_or_default();
+        if !failed.is_empty() {
+            let code: ErrorCode =
+                serde_json::from_value(json!(failed)).unwrap_or(ErrorCode::ConnectionAttemptFailed);
+            return Err(Error::new(
+                code,
+                format!(
+                    "{} ({ssid:?}, reported by the netpilot daemon)",
+                    code.user_message()
+                ),
+            ));
+        }
+        let ipv4 = state["wifiIP"].as_str().unwrap_or_default().to_string();
+        Ok(WifiConnectDocument {
+            ssid: ssid.to_string(),
+            interface: self.interface_with(&ipv4).await.unwrap_or_default(),
+            ipv4,
+            saved: request.save && gave_password,
+        })
+    }
+
+    /// The interface holding `ipv4`, from the daemon's monitor.
+    async fn interface_with(&mut self, ipv4: &str) -> Option<String> {
+        let response = self
+            .call("monitor.interfaces", json!({ "rates": false }))
+            .await
+            .ok()?;
+        let document: InterfacesDocument =
+            serde_json::from_value(response["result"].clone()).ok()?;
+        document
+            .interfaces
+            .into_iter()
+            .find(|i| {
+                i.interface
+                    .ipv4
+                    .iter()
+                    .any(|a| a.address.to_string() == ipv4)
+            })
+            .map(|i| i.interface.name)
+    }
+}
