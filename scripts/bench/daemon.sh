@@ -68,7 +68,7 @@ fi
 
 echo "== idle: the daemon with no client, no NetworkManager, for $idle s"
 # A system bus of its own, so the daemon waits for NetworkManager on it (no polling).
-dbus-daemon --session --nofork --nopidfile --print-address=3 3> "$BENCH_TMP/bus" &
+dbus-daemon --session --nofork --nopidfile --print-address=3 3> "$BENCH_TMP/bus" 2> /dev/null &
 DAEMON_PIDS+=($!)
 for _ in $(seq 1 100); do [ -s "$BENCH_TMP/bus" ] && break; sleep 0.05; done
 DBUS_SYSTEM_BUS_ADDRESS=$(head -n1 "$BENCH_TMP/bus") \
