@@ -24,6 +24,8 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 const INBOX: usize = 32;
 /// Lines waiting to be written, per client.
 const OUTBOX: usize = 1024;
+/// Bytes a WebSocket read asks the kernel for at a time, per client.
+const READ_BUFFER: usize = 4096;
 
 /// Who may use the Unix socket: the daemon's own user, root, and members of `group`.
 #[derive(Debug, Clone, Copy)]
@@ -261,7 +263,11 @@ pub async fn serve_websocket<M: Monitor>(
             };
             // Messages past the protocol's limit get an error response; only beyond
             // this much larger one does tungstenite close the connection.
+            // tungstenite zero-fills its read buffer before every read: the default 128 KiB
+            // was most of the CPU of an event fan-out, and resident per client. Requests
+            // are small; a larger frame still grows the buffer as it arrives.
             let config = WebSocketConfig::default()
+                .read_buffer_size(READ_BUFFER)
                 .max_message_size(Some(16 * MAX_FRAME))
                 .max_frame_size(Some(16 * MAX_FRAME));
             if let Ok(socket) =

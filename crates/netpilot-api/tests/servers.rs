@@ -317,6 +317,18 @@ async fn the_websocket_wants_the_token_and_a_loopback_origin() {
         .await
         .unwrap();
     assert_eq!(ws_next(&mut socket).await["id"], 2);
+    // Under the limit but far over the server's read buffer: read whole and answered.
+    let padded =
+        json!({"id": 3, "method": "network.status", "params": {"pad": "x".repeat(512 * 1024)}});
+    socket
+        .send(Message::text(padded.to_string()))
+        .await
+        .unwrap();
+    let answer = ws_next(&mut socket).await;
+    assert_eq!(
+        (answer["id"].clone(), answer["success"].clone()),
+        (json!(3), json!(true))
+    );
 }
 
 async fn ws_next<S>(socket: &mut tokio_tungstenite::WebSocketStream<S>) -> Value

@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 const TOKEN: &str = "bench-token-0123456789abcdef0123";
 
@@ -200,7 +201,10 @@ async fn floor_server(
     while let Ok((stream, _)) = listener.accept().await {
         let mut receiver = lines.subscribe();
         tokio::spawn(async move {
-            let Ok(mut socket) = tokio_tungstenite::accept_async(stream).await else {
+            let _ = stream.set_nodelay(true);
+            let accepted =
+                tokio_tungstenite::accept_async_with_config(stream, Some(client_config()));
+            let Ok(mut socket) = accepted.await else {
                 return;
             };
             // A first line at once, as `subscribe` sends the state.
@@ -221,9 +225,10 @@ fn fanout(subscribers: usize, rounds: usize, floor: bool) {
         let (received, mut arrivals) = mpsc::unbounded_channel::<(usize, Instant)>();
         for _ in 0..subscribers {
             let url = format!("ws://127.0.0.1:{port}/?token={TOKEN}");
-            let (mut socket, _) = tokio_tungstenite::connect_async(url)
-                .await
-                .expect("the WebSocket accepts");
+            let (mut socket, _) =
+                tokio_tungstenite::connect_async_with_config(url, Some(client_config()), true)
+                    .await
+                    .expect("the WebSocket accepts");
             let subscribe = r#"{"method": "subscribe", "params": {"services": ["network"]}}"#;
             socket.send(Message::text(subscribe)).await.expect("sent");
             let received = received.clone();
@@ -267,6 +272,12 @@ fn fanout(subscribers: usize, rounds: usize, floor: bool) {
             millis(percentile(&mut every, 99.0)),
         );
     });
+}
+
+/// tungstenite zero-fills its whole read buffer (128 KiB by default) before every read;
+/// the clients read small lines, and so does the floor server, as the daemon does.
+fn client_config() -> WebSocketConfig {
+    WebSocketConfig::default().read_buffer_size(4096)
 }
 
 /// Waits until `count` arrivals of `round` are in; returns their times.
