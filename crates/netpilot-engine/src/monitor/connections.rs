@@ -154,7 +154,7 @@ where
 /// (IPv4 before IPv6 and no peer before a peer, as `IpAddr` and `Option` order them).
 type SortKey = (u32, (bool, u128), Option<((bool, u128), u16)>, u64);
 
-fn sort_key(socket: &Socket) -> SortKey {
+pub(super) fn sort_key(socket: &Socket) -> SortKey {
     let address = |ip: IpAddr| match ip {
         IpAddr::V4(v4) => (false, u128::from(v4.to_bits())),
         IpAddr::V6(v6) => (true, v6.to_bits()),
@@ -167,7 +167,7 @@ fn sort_key(socket: &Socket) -> SortKey {
     )
 }
 
-fn connection<P: ProcessSource>(
+pub(super) fn connection<P: ProcessSource>(
     socket: &Socket,
     pids: &[u32],
     names: &mut Names<'_, P>,

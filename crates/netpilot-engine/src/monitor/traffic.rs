@@ -9,14 +9,16 @@
 //! While the namespace's TCP counters stand still, nothing can have moved, and the
 //! connected sockets of the last dump are reused instead of dumped again.
 
+use super::connections::{connection, sort_key};
 use super::fastmap::FastMap;
+use super::names::Names;
 use super::owners::SocketOwners;
 use netpilot_core::ports::{
     ClosedSocket, ClosedSocketFeed, ProcessSource, SocketQuery, SocketSource,
 };
 use netpilot_core::{
-    ConnectionCounts, Error, ProcessTraffic, Protocol, Socket, SocketState, UnattributedTraffic,
-    Visibility,
+    Connection, ConnectionCounts, Error, ProcessTraffic, Protocol, Socket, SocketState,
+    UnattributedTraffic, Visibility,
 };
 use std::time::{Duration, Instant};
 
@@ -87,6 +89,8 @@ pub struct TrafficMeter<S, P, F> {
     connected: Vec<Socket>,
     connected_counts: FastMap<u32, ConnectionCounts>,
     connected_unattributed: u32,
+    /// The listening TCP and the UDP sockets of the last sample.
+    waiting: Vec<Socket>,
 }
 
 /// TCP sockets that can carry data, with their byte counters.
@@ -143,6 +147,7 @@ where
             connected: Vec::new(),
             connected_counts: FastMap::default(),
             connected_unattributed: 0,
+            waiting: Vec::new(),
         }
     }
 
@@ -211,12 +216,26 @@ where
         if !quiet {
             self.forget_vanished();
         }
+        self.waiting = waiting;
 
         let interval = self
             .last_sample
             .map(|last| now.saturating_duration_since(last));
         self.last_sample = Some(now);
         Ok(self.report(usage, unattributed, interval, lost_notices, visibility))
+    }
+
+    /// Every socket of the last sample (connected and listening TCP, UDP) as connection
+    /// rows with the processes holding them, in `netpilot connections`' order: the live
+    /// monitor's table without a second dump or /proc scan.
+    pub fn connections(&self) -> Vec<Connection> {
+        let mut names = Names::new(&self.procs);
+        let mut sockets: Vec<&Socket> = self.connected.iter().chain(&self.waiting).collect();
+        sockets.sort_unstable_by_key(|s| sort_key(s));
+        sockets
+            .into_iter()
+            .map(|s| connection(s, self.owners.of(s.inode), &mut names))
+            .collect()
     }
 
     /// Drops sockets missing from the last few dumps: no destroy notice will come now.
@@ -474,6 +493,61 @@ mod tests {
             .iter()
             .find(|p| p.pid == pid)
             .expect("process is reported")
+    }
+
+    #[test]
+    fn connection_rows_come_from_the_sample_and_a_quiet_refresh_reads_no_fd_table() {
+        let mut listener = tcp_socket(2);
+        listener.state = SocketState::Listen;
+        listener.remote = None;
+        listener.local = ([0, 0, 0, 0], 80).into();
+        let mut udp = tcp_socket(3);
+        udp.protocol = Protocol::Udp;
+        udp.state = SocketState::Unconnected;
+        udp.remote = None;
+        let procs = FakeProcesses::new()
+            .with(10, "curl", &[1])
+            .with(20, "nginx", &[2, 3]);
+        let (mut meter, t0) = meter(vec![tcp_socket(1), listener, udp], procs);
+        *meter.sockets.activity.lock().unwrap() = Some(7);
+        meter.sample(t0).unwrap();
+        let rows = |meter: &Meter| -> Vec<(u64, Protocol, SocketState, Vec<String>)> {
+            meter
+                .connections()
+                .into_iter()
+                .map(|c| {
+                    let names = c.processes.iter().map(|p| p.name.to_string()).collect();
+                    (c.inode, c.protocol, c.state, names)
+                })
+                .collect()
+        };
+        let expected = vec![
+            (
+                2,
+                Protocol::Tcp,
+                SocketState::Listen,
+                vec!["nginx".to_string()],
+            ),
+            (
+                1,
+                Protocol::Tcp,
+                SocketState::Established,
+                vec!["curl".to_string()],
+            ),
+            (
+                3,
+                Protocol::Udp,
+                SocketState::Unconnected,
+                vec!["nginx".to_string()],
+            ),
+        ];
+        assert_eq!(rows(&meter), expected);
+
+        // TCP stood still: the rows stay, and no process's fd table is read again.
+        meter.procs.clear_reads();
+        meter.sample(secs(t0, 1)).unwrap();
+        assert_eq!(rows(&meter), expected);
+        assert_eq!(meter.procs.reads(), Vec::<u32>::new());
     }
 
     #[test]

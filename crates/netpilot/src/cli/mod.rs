@@ -4,6 +4,7 @@ mod connections;
 mod daemon;
 pub mod exit;
 mod interfaces;
+mod monitor;
 mod ports;
 mod progress;
 mod prompt;
@@ -43,6 +44,8 @@ enum Command {
     Ports(ports::PortsArgs),
     /// Live per-process traffic: bytes/s, totals and connection counts.
     Traffic(traffic::TrafficArgs),
+    /// The live monitor: interfaces, connections, ports and traffic on one screen.
+    Monitor(monitor::MonitorArgs),
     /// WiFi: list networks, connect (asking for passwords), status, disconnect, forget.
     Wifi(wifi::WifiArgs),
     /// Serve the JSON API (protocol v1) on a Unix socket and a WebSocket, as
@@ -76,13 +79,37 @@ impl Cli {
             Command::Connections(args) => args.run(&ctx),
             Command::Ports(args) => args.run(&ctx),
             Command::Traffic(args) => args.run(&ctx),
+            Command::Monitor(args) => args.run(&ctx),
             Command::Wifi(args) => args.run(&ctx),
             Command::Daemon(args) => args.run(&ctx),
         }
     }
 }
 
+pub use connections::processes_cell;
 pub use traffic::document as traffic_document;
+
+/// Where logs go.
+pub enum LogTarget {
+    /// With RUST_LOG only: stdout is for tables and JSON.
+    Stderr,
+    /// The monitor owns the screen.
+    Nowhere,
+    /// The monitor's `--log-file` (RUST_LOG, else info).
+    File(std::path::PathBuf),
+}
+
+impl Cli {
+    pub fn log_target(&self) -> LogTarget {
+        match &self.command {
+            Command::Monitor(args) => match &args.log_file {
+                Some(file) => LogTarget::File(file.clone()),
+                None => LogTarget::Nowhere,
+            },
+            _ => LogTarget::Stderr,
+        }
+    }
+}
 
 /// Where to look: this network namespace or a named one.
 #[derive(Debug, Clone, Args)]
