@@ -230,11 +230,17 @@ where
     /// monitor's table without a second dump or /proc scan.
     pub fn connections(&self) -> Vec<Connection> {
         let mut names = Names::new(&self.procs);
-        let mut sockets: Vec<&Socket> = self.connected.iter().chain(&self.waiting).collect();
-        sockets.sort_unstable_by_key(|s| sort_key(s));
-        sockets
+        // Keys computed once per socket, not once per comparison.
+        let mut keyed: Vec<_> = self
+            .connected
+            .iter()
+            .chain(&self.waiting)
+            .map(|s| (sort_key(s), s))
+            .collect();
+        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        keyed
             .into_iter()
-            .map(|s| connection(s, self.owners.of(s.inode), &mut names))
+            .map(|(_, s)| connection(s, self.owners.of(s.inode), &mut names))
             .collect()
     }
 

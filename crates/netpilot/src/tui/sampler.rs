@@ -52,7 +52,9 @@ impl Sampler {
     pub fn take(&mut self) -> Result<Snapshot, Error> {
         let now = Instant::now();
         let traffic = self.meter.sample(now)?;
+        let sampled = now.elapsed();
         let connections = self.meter.connections();
+        tracing::trace!(sample = ?sampled, rows = ?(now.elapsed() - sampled), "refresh steps");
         let listening = connections
             .iter()
             .filter(|c| c.state.is_listening())

@@ -410,7 +410,7 @@ fn help_lists_the_keys_and_any_key_closes_it() {
         "{lines:#?}"
     );
     assert!(
-        lines.iter().any(|l| l.contains("q, Ctrl-C  quit")),
+        lines.iter().any(|l| l.contains("q Ctrl-C  quit")),
         "{lines:#?}"
     );
     press(&mut app, KeyCode::Char('x'));

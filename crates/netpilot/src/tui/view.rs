@@ -124,10 +124,11 @@ fn note(app: &App) -> Option<Line<'static>> {
     }
     let sockets = if hidden == 1 { "socket" } else { "sockets" };
     let why = if app.root {
-        format!(
-            "{} processes refuse inspection even to root (another user namespace)",
-            visibility.unreadable_processes
-        )
+        let refusing = match visibility.unreadable_processes {
+            1 => "1 process refuses".to_string(),
+            n => format!("{n} processes refuse"),
+        };
+        format!("{refusing} inspection even to root (another user namespace)")
     } else {
         "other users' processes are hidden without root: sudo netpilot monitor".to_string()
     };
@@ -438,26 +439,29 @@ fn chart(frame: &mut Frame<'_>, area: Rect, what: &str, points: &std::collection
     frame.render_widget(Sparkline::default().block(block).data(data), area);
 }
 
-const KEYS: [(&str, &str); 12] = [
-    ("Tab / Shift-Tab, 1–4", "switch views"),
+const KEYS: [(&str, &str); 13] = [
+    ("Tab Shift-Tab 1–4", "switch views"),
     ("↑ ↓ j k", "move"),
     ("PgUp PgDn", "move a page"),
     ("Home End g G", "first / last row"),
-    (
-        "a t u e l",
-        "connections: all, tcp, udp, established, listening",
-    ),
-    ("/", "connections: search address, port, process or pid"),
+    ("", "Connections:"),
+    ("a t u e l", "all, tcp, udp, established, listening"),
+    ("/", "search address, port, process or pid"),
     ("Esc", "clear the search"),
-    ("s", "connections: sort by the next column"),
-    ("r", "connections: reverse the order"),
-    ("↑ ↓ (Interfaces)", "the interface charted"),
+    ("s  r", "sort by the next column, reverse"),
+    ("", "Interfaces:"),
+    ("↑ ↓", "choose the interface charted"),
     ("?", "this help"),
-    ("q, Ctrl-C", "quit"),
+    ("q Ctrl-C", "quit"),
 ];
 
 fn help(frame: &mut Frame<'_>, area: Rect) {
-    let width = 72.min(area.width);
+    let widest = KEYS
+        .iter()
+        .map(|(_, what)| what.chars().count())
+        .max()
+        .unwrap_or(0);
+    let width = (widest as u16 + 24).min(area.width);
     let height = (KEYS.len() as u16 + 2).min(area.height);
     let popup = Rect {
         x: area.x + (area.width - width) / 2,
@@ -469,7 +473,7 @@ fn help(frame: &mut Frame<'_>, area: Rect) {
         .iter()
         .map(|(keys, what)| {
             Line::from(vec![
-                Span::from(format!("{keys:>22}  ")).bold(),
+                Span::from(format!("{keys:>18}  ")).bold(),
                 Span::from(*what),
             ])
         })
