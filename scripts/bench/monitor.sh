@@ -6,7 +6,9 @@
 #   sudo scripts/bench/monitor.sh --quick          # CI's smoke run
 #
 # N established loopback connections (2N sockets) held by 16 processes in a namespace.
-# 1. cold: `netpilot connections --json`, timed with hyperfine (the reference).
+# 1. cold: `netpilot connections --json`, timed with hyperfine (the reference); and the
+#    floor of a refresh while TCP is busy: one sock_diag dump of every TCP socket with its
+#    tcp_info, read and not decoded (np-floor dump-info).
 # 2. The real monitor runs in a tmux window (so it draws to a real terminal) for DURATION
 #    seconds at --interval 1, logging each refresh's duration (RUST_LOG=debug, --log-file);
 #    CPU share of one core from /proc/PID/stat over the same window. Twice:
@@ -37,6 +39,10 @@ hold_connections np-monitor "$n"
 ip netns exec np-monitor hyperfine --style none --shell=none --output=null --warmup 2 --runs 10 \
   --export-json "$BENCH_TMP/cold.json" "$NETPILOT connections --json"
 cold_ms=$(python3 -c "import json; print(json.load(open('$BENCH_TMP/cold.json'))['results'][0]['median'] * 1000)")
+# The floor of a busy refresh: one dump of every TCP socket with its tcp_info, nothing else.
+ip netns exec np-monitor hyperfine --style none --shell=none --output=null --warmup 2 --runs 10 \
+  --export-json "$BENCH_TMP/floor.json" "$FLOOR dump-info"
+floor_ms=$(python3 -c "import json; print(json.load(open('$BENCH_TMP/floor.json'))['results'][0]['median'] * 1000)")
 
 # monitor_run NAME: runs the monitor for $duration s; prints "median_ms p90_ms cpu_percent".
 monitor_run() {
@@ -80,6 +86,7 @@ netpilot monitor, $n established connections ($((2 * n)) sockets), --interval 1,
 | | refresh (median) | refresh (p90) | / cold connections --json | CPU of one core |
 |---|---|---|---|---|
 | cold \`netpilot connections --json\` | $(printf %.2f "$cold_ms") ms | | 1 | |
+| floor: one dump with tcp_info (np-floor dump-info) | $(printf %.2f "$floor_ms") ms | | $(python3 -c "print(f'{$floor_ms / $cold_ms:.3f}')") | |
 | monitor, idle | $idle_ms ms | $idle_p90 ms | $(python3 -c "print(f'{$idle_ms / $cold_ms:.3f}')") | $idle_cpu % |
 | monitor, trickle (every refresh dumps) | $busy_ms ms | $busy_p90 ms | $(python3 -c "print(f'{$busy_ms / $cold_ms:.3f}')") | $busy_cpu % |
 Targets: refresh ≤ 0.333 of cold; CPU < 5 %.

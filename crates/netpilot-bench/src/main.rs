@@ -1,8 +1,10 @@
-//! `np-floor dump|readlink`: the two steps no tool that maps sockets to processes can skip,
+//! `np-floor dump|dump-info|readlink`: the two steps no tool that maps sockets to processes can skip,
 //! done with nothing else, so the benchmark can say how close netpilot gets to the floor.
 //!
 //! - `dump`: one `NETLINK_SOCK_DIAG` dump of every TCP socket (IPv4 and IPv6), reading
 //!   and counting the messages without decoding them.
+//! - `dump-info`: the same with each socket's `tcp_info`, as a traffic sample asks for it:
+//!   the floor of a monitor refresh while TCP is busy.
 //! - `readlink`: one `readlink` of every fd of every process under `/proc`.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -21,7 +23,7 @@ use std::process::ExitCode;
 const NLMSG_DONE: u16 = 3;
 const NLMSG_ERROR: u16 = 2;
 
-fn dump() -> std::io::Result<u64> {
+fn dump(extensions: ExtensionFlags) -> std::io::Result<u64> {
     let mut socket = Socket::new(NETLINK_SOCK_DIAG)?;
     socket.bind_auto()?;
     socket.connect(&SocketAddr::new(0, 0))?;
@@ -33,7 +35,7 @@ fn dump() -> std::io::Result<u64> {
         let request = InetRequest {
             family,
             protocol: IPPROTO_TCP,
-            extensions: ExtensionFlags::empty(),
+            extensions: extensions.clone(),
             states: StateFlags::all(),
             socket_id: if family == AF_INET {
                 SocketId::new_v4()
@@ -101,10 +103,11 @@ fn readlink_all() -> std::io::Result<u64> {
 
 fn main() -> ExitCode {
     let result = match std::env::args().nth(1).as_deref() {
-        Some("dump") => dump(),
+        Some("dump") => dump(ExtensionFlags::empty()),
+        Some("dump-info") => dump(ExtensionFlags::INFO),
         Some("readlink") => readlink_all(),
         _ => {
-            eprintln!("usage: np-floor dump|readlink");
+            eprintln!("usage: np-floor dump|dump-info|readlink");
             return ExitCode::from(2);
         }
     };

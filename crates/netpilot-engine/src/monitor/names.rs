@@ -1,22 +1,22 @@
 //! Process and user names, looked up once per pid and uid within one sample.
 
+use super::fastmap::FastMap;
 use netpilot_core::ProcessRef;
 use netpilot_core::ports::ProcessSource;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 pub struct Names<'a, P> {
     procs: &'a P,
-    processes: HashMap<u32, Option<Arc<str>>>,
-    users: HashMap<u32, Option<Arc<str>>>,
+    processes: FastMap<u32, Option<Arc<str>>>,
+    users: FastMap<u32, Option<Arc<str>>>,
 }
 
 impl<'a, P: ProcessSource> Names<'a, P> {
     pub fn new(procs: &'a P) -> Self {
         Names {
             procs,
-            processes: HashMap::new(),
-            users: HashMap::new(),
+            processes: FastMap::default(),
+            users: FastMap::default(),
         }
     }
 

@@ -237,7 +237,7 @@ where
             .chain(&self.waiting)
             .map(|s| (sort_key(s), s))
             .collect();
-        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        keyed.sort_unstable_by_key(|&(key, _)| key);
         keyed
             .into_iter()
             .map(|(_, s)| connection(s, self.owners.of(s.inode), &mut names))
@@ -554,6 +554,28 @@ mod tests {
         meter.sample(secs(t0, 1)).unwrap();
         assert_eq!(rows(&meter), expected);
         assert_eq!(meter.procs.reads(), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn thousands_of_rows_are_all_there_in_order_with_their_processes() {
+        let n = 5000;
+        let sockets: Vec<Socket> = (1..=n).rev().map(tcp_socket).collect();
+        let inodes: Vec<u64> = (1..=n).collect();
+        let (even, odd): (Vec<u64>, Vec<u64>) = inodes.iter().partition(|&&i| i % 2 == 0);
+        let procs = FakeProcesses::new()
+            .with(10, "even", &even)
+            .with(11, "odd", &odd);
+        let (mut meter, t0) = meter(sockets, procs);
+        meter.sample(t0).unwrap();
+        let rows = meter.connections();
+        assert_eq!(rows.len() as u64, n);
+        // tcp_socket(i) has local port 40000 + i (below 20000 sockets): ordered by port.
+        let order: Vec<u64> = rows.iter().map(|c| c.inode).collect();
+        assert_eq!(order, inodes);
+        for c in &rows {
+            let expected = if c.inode % 2 == 0 { "even" } else { "odd" };
+            assert_eq!(&*c.processes[0].name, expected, "inode {}", c.inode);
+        }
     }
 
     #[test]

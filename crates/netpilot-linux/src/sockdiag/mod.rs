@@ -19,13 +19,25 @@ use netlink_packet_sock_diag::inet::{
 use netlink_sys::protocols::NETLINK_SOCK_DIAG;
 use netpilot_core::ports::{ClosedSocket, SocketQuery, SocketSource};
 use netpilot_core::{Error, Family, Protocol, Socket, SocketState, TcpCounters};
+use std::cell::Cell;
 use std::fs::File;
 use std::net::SocketAddr;
 use std::os::unix::fs::FileExt;
+use std::sync::{Mutex, PoisonError};
+
+/// A dump with counters of at least this many sockets is split in two halves, dumped at
+/// once on two netlink sockets: the kernel's work per socket (`tcp_info`) then runs on
+/// two cores. Smaller dumps are not worth a thread.
+const SPLIT_FROM: usize = 4096;
 
 /// Internet sockets of the network namespace this was opened in.
 pub struct SockDiag {
     netlink: Netlink,
+    /// A second socket in the same namespace, opened on the first split dump, for the half
+    /// dumped on a helper thread.
+    helper: Mutex<Option<Netlink>>,
+    /// How to halve the next dump with counters, learned from the last one.
+    split: Cell<Option<Split>>,
     /// `/proc/thread-self/net/snmp` of that namespace, for [`SocketSource::tcp_activity`].
     snmp: Option<File>,
 }
@@ -37,11 +49,16 @@ impl SockDiag {
         // thread-self, not self: /proc/self/net is the main thread's namespace, and this
         // thread may have entered another one.
         let snmp = File::open("/proc/thread-self/net/snmp").ok();
-        Ok(SockDiag { netlink, snmp })
+        Ok(SockDiag {
+            netlink,
+            helper: Mutex::new(None),
+            split: Cell::new(None),
+            snmp,
+        })
     }
 
     /// TCP of both families in one walk of the kernel's hash tables (see
-    /// [`TcpBothFamilies`]).
+    /// [`TcpBothFamilies`]); with counters and many sockets, in two halves at once.
     fn dump_tcp(
         &self,
         states: u32,
@@ -53,13 +70,42 @@ impl SockDiag {
         } else {
             0
         };
-        let request = TcpBothFamilies { states, extensions };
-        self.netlink.dump_raw(request, |header, payload| {
-            if header.message_type == TCPDIAG_GETSOCK {
-                out.push(socket_from(Protocol::Tcp, payload)?);
+        let request = move |filter| TcpBothFamilies {
+            states,
+            extensions,
+            filter,
+        };
+        let start = out.len();
+        match self.split.get().filter(|_| tcp_counters) {
+            None => dump_tcp_with(&self.netlink, request(None), out)?,
+            Some(split) => {
+                let slot = &self.helper;
+                let upper = std::thread::scope(|scope| {
+                    let helper = scope.spawn(move || {
+                        let mut helper = slot.lock().unwrap_or_else(PoisonError::into_inner);
+                        let netlink = match helper.take() {
+                            Some(netlink) => netlink,
+                            None => Netlink::open(NETLINK_SOCK_DIAG)?,
+                        };
+                        let mut upper = Vec::new();
+                        let dumped =
+                            dump_tcp_with(&netlink, request(Some(split.upper())), &mut upper);
+                        *helper = Some(netlink);
+                        dumped.map(|()| upper)
+                    });
+                    let lower = dump_tcp_with(&self.netlink, request(Some(split.lower())), out);
+                    let upper = helper
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                    lower.and(upper)
+                })?;
+                out.extend(upper);
             }
-            Ok(())
-        })
+        }
+        if tcp_counters {
+            self.split.set(Split::choose(&out[start..]));
+        }
+        Ok(())
     }
 
     /// UDP of one family (UDP has no both-families request; its tables are small).
@@ -92,6 +138,107 @@ impl SockDiag {
     }
 }
 
+fn dump_tcp_with(
+    netlink: &Netlink,
+    request: TcpBothFamilies,
+    out: &mut Vec<Socket>,
+) -> Result<(), NetlinkError> {
+    netlink.dump_raw(request, |header, payload| {
+        if header.message_type == TCPDIAG_GETSOCK {
+            out.push(socket_from(Protocol::Tcp, payload)?);
+        }
+        Ok(())
+    })
+}
+
+/// Which port divides a dump in two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Port {
+    Local,
+    Remote,
+}
+
+impl Port {
+    fn of(self, socket: &Socket) -> u16 {
+        match self {
+            Port::Local => socket.local.port(),
+            Port::Remote => socket.remote.map_or(0, |r| r.port()),
+        }
+    }
+}
+
+/// Halves of a dump: sockets whose `port` is below `at`, and the others. A server's
+/// sockets share their local port and a client's their remote one, so whichever port
+/// divides the last dump more evenly is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Split {
+    port: Port,
+    at: u16,
+}
+
+/// `INET_DIAG_REQ_BYTECODE`, and the comparisons of `include/uapi/linux/inet_diag.h`.
+const INET_DIAG_REQ_BYTECODE: u16 = 1;
+const INET_DIAG_BC_S_GE: u8 = 2;
+const INET_DIAG_BC_S_LE: u8 = 3;
+const INET_DIAG_BC_D_GE: u8 = 4;
+const INET_DIAG_BC_D_LE: u8 = 5;
+
+impl Split {
+    /// The most even split of `sockets`; `None` when they are too few to be worth it, or
+    /// when no port puts at least a quarter on each side.
+    fn choose(sockets: &[Socket]) -> Option<Split> {
+        if sockets.len() < SPLIT_FROM {
+            return None;
+        }
+        let mut best: Option<(usize, Split)> = None;
+        for port in [Port::Local, Port::Remote] {
+            let mut ports: Vec<u16> = sockets.iter().map(|s| port.of(s)).collect();
+            let middle = ports.len() / 2;
+            let median = *ports.select_nth_unstable(middle).1;
+            // Many sockets may share the median (a listener's port): it goes with
+            // whichever half that evens out.
+            for at in [median, median.saturating_add(1)] {
+                let below = ports.iter().filter(|&&p| p < at).count();
+                let imbalance = below.abs_diff(sockets.len() - below);
+                if at > 0 && best.is_none_or(|(b, _)| imbalance < b) {
+                    best = Some((imbalance, Split { port, at }));
+                }
+            }
+        }
+        best.filter(|&(imbalance, _)| imbalance <= sockets.len() / 2)
+            .map(|(_, split)| split)
+    }
+
+    /// Bytecode accepting the lower half (port ≤ at - 1).
+    fn lower(self) -> [u8; 8] {
+        let code = match self.port {
+            Port::Local => INET_DIAG_BC_S_LE,
+            Port::Remote => INET_DIAG_BC_D_LE,
+        };
+        comparison(code, self.at - 1)
+    }
+
+    /// Bytecode accepting the upper half (port ≥ at).
+    fn upper(self) -> [u8; 8] {
+        let code = match self.port {
+            Port::Local => INET_DIAG_BC_S_GE,
+            Port::Remote => INET_DIAG_BC_D_GE,
+        };
+        comparison(code, self.at)
+    }
+}
+
+/// One port comparison (`struct inet_diag_bc_op` twice): when it holds, jump to the end
+/// of the 8-byte program (accept); otherwise past it (reject).
+fn comparison(code: u8, port: u16) -> [u8; 8] {
+    let mut op = [0u8; 8];
+    op[0] = code;
+    op[1] = 8; // yes: the end
+    op[2..4].copy_from_slice(&12u16.to_ne_bytes()); // no: past the end
+    op[6..8].copy_from_slice(&port.to_ne_bytes());
+    op
+}
+
 /// `TCPDIAG_GETSOCK`, the request that predates `SOCK_DIAG_BY_FAMILY`.
 const TCPDIAG_GETSOCK: u16 = 18;
 
@@ -99,10 +246,13 @@ const TCPDIAG_GETSOCK: u16 = 18;
 /// with one walk of the TCP hash tables for both families (`inet_diag_dump_compat` sets
 /// `AF_UNSPEC`), while `SOCK_DIAG_BY_FAMILY` takes a walk per family, each stepping over
 /// every socket of the other family.
+/// With a `filter`, the kernel runs that bytecode on each socket and dumps those it
+/// accepts.
 #[derive(Debug)]
 struct TcpBothFamilies {
     states: u32,
     extensions: u8,
+    filter: Option<[u8; 8]>,
 }
 
 impl NetlinkSerializable for TcpBothFamilies {
@@ -111,13 +261,19 @@ impl NetlinkSerializable for TcpBothFamilies {
     }
 
     fn buffer_len(&self) -> usize {
-        60
+        60 + self.filter.map_or(0, |f| 4 + f.len())
     }
 
     fn serialize(&self, buffer: &mut [u8]) {
         buffer.fill(0); // family (unused), prefix lengths, and the socket id: all zero
         buffer[3] = self.extensions;
         buffer[52..56].copy_from_slice(&self.states.to_ne_bytes());
+        if let Some(filter) = self.filter {
+            let length = (4 + filter.len()) as u16;
+            buffer[60..62].copy_from_slice(&length.to_ne_bytes());
+            buffer[62..64].copy_from_slice(&INET_DIAG_REQ_BYTECODE.to_ne_bytes());
+            buffer[64..72].copy_from_slice(&filter);
+        }
     }
 }
 
@@ -309,6 +465,107 @@ pub(crate) fn tcp_counters(attributes: &[u8]) -> Option<TcpCounters> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn connected(local: u16, remote: u16) -> Socket {
+        Socket {
+            protocol: Protocol::Tcp,
+            family: Family::Ipv4,
+            local: ([127, 0, 0, 1], local).into(),
+            remote: Some(([127, 0, 0, 1], remote).into()),
+            state: SocketState::Established,
+            uid: 0,
+            inode: 1,
+            cookie: 1,
+            recv_queue: 0,
+            send_queue: 0,
+            tcp: None,
+        }
+    }
+
+    #[test]
+    fn a_dump_is_split_by_whichever_port_divides_it_evenly() {
+        // A server's sockets: one local port, remote ports all different.
+        let server: Vec<Socket> = (0..5000).map(|i| connected(443, 30000 + i)).collect();
+        assert_eq!(
+            Split::choose(&server),
+            Some(Split {
+                port: Port::Remote,
+                at: 32500
+            })
+        );
+        // A client's: the other way round.
+        let client: Vec<Socket> = (0..5000).map(|i| connected(30000 + i, 443)).collect();
+        assert_eq!(Split::choose(&client).map(|s| s.port), Some(Port::Local));
+        // Too few to be worth a thread; or nothing divides them.
+        assert_eq!(Split::choose(&server[..100]), None);
+        let same: Vec<Socket> = (0..5000).map(|_| connected(443, 30000)).collect();
+        assert_eq!(Split::choose(&same), None);
+    }
+
+    #[test]
+    fn a_port_comparison_is_one_op_and_its_port() {
+        let op = comparison(INET_DIAG_BC_S_GE, 0x1234);
+        assert_eq!(&op[..2], [INET_DIAG_BC_S_GE, 8]);
+        assert_eq!(u16::from_ne_bytes([op[2], op[3]]), 12);
+        assert_eq!(u16::from_ne_bytes([op[6], op[7]]), 0x1234);
+    }
+
+    /// The kernel halves: each holds what its bytecode says, together every socket once.
+    #[test]
+    fn a_split_dump_with_counters_returns_every_socket_once() {
+        let test = "a_split_dump_with_counters_returns_every_socket_once";
+        if !netpilot_testkit::require_root(test) {
+            return;
+        }
+        netpilot_testkit::netns::enter_fresh().expect("a fresh namespace");
+        netpilot_testkit::netns::ip(&["link", "set", "lo", "up"]).expect("lo up");
+        let mut limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+        limit.current = limit.maximum;
+        rustix::process::setrlimit(rustix::process::Resource::Nofile, limit).expect("more fds");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a listener");
+        let mut held = Vec::new();
+        for _ in 0..SPLIT_FROM / 2 + 100 {
+            held.push(std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap());
+            held.push(listener.accept().unwrap().0);
+        }
+        let query = SocketQuery {
+            protocols: vec![Protocol::Tcp],
+            states: Some(vec![SocketState::Established]),
+            tcp_counters: true,
+        };
+        let diag = SockDiag::open().unwrap();
+        let inodes = |sockets: Vec<Socket>| {
+            let mut inodes: Vec<u64> = sockets.iter().map(|s| s.inode).collect();
+            inodes.sort_unstable();
+            inodes
+        };
+        let whole = inodes(diag.sockets(&query).unwrap());
+        assert_eq!(whole.len(), held.len());
+        let split = diag
+            .split
+            .get()
+            .expect("a dump this size is split next time");
+        let halved = inodes(diag.sockets(&query).unwrap());
+        assert_eq!(halved, whole, "the halves hold every socket once");
+        assert!(
+            diag.helper.lock().unwrap().is_some(),
+            "the second half had its own socket"
+        );
+
+        let request = |filter| TcpBothFamilies {
+            states: kernel_state_mask(Protocol::Tcp, Some(&[SocketState::Established])),
+            extensions: 0,
+            filter: Some(filter),
+        };
+        let mut lower = Vec::new();
+        dump_tcp_with(&diag.netlink, request(split.lower()), &mut lower).unwrap();
+        assert!(lower.iter().all(|s| split.port.of(s) < split.at));
+        let mut upper = Vec::new();
+        dump_tcp_with(&diag.netlink, request(split.upper()), &mut upper).unwrap();
+        assert!(upper.iter().all(|s| split.port.of(s) >= split.at));
+        assert_eq!(lower.len() + upper.len(), whole.len());
+        assert!(lower.len() >= whole.len() / 4 && upper.len() >= whole.len() / 4);
+    }
 
     #[test]
     fn listen_kind_asks_tcp_for_listen_and_udp_for_unconnected() {
