@@ -58,6 +58,19 @@ hold_connections() {
   done
 }
 
+# start_trickle NS: a connection to the first holder of NS sending 100 bytes every 100 ms,
+# so TCP is never quiet there (stopped with the holders).
+start_trickle() {
+  ip netns exec "$1" python3 -c '
+import socket, time
+s = socket.create_connection(("127.0.0.1", 20000))
+while True:
+    s.sendall(b"x" * 100)
+    time.sleep(0.1)
+' < "$BENCH_TMP/hold" 9<&- &
+  BENCH_PIDS+=($!)
+}
+
 cleanup() {
   local pid ns
   for pid in "${BENCH_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done

@@ -70,14 +70,7 @@ PY
 }
 
 read -r idle_ms idle_p90 idle_cpu <<< "$(monitor_run idle)"
-ip netns exec np-monitor python3 -c '
-import socket, time
-s = socket.create_connection(("127.0.0.1", 20000))
-while True:
-    s.sendall(b"x" * 100)
-    time.sleep(0.1)
-' < "$BENCH_TMP/hold" 9<&- &
-BENCH_PIDS+=($!)
+start_trickle np-monitor
 read -r busy_ms busy_p90 busy_cpu <<< "$(monitor_run trickle)"
 
 cat <<REPORT

@@ -49,14 +49,7 @@ echo "holding $n connections…" >&2
 hold_connections np-traffic "$n"
 idle=$(share_of_core np-traffic "$duration" traffic --interval 1 --json)
 
-ip netns exec np-traffic python3 -c '
-import socket, sys, time
-s = socket.create_connection(("127.0.0.1", 20000))
-while True:
-    s.sendall(b"x" * 100)
-    time.sleep(0.1)
-' < "$BENCH_TMP/hold" 9<&- &
-BENCH_PIDS+=($!)
+start_trickle np-traffic
 trickle=$(share_of_core np-traffic "$duration" traffic --interval 1 --json)
 
 ip netns exec np-traffic hyperfine --style none --shell=none --output=null --warmup 1 --runs 5 \

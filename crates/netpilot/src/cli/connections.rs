@@ -81,7 +81,7 @@ impl ConnectionsArgs {
             ("USER", Align::Left),
         ]);
         for c in &snapshot.connections {
-            table.row(row(c));
+            table.row(cells(c));
         }
         let mut out = crate::output::stdout();
         table.write(&mut out)?;
@@ -91,7 +91,8 @@ impl ConnectionsArgs {
     }
 }
 
-fn row(c: &Connection) -> Vec<String> {
+/// PROTO, STATE, LOCAL, REMOTE, PROCESS, USER: as the table and the monitor show them.
+pub fn cells(c: &Connection) -> Vec<String> {
     vec![
         format!(
             "{}{}",

@@ -86,7 +86,8 @@ impl Cli {
     }
 }
 
-pub use connections::processes_cell;
+pub use connections::{cells as connection_cells, processes_cell};
+pub use traffic::cells as traffic_cells;
 pub use traffic::document as traffic_document;
 
 /// Where logs go.

@@ -6,6 +6,7 @@ use crate::output::table::{Align, Table};
 use crate::output::{print_json, units};
 use clap::Args;
 use netpilot_api::monitor::TrafficDocument;
+use netpilot_core::ProcessTraffic;
 use netpilot_engine::monitor::{TrafficMeter, TrafficSample};
 use netpilot_linux::{ClosedSocketListener, ProcFs, SockDiag};
 use std::io::Write;
@@ -86,6 +87,23 @@ pub fn document(sample: TrafficSample) -> TrafficDocument {
     }
 }
 
+/// PID, PROCESS, RX/s, TX/s, RX TOTAL, TX TOTAL, CONNS, ESTAB, LISTEN, UDP: as the table
+/// and the monitor show them.
+pub fn cells(p: &ProcessTraffic) -> Vec<String> {
+    vec![
+        p.pid.to_string(),
+        p.name.to_string(),
+        units::rate(p.rx_bytes_per_sec),
+        units::rate(p.tx_bytes_per_sec),
+        units::bytes(p.rx_bytes),
+        units::bytes(p.tx_bytes),
+        p.connections.total.to_string(),
+        p.connections.established.to_string(),
+        p.connections.listening.to_string(),
+        p.udp_sockets.to_string(),
+    ]
+}
+
 fn write_report(sample: &TrafficSample, separate: bool) -> anyhow::Result<()> {
     let mut table = Table::new(&[
         ("PID", Align::Right),
@@ -100,18 +118,7 @@ fn write_report(sample: &TrafficSample, separate: bool) -> anyhow::Result<()> {
         ("UDP", Align::Right),
     ]);
     for p in &sample.processes {
-        table.row(vec![
-            p.pid.to_string(),
-            p.name.to_string(),
-            units::rate(p.rx_bytes_per_sec),
-            units::rate(p.tx_bytes_per_sec),
-            units::bytes(p.rx_bytes),
-            units::bytes(p.tx_bytes),
-            p.connections.total.to_string(),
-            p.connections.established.to_string(),
-            p.connections.listening.to_string(),
-            p.udp_sockets.to_string(),
-        ]);
+        table.row(cells(p));
     }
     let u = &sample.unattributed;
     if u.rx_bytes + u.tx_bytes > 0 {

@@ -293,12 +293,12 @@ impl App {
         self.refilter();
     }
 
-    /// Rows the current tab lists.
-    pub fn rows(&self) -> usize {
+    /// Rows `tab` lists.
+    fn rows(&self, tab: Tab) -> usize {
         let Some(snapshot) = &self.snapshot else {
             return 0;
         };
-        match self.tab {
+        match tab {
             Tab::Interfaces => snapshot.interfaces.len(),
             Tab::Connections => self.shown.len(),
             Tab::Ports => snapshot.ports.iter().map(|p| p.bindings.len()).sum(),
@@ -308,17 +308,15 @@ impl App {
 
     fn move_by(&mut self, delta: isize) {
         let tab = self.tab.index();
-        let last = self.rows().saturating_sub(1);
+        let last = self.rows(self.tab).saturating_sub(1);
         self.selected[tab] = self.selected[tab].saturating_add_signed(delta).min(last);
         self.keep_in_range();
     }
 
     /// Keeps each tab's selection on a row and on screen, scrolling as little as needed.
     fn keep_in_range(&mut self) {
-        let current = self.tab;
         for tab in Tab::ALL {
-            self.tab = tab;
-            let rows = self.rows();
+            let rows = self.rows(tab);
             let i = tab.index();
             self.selected[i] = self.selected[i].min(rows.saturating_sub(1));
             let page = self.page.max(1);
@@ -329,7 +327,6 @@ impl App {
             }
             self.offset[i] = self.offset[i].min(rows.saturating_sub(page));
         }
-        self.tab = current;
     }
 
     /// Sets the room the body has (from the terminal's size) and keeps selections visible.

@@ -2,7 +2,7 @@
 //! built, so tens of thousands of connections cost no more to draw than a page of them.
 
 use super::app::{App, Column, History, Tab};
-use crate::cli::processes_cell;
+use crate::cli::{connection_cells, processes_cell, traffic_cells};
 use crate::output::units;
 use netpilot_core::{Connection, InterfaceSample, SocketState};
 use ratatui::Frame;
@@ -251,20 +251,7 @@ fn connections<'a>(app: &'a App, area: Rect) -> Table<'a> {
 }
 
 fn connection_row(c: &Connection) -> Row<'static> {
-    let protocol = match c.family {
-        netpilot_core::Family::Ipv6 => format!("{}6", c.protocol.as_str()),
-        netpilot_core::Family::Ipv4 => c.protocol.as_str().to_string(),
-    };
-    Row::new([
-        protocol,
-        c.state.label().to_string(),
-        c.local.to_string(),
-        c.remote.map_or_else(|| "*".to_string(), |r| r.to_string()),
-        processes_cell(&c.processes),
-        c.user
-            .as_deref()
-            .map_or_else(|| c.uid.to_string(), str::to_owned),
-    ])
+    Row::new(connection_cells(c))
 }
 
 fn ports<'a>(app: &'a App, area: Rect) -> Table<'a> {
@@ -306,23 +293,11 @@ fn traffic<'a>(app: &'a App, area: Rect) -> Table<'a> {
         .expect("drawn with a snapshot")
         .traffic;
     let rows = visible(app, area, sample.processes.iter(), |p| {
-        let name = if p.udp_sockets > 0 {
-            format!("{} *", p.name)
-        } else {
-            p.name.clone()
-        };
-        Row::new([
-            p.pid.to_string(),
-            name,
-            units::rate(p.rx_bytes_per_sec),
-            units::rate(p.tx_bytes_per_sec),
-            units::bytes(p.rx_bytes),
-            units::bytes(p.tx_bytes),
-            p.connections.total.to_string(),
-            p.connections.established.to_string(),
-            p.connections.listening.to_string(),
-            p.udp_sockets.to_string(),
-        ])
+        let mut cells = traffic_cells(p);
+        if p.udp_sockets > 0 {
+            cells[1].push_str(" *"); // bytes of its UDP sockets are not measured
+        }
+        Row::new(cells)
     });
     let number = Constraint::Length(10);
     Table::new(
