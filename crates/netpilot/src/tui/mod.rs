@@ -1,8 +1,9 @@
 //! `netpilot monitor`: the live terminal monitor.
 //!
-//! Three threads: the sampler refreshes on its schedule, an input thread waits for keys,
-//! and this one draws. Both send [`Message`]s into one channel, so the screen wakes only
-//! when there is something to show: no polling, nothing drawn while idle.
+//! Four threads: the sampler refreshes on its schedule, one waits for keys, one for
+//! SIGTERM, SIGHUP or SIGINT, and this one draws. The others send [`Message`]s into one
+//! channel, so the screen wakes only when there is something to show: no polling, nothing
+//! drawn while idle.
 
 mod app;
 mod sampler;
@@ -15,6 +16,8 @@ use app::Flow;
 use ratatui::DefaultTerminal;
 use ratatui::crossterm::event::{self, Event, KeyEventKind};
 use ratatui::layout::Rect;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -23,6 +26,8 @@ pub enum Message {
     /// A refresh failed; the next one may not.
     Failed(String),
     Input(Event),
+    /// SIGTERM, SIGHUP or SIGINT: leave as `q` does, restoring the terminal.
+    Stop,
 }
 
 /// Runs the monitor until the user quits. `sampler` is opened by the caller, before the
@@ -30,6 +35,13 @@ pub enum Message {
 pub fn run(sampler: Sampler, app: App, interval: Duration) -> anyhow::Result<()> {
     let (sender, messages) = mpsc::channel();
     sampler.spawn(interval, sender.clone());
+    let mut signals = Signals::new([SIGTERM, SIGHUP, SIGINT])?;
+    let stop = sender.clone();
+    std::thread::spawn(move || {
+        if signals.forever().next().is_some() {
+            let _ = stop.send(Message::Stop);
+        }
+    });
     // Restores the terminal on panic too (ratatui's hook).
     let mut terminal = ratatui::try_init()?;
     std::thread::spawn(move || {
@@ -72,6 +84,7 @@ fn handle(app: &mut App, message: Message) -> Flow {
             return app.on_key(key);
         }
         Message::Input(_) => {} // a resize: the next draw fits the new size
+        Message::Stop => return Flow::Quit,
     }
     Flow::Continue
 }

@@ -5,16 +5,16 @@ use netpilot_testkit::{Holder, wait};
 use std::process::Command;
 use std::time::Duration;
 
-/// A tmux server of our own (its own socket name), whose one window runs `command`.
+/// A tmux server of our own (a socket name per test), whose one window runs `command`.
 /// The server starts from the test's thread, so the window is in the test's namespace.
 struct Tmux {
     socket: String,
 }
 
 impl Tmux {
-    fn start(command: &str) -> Tmux {
+    fn start(test: &str, command: &str) -> Tmux {
         let tmux = Tmux {
-            socket: format!("np-monitor-{}", std::process::id()),
+            socket: format!("np-{test}-{}", std::process::id()),
         };
         tmux.run(&[
             "new-session",
@@ -107,9 +107,12 @@ fn the_monitor_shows_known_sockets_in_every_view_searches_and_q_restores_the_ter
     });
 
     // After the monitor: its exit status and the terminal's mode, on the normal screen.
-    let tmux = Tmux::start(&format!(
-        "{NETPILOT} monitor --interval 0.2; echo \"monitor exited $?\"; stty -a; sleep 60"
-    ));
+    let tmux = Tmux::start(
+        "views",
+        &format!(
+            "{NETPILOT} monitor --interval 0.2; echo \"monitor exited $?\"; stty -a; sleep 60"
+        ),
+    );
     let screen = tmux.wait_for("the connections view", |s| {
         s.contains("127.0.0.1:7101") && s.contains("/np-mon-client")
     });
@@ -177,5 +180,45 @@ fn the_monitor_refuses_to_run_without_a_terminal() {
     assert!(
         stderr.contains("needs a terminal") && stderr.contains("--json"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn sigterm_leaves_the_monitor_and_restores_the_terminal() {
+    let test = "sigterm_leaves_the_monitor_and_restores_the_terminal";
+    if !fresh_namespace(test) || !have_tmux(test) {
+        return;
+    }
+    // In the background so its pid is known; a background job of `sh -c` reads
+    // /dev/null unless told otherwise.
+    let pid_file = std::env::temp_dir().join(format!("np-monitor-{}.pid", std::process::id()));
+    let tmux = Tmux::start(
+        "sigterm",
+        &format!(
+            "{NETPILOT} monitor --interval 0.2 < /dev/tty & echo $! > {}; wait $!; \
+         echo \"monitor exited $?\"; stty -a; sleep 60",
+            pid_file.display()
+        ),
+    );
+    tmux.wait_for("the monitor", |s| s.contains(" 2 Connections "));
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let _ = std::fs::remove_file(&pid_file);
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let screen = tmux.wait_for("the monitor to exit, then stty", |s| {
+        s.contains("monitor exited") && s.contains("icanon")
+    });
+    assert!(screen.contains("monitor exited 0"), "{screen}");
+    let modes: Vec<&str> = screen.split_whitespace().collect();
+    assert!(
+        modes.contains(&"icanon") && modes.contains(&"echo"),
+        "{screen}"
     );
 }
