@@ -445,3 +445,25 @@ fn an_unprivileged_run_says_what_is_hidden_and_a_failed_refresh_is_shown() {
         "refresh failed: netlink: permission denied"
     );
 }
+
+#[test]
+fn an_empty_view_says_why() {
+    let mut app = app();
+    press(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "nothing-like-this");
+    let lines = screen(&mut app, 100, 12);
+    assert_eq!(
+        lines[2],
+        "no socket matches (a: all, Esc: clear the search)"
+    );
+    let mut data = snapshot();
+    data.traffic.processes.clear();
+    app.on_snapshot(data);
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Char('4'));
+    let lines = screen(&mut app, 100, 12);
+    assert_eq!(
+        lines[2],
+        "no process with sockets that this user may inspect"
+    );
+}

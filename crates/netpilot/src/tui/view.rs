@@ -9,7 +9,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Row, Sparkline, Table};
+use ratatui::widgets::{Block, Clear, Paragraph, RenderDirection, Row, Sparkline, Table};
 use std::collections::BTreeMap;
 
 pub const MIN_WIDTH: u16 = 60;
@@ -46,10 +46,41 @@ pub fn render(app: &App, frame: &mut Frame<'_>) {
             Tab::Traffic => frame.render_widget(traffic(app, areas.body), areas.body),
         },
     }
+    if let Some(empty) = empty_view(app) {
+        let below_header = Rect {
+            y: areas.body.y + 1,
+            height: areas.body.height.saturating_sub(1),
+            ..areas.body
+        };
+        frame.render_widget(Paragraph::new(empty).dim(), below_header);
+    }
     frame.render_widget(status(app), areas.status);
     if app.help {
         help(frame, area);
     }
+}
+
+/// What an empty table says instead of nothing.
+fn empty_view(app: &App) -> Option<&'static str> {
+    let snapshot = app.snapshot.as_ref()?;
+    let empty = match app.tab {
+        Tab::Interfaces => snapshot.interfaces.is_empty(),
+        Tab::Connections => app.shown.is_empty(),
+        Tab::Ports => snapshot.ports.is_empty(),
+        Tab::Traffic => snapshot.traffic.processes.is_empty(),
+    };
+    if !empty {
+        return None;
+    }
+    Some(match app.tab {
+        Tab::Interfaces => "no interfaces",
+        Tab::Connections if !snapshot.connections.is_empty() => {
+            "no socket matches (a: all, Esc: clear the search)"
+        }
+        Tab::Connections => "no sockets",
+        Tab::Ports => "nothing listens",
+        Tab::Traffic => "no process with sockets that this user may inspect",
+    })
 }
 
 /// How many table rows the current view has room for, for paging.
@@ -411,7 +442,13 @@ fn chart(frame: &mut Frame<'_>, area: Rect, what: &str, points: &std::collection
         units::rate(peak as f64)
     );
     let block = Block::bordered().title(title);
-    frame.render_widget(Sparkline::default().block(block).data(data), area);
+    // Newest at the right edge, history growing to the left.
+    let newest_first: Vec<u64> = data.into_iter().rev().collect();
+    let sparkline = Sparkline::default()
+        .block(block)
+        .direction(RenderDirection::RightToLeft)
+        .data(newest_first);
+    frame.render_widget(sparkline, area);
 }
 
 const KEYS: [(&str, &str); 13] = [
