@@ -83,15 +83,13 @@ impl SockDiag {
                 let upper = std::thread::scope(|scope| {
                     let helper = scope.spawn(move || {
                         let mut helper = slot.lock().unwrap_or_else(PoisonError::into_inner);
-                        let netlink = match helper.take() {
+                        let netlink = match &mut *helper {
                             Some(netlink) => netlink,
-                            None => Netlink::open(NETLINK_SOCK_DIAG)?,
+                            empty => empty.insert(Netlink::open(NETLINK_SOCK_DIAG)?),
                         };
                         let mut upper = Vec::new();
-                        let dumped =
-                            dump_tcp_with(&netlink, request(Some(split.upper())), &mut upper);
-                        *helper = Some(netlink);
-                        dumped.map(|()| upper)
+                        dump_tcp_with(netlink, request(Some(split.upper())), &mut upper)
+                            .map(|()| upper)
                     });
                     let lower = dump_tcp_with(&self.netlink, request(Some(split.lower())), out);
                     let upper = helper

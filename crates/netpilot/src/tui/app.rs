@@ -92,12 +92,11 @@ impl Column {
             // The snapshot's own order (protocol, port, address) is the natural one.
             Column::Proto => Ordering::Equal,
             Column::State => a.state.label().cmp(b.state.label()),
-            Column::Local => (a.local.ip(), a.local.port()).cmp(&(b.local.ip(), b.local.port())),
+            Column::Local => a.local.cmp(&b.local),
             Column::Remote => a.remote.cmp(&b.remote),
             Column::Process => {
-                let name = |c: &Connection| c.processes.first().map(|p| (p.name.clone(), p.pid));
                 // Rows without a process last.
-                match (name(a), name(b)) {
+                match (first_process(a), first_process(b)) {
                     (Some(x), Some(y)) => x.cmp(&y),
                     (Some(_), None) => Ordering::Less,
                     (None, Some(_)) => Ordering::Greater,
@@ -106,6 +105,11 @@ impl Column {
             }
         }
     }
+}
+
+/// The name and pid of the first process holding `c`'s socket.
+fn first_process(c: &Connection) -> Option<(&str, u32)> {
+    c.processes.first().map(|p| (&*p.name, p.pid))
 }
 
 /// Received and sent bytes per second, oldest first.

@@ -4,6 +4,7 @@
 //! from it, and one link dump for the interface rates.
 
 use super::Message;
+use netpilot_api::monitor::ConnectionSummary;
 use netpilot_core::ports::LinkSource;
 use netpilot_core::{Connection, Error, Interface, InterfaceSample, ListeningPort};
 use netpilot_engine::monitor::TrafficMeter;
@@ -20,6 +21,8 @@ pub struct Snapshot {
     pub interfaces: Vec<InterfaceSample>,
     /// Ordered as `netpilot connections` orders them.
     pub connections: Vec<Connection>,
+    /// Totals by state of `connections`, counted once here rather than on every draw.
+    pub summary: ConnectionSummary,
     pub ports: Vec<ListeningPort>,
     pub traffic: TrafficSample,
 }
@@ -68,6 +71,7 @@ impl Sampler {
         self.previous = Some((links, now));
         Ok(Snapshot {
             interfaces,
+            summary: ConnectionSummary::of(&connections),
             connections,
             ports: group_ports(listening),
             traffic,

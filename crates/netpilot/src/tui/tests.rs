@@ -3,6 +3,7 @@
 use super::app::{App, Tab};
 use super::sampler::Snapshot;
 use super::view;
+use netpilot_api::monitor::ConnectionSummary;
 use netpilot_core::{
     Connection, ConnectionCounts, Family, Interface, InterfaceAddress, InterfaceKind,
     InterfaceSample, LinkCounters, LinkRate, OperState, ProcessRef, ProcessTraffic, Protocol,
@@ -131,6 +132,7 @@ fn snapshot() -> Snapshot {
         .cloned()
         .collect();
     Snapshot {
+        summary: ConnectionSummary::of(&connections),
         interfaces: vec![
             InterfaceSample {
                 interface: interface(1, "lo", InterfaceKind::Loopback, "127.0.0.1", 8),
@@ -291,6 +293,7 @@ fn tens_of_thousands_of_rows_scroll_a_page_at_a_time() {
             c
         })
         .collect();
+    snapshot.summary = ConnectionSummary::of(&snapshot.connections);
     app.on_snapshot(snapshot);
     let lines = screen(&mut app, 100, 12);
     assert!(lines[2].contains("0/curl"));

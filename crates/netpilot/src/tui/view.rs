@@ -4,13 +4,13 @@
 use super::app::{App, Column, History, Tab};
 use crate::cli::{connection_cells, processes_cell, traffic_cells};
 use crate::output::units;
-use netpilot_core::{Connection, InterfaceSample, SocketState};
+use netpilot_api::monitor::ConnectionSummary;
+use netpilot_core::{Connection, InterfaceSample};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, RenderDirection, Row, Sparkline, Table};
-use std::collections::BTreeMap;
 
 pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 12;
@@ -182,7 +182,7 @@ fn status(app: &App) -> Line<'_> {
         Tab::Interfaces => {
             format!("{} interfaces · ↑↓ choose the one charted", snapshot.interfaces.len())
         }
-        Tab::Connections => connections_status(app, &snapshot.connections),
+        Tab::Connections => connections_status(app, &snapshot.summary),
         Tab::Ports => format!("{} listening ports", snapshot.ports.len()),
         Tab::Traffic => {
             "TCP payload from the kernel's counters · * holds UDP sockets, whose bytes are not measured"
@@ -193,22 +193,19 @@ fn status(app: &App) -> Line<'_> {
 }
 
 /// "12 of 3,400 sockets · ESTAB 3,300, LISTEN 90 · tcp · /ssh · by state ▲"
-fn connections_status(app: &App, all: &[Connection]) -> String {
-    let mut by_state: BTreeMap<SocketState, u64> = BTreeMap::new();
-    for c in all {
-        *by_state.entry(c.state).or_default() += 1;
-    }
-    let states: Vec<String> = by_state
+fn connections_status(app: &App, summary: &ConnectionSummary) -> String {
+    let states: Vec<String> = summary
+        .by_state
         .iter()
-        .map(|(state, n)| format!("{} {}", state.label(), units::count(*n)))
+        .map(|(state, n)| format!("{} {}", state.label(), units::count(u64::from(*n))))
         .collect();
     let mut text = format!(
-        "{} of {} sockets · {}",
+        "{} of {} sockets · {} · {}",
         units::count(app.shown.len() as u64),
-        units::count(all.len() as u64),
-        states.join(", ")
+        units::count(u64::from(summary.total)),
+        states.join(", "),
+        app.kind.label()
     );
-    text.push_str(&format!(" · {}", app.kind.label()));
     if !app.search.is_empty() {
         text.push_str(&format!(" · /{}", app.search));
     }

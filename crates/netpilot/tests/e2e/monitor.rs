@@ -71,6 +71,23 @@ impl Tmux {
     }
 }
 
+impl Tmux {
+    /// Waits for the window's command line to report the monitor's exit and print `stty -a`;
+    /// asserts it exited 0 and left the terminal in cooked mode (echo and line editing on).
+    fn exited_cleanly(&self) -> String {
+        let screen = self.wait_for("the monitor to exit, then stty", |s| {
+            s.contains("monitor exited") && s.contains("icanon")
+        });
+        assert!(screen.contains("monitor exited 0"), "{screen}");
+        let modes: Vec<&str> = screen.split_whitespace().collect();
+        assert!(
+            modes.contains(&"icanon") && modes.contains(&"echo"),
+            "{screen}"
+        );
+        screen
+    }
+}
+
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = Command::new("tmux")
@@ -152,16 +169,7 @@ fn the_monitor_shows_known_sockets_in_every_view_searches_and_q_restores_the_ter
     });
 
     tmux.keys(&["q"]);
-    let screen = tmux.wait_for("the monitor to exit, then stty", |s| {
-        s.contains("monitor exited") && s.contains("icanon")
-    });
-    assert!(screen.contains("monitor exited 0"), "{screen}");
-    // Cooked mode again: echo and line editing on.
-    let modes: Vec<&str> = screen.split_whitespace().collect();
-    assert!(
-        modes.contains(&"icanon") && modes.contains(&"echo"),
-        "{screen}"
-    );
+    let screen = tmux.exited_cleanly();
     assert!(
         !screen.contains("TX TOTAL"),
         "the alternate screen is gone:\n{screen}"
@@ -212,13 +220,5 @@ fn sigterm_leaves_the_monitor_and_restores_the_terminal() {
         rustix::process::Signal::TERM,
     )
     .unwrap();
-    let screen = tmux.wait_for("the monitor to exit, then stty", |s| {
-        s.contains("monitor exited") && s.contains("icanon")
-    });
-    assert!(screen.contains("monitor exited 0"), "{screen}");
-    let modes: Vec<&str> = screen.split_whitespace().collect();
-    assert!(
-        modes.contains(&"icanon") && modes.contains(&"echo"),
-        "{screen}"
-    );
+    tmux.exited_cleanly();
 }
