@@ -23,7 +23,7 @@ fn cases() -> Vec<PathBuf> {
 
 fn lines(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)
-        .unwrap_or_default()
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(str::to_owned)
@@ -75,7 +75,9 @@ pub async fn play(daemon: &mut Daemon, client: &mut Client, line: &str) -> Vec<V
 async fn every_fixture_conversation_goes_as_written() {
     let bless = std::env::var_os("NETPILOT_BLESS").is_some();
     let mut failures = Vec::new();
-    for case in cases() {
+    let cases = cases();
+    assert!(!cases.is_empty(), "no fixture conversations found");
+    for case in cases {
         let said = run(&case).await;
         let expected_path = case.join("expected.jsonl");
         if bless {
