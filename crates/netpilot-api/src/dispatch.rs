@@ -99,8 +99,7 @@ impl<M: Monitor> Dispatcher<M> {
     }
 }
 
-/// A frame as a transport delivers it.
-#[derive(Debug)]
+/// A frame as a transport delivers it. No `Debug`: a frame can hold a password.
 pub enum Incoming {
     Frame(String),
     /// A frame over the size limit (already skipped).

@@ -28,12 +28,23 @@ pub const METHODS: [&str; 13] = [
 /// The services a client can subscribe to.
 pub const SERVICES: [&str; 3] = ["network", "network.credentials", "monitor.traffic"];
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Request {
     /// Echoed in the response; any JSON value.
     pub id: Option<Value>,
     pub method: String,
     pub params: Map<String, Value>,
+}
+
+/// Params can hold a password (connect, submit): only their names are shown.
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("id", &self.id)
+            .field("method", &self.method)
+            .field("params", &self.params.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 /// A request that could not be understood, with whatever `id` could be read from it.

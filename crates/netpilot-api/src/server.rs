@@ -35,9 +35,39 @@ pub struct PeerPolicy {
 }
 
 impl PeerPolicy {
-    fn allows(&self, uid: u32, gid: u32) -> bool {
-        uid == 0 || uid == self.uid || self.group == Some(gid)
+    /// `groups` are the peer's supplementary groups, read only when they matter: the
+    /// group is usually one a user is added to (netdev), not their primary one.
+    fn allows(&self, uid: u32, gid: u32, groups: impl FnOnce() -> Vec<u32>) -> bool {
+        if uid == 0 || uid == self.uid {
+            return true;
+        }
+        self.group
+            .is_some_and(|group| gid == group || groups().contains(&group))
     }
+}
+
+/// The supplementary groups of process `pid` (`Groups:` in /proc/PID/status); none when
+/// it cannot be read (the peer has gone: refused).
+fn supplementary_groups(pid: Option<i32>) -> Vec<u32> {
+    let Some(status) =
+        pid.and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
+    else {
+        return Vec::new();
+    };
+    groups_line(&status)
+}
+
+fn groups_line(status: &str) -> Vec<u32> {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Groups:"))
+        .map(|groups| {
+            groups
+                .split_whitespace()
+                .filter_map(|g| g.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Serves the Unix socket until `shutdown` resolves.
@@ -66,9 +96,9 @@ pub async fn serve_unix<M: Monitor>(
         };
         let dispatcher = Arc::clone(&dispatcher);
         tokio::spawn(async move {
-            let allowed = stream
-                .peer_cred()
-                .is_ok_and(|cred| policy.allows(cred.uid(), cred.gid()));
+            let allowed = stream.peer_cred().is_ok_and(|cred| {
+                policy.allows(cred.uid(), cred.gid(), || supplementary_groups(cred.pid()))
+            });
             if allowed {
                 unix_client(stream, dispatcher).await;
             } else {
@@ -333,6 +363,26 @@ mod tests {
         assert!(!loopback_origin("http://localhost.evil.example"));
         assert!(!loopback_origin("http://localhost:80x"));
         assert!(!loopback_origin("https://evil.example"));
+    }
+
+    #[test]
+    fn the_group_admits_members_by_primary_or_supplementary_group() {
+        let policy = PeerPolicy {
+            uid: 0,
+            group: Some(108),
+        };
+        assert!(policy.allows(1000, 108, Vec::new));
+        assert!(policy.allows(1000, 1000, || vec![27, 108]));
+        assert!(!policy.allows(1000, 1000, || vec![27]));
+        let private = PeerPolicy {
+            uid: 0,
+            group: None,
+        };
+        assert!(!private.allows(1000, 108, || vec![108]));
+        assert!(private.allows(0, 0, Vec::new));
+        let status = "Name:\tsh\nGid:\t1000\t1000\t1000\t1000\nGroups:\t27 108 1000 \nNStgid:\t1\n";
+        assert_eq!(groups_line(status), [27, 108, 1000]);
+        assert_eq!(groups_line("Groups:\n"), Vec::<u32>::new());
     }
 
     #[test]

@@ -557,7 +557,8 @@ impl<B: WifiBackend> Service<B> {
         if let Some(attempt) = self.attempt.as_mut() {
             attempt.tracker.prompt_started(clock_now());
         }
-        tracing::debug!(token = %prompt.token, ssid = %prompt.ssid, reason, "prompt");
+        // Not the token: it answers the prompt.
+        tracing::debug!(ssid = %prompt.ssid, reason, "prompt");
         let _ = self.broadcast.send(ServiceEvent::Prompt(prompt.clone()));
         self.prompts.push(PendingPrompt {
             prompt,

@@ -46,7 +46,10 @@ impl NmBackend {
             let mut interfaces: HashMap<OwnedObjectPath, Option<String>> = HashMap::new();
             while let Some((path, change)) = changes.next().await {
                 if !interfaces.contains_key(&path) {
-                    let name = names.wifi_interface(&path).await.ok().flatten();
+                    // A lookup that failed is tried again on the device's next change.
+                    let Ok(name) = names.wifi_interface(&path).await else {
+                        continue;
+                    };
                     interfaces.insert(path.clone(), name);
                 }
                 let Some(Some(interface)) = interfaces.get(&path) else {

@@ -125,9 +125,11 @@ impl Daemon {
         if let Some(interface) = request.interface {
             params["interface"] = json!(interface);
         }
-        // Only what follows the request tells of this attempt.
-        self.events.clear();
         self.call("network.wifi.connect", params).await?;
+        // Only what follows the response tells of this attempt: the state and prompts that
+        // `subscribe` sent arrive before it (the daemon answers one request at a time and
+        // sends an attempt's events after its response).
+        self.events.clear();
         progress.set(format!(
             "connecting to {ssid:?} (through the netpilot daemon)…"
         ));
