@@ -225,13 +225,13 @@ impl Session {
                     events.push(network_event(&network.status().await?));
                 }
                 if services.contains(&"network.credentials") {
-                    events.extend(network.pending().await?.iter().map(|p| {
-                        Event {
-                            service: "network.credentials",
-                            data: to_value(p),
-                        }
-                        .to_line()
-                    }));
+                    events.extend(
+                        network
+                            .pending()
+                            .await?
+                            .iter()
+                            .map(|p| credentials_event(to_value(p))),
+                    );
                 }
                 (
                     ok(
@@ -370,24 +370,14 @@ impl Session {
                 vec![network_event(&state)]
             }
             ServiceEvent::Prompt(prompt) if self.subscriptions.contains("network.credentials") => {
-                vec![
-                    Event {
-                        service: "network.credentials",
-                        data: to_value(&prompt),
-                    }
-                    .to_line(),
-                ]
+                vec![credentials_event(to_value(&prompt))]
             }
             ServiceEvent::PromptResolved { token, outcome }
                 if self.subscriptions.contains("network.credentials") =>
             {
-                vec![
-                    Event {
-                        service: "network.credentials",
-                        data: json!({ "token": token, "resolved": outcome }),
-                    }
-                    .to_line(),
-                ]
+                vec![credentials_event(
+                    json!({ "token": token, "resolved": outcome }),
+                )]
             }
             _ => Vec::new(),
         }
@@ -403,13 +393,7 @@ impl Session {
         if self.subscriptions.contains("network.credentials")
             && let Ok(prompts) = dispatcher.network.pending().await
         {
-            lines.extend(prompts.iter().map(|p| {
-                Event {
-                    service: "network.credentials",
-                    data: to_value(p),
-                }
-                .to_line()
-            }));
+            lines.extend(prompts.iter().map(|p| credentials_event(to_value(p))));
         }
         lines
     }
@@ -419,6 +403,14 @@ fn network_event(state: &netpilot_core::network::NetworkState) -> String {
     Event {
         service: "network",
         data: to_value(state),
+    }
+    .to_line()
+}
+
+fn credentials_event(data: Value) -> String {
+    Event {
+        service: "network.credentials",
+        data,
     }
     .to_line()
 }

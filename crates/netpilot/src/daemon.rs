@@ -183,24 +183,19 @@ fn token(path: &PathBuf) -> Result<String, Error> {
     }
     let token = random_token();
     use std::io::Write;
-    let mut file = std::fs::OpenOptions::new()
+    std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
         .open(path)
+        .and_then(|mut file| file.write_all(token.as_bytes()))
         .map_err(|e| {
             Error::new(
                 ErrorCode::Io,
                 format!("cannot write {}: {e}", path.display()),
             )
         })?;
-    file.write_all(token.as_bytes()).map_err(|e| {
-        Error::new(
-            ErrorCode::Io,
-            format!("cannot write {}: {e}", path.display()),
-        )
-    })?;
     Ok(token)
 }
 
