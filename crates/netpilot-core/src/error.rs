@@ -42,6 +42,8 @@ pub enum ErrorCode {
     UserCanceled,
     /// The named network, interface or profile does not exist.
     NotFound,
+    /// A device link needs a radio besides the internet's, and none is free.
+    NoFreeRadio,
     /// Protocol: the request is not JSON.
     ParseError,
     /// Protocol: JSON, but not a request object with a `method`.
@@ -92,6 +94,7 @@ impl ErrorCode {
             ErrorCode::NoWifiDevice => "no-wifi-device",
             ErrorCode::UserCanceled => "user-canceled",
             ErrorCode::NotFound => "not-found",
+            ErrorCode::NoFreeRadio => "no-free-radio",
             ErrorCode::ParseError => "parse-error",
             ErrorCode::InvalidRequest => "invalid-request",
             ErrorCode::UnknownMethod => "unknown-method",
@@ -123,6 +126,7 @@ impl ErrorCode {
             ErrorCode::NoWifiDevice => "No WiFi device",
             ErrorCode::UserCanceled => "Cancelled",
             ErrorCode::NotFound => "Not found",
+            ErrorCode::NoFreeRadio => "No free WiFi radio for the device",
             ErrorCode::ParseError => "Malformed request",
             ErrorCode::InvalidRequest => "Invalid request",
             ErrorCode::UnknownMethod => "Unknown method",
@@ -215,6 +219,7 @@ mod tests {
             ErrorCode::NoWifiDevice,
             ErrorCode::UserCanceled,
             ErrorCode::NotFound,
+            ErrorCode::NoFreeRadio,
             ErrorCode::ParseError,
             ErrorCode::InvalidRequest,
             ErrorCode::UnknownMethod,

@@ -6,6 +6,7 @@
 // Only the binary writes to stdout and stderr, so `--json` output stays clean.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod device;
 pub mod error;
 pub mod interface;
 pub mod monitor;

@@ -256,3 +256,66 @@ impl<B: WifiBackend> WifiBackend for std::sync::Arc<B> {
         B::recall(self, profile_uuid, setting)
     }
 }
+
+/// A device link brought up: where, and with which address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkUp {
+    pub interface: String,
+    pub local_address: Option<String>,
+}
+
+/// What `device configure` did besides saving the spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Configured {
+    /// The spec as saved, with its interface chosen.
+    pub spec: crate::device::DeviceSpec,
+    /// Things the user should know (overlapping subnets, a shared channel…).
+    pub warnings: Vec<String>,
+}
+
+/// Device links on the operating system: the profile, the radio, the probes. The
+/// engine's device service supervises the links through this.
+pub trait DeviceBackend: Send + Sync + 'static {
+    /// Chooses the radio (unless the spec names one), saves the profile, and the
+    /// password when one is given.
+    fn configure(
+        &self,
+        spec: crate::device::DeviceSpec,
+        password: Option<Secret>,
+    ) -> impl Future<Output = Result<Configured, Error>> + Send;
+    /// Every configured device link.
+    fn list(&self) -> impl Future<Output = Result<Vec<crate::device::DeviceSpec>, Error>> + Send;
+    /// Joins the device's network; returns once the link has an address, or fails after
+    /// `timeout`.
+    fn up(
+        &self,
+        spec: &crate::device::DeviceSpec,
+        timeout: std::time::Duration,
+    ) -> impl Future<Output = Result<LinkUp, Error>> + Send;
+    /// Leaves the device's network and removes what `up` created; every step is tried.
+    fn down(
+        &self,
+        spec: &crate::device::DeviceSpec,
+    ) -> impl Future<Output = crate::device::Teardown> + Send;
+    /// `down`, then deletes the profile and the saved secret.
+    fn reset(
+        &self,
+        spec: &crate::device::DeviceSpec,
+    ) -> impl Future<Output = crate::device::Teardown> + Send;
+    /// One probe of the device over its link; the round trip time.
+    fn probe(
+        &self,
+        spec: &crate::device::DeviceSpec,
+        timeout: std::time::Duration,
+    ) -> impl Future<Output = Result<std::time::Duration, Error>> + Send;
+    /// The checks of `device test`: routes and DNS unchanged, device and internet answer.
+    fn test(
+        &self,
+        spec: &crate::device::DeviceSpec,
+        internet: &str,
+    ) -> impl Future<Output = Result<Vec<crate::device::Check>, Error>> + Send;
+    /// The internet link now, if there is one.
+    fn internet(
+        &self,
+    ) -> impl Future<Output = Result<Option<crate::device::InternetLink>, Error>> + Send;
+}

@@ -7,6 +7,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod connect;
+pub mod device;
 pub mod monitor;
 pub mod network;
 #[cfg(any(test, feature = "testing"))]

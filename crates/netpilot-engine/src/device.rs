@@ -1,0 +1,348 @@
+//! The daemon's device-link service: configures links, brings them up and down, and
+//! supervises each link that is up. Supervision probes the device every `interval`; when
+//! no probe has answered for `loss_after` the link is lost (an event), and the service
+//! rejoins with exponential backoff until the device answers again. It never touches the
+//! internet link: everything goes through the device's own profile.
+
+use netpilot_core::device::{
+    Check, DeviceEvent, DeviceSpec, DeviceStatus, LinkFailure, LinkState, StepFailure, Teardown,
+};
+use netpilot_core::ports::{Configured, DeviceBackend};
+use netpilot_core::{Error, ErrorCode, Secret};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::broadcast;
+use tokio::time::Instant;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Supervision {
+    /// Time between probes (a probe may take this long before it counts as unanswered).
+    pub interval: Duration,
+    /// No answer for this long: the link is lost.
+    pub loss_after: Duration,
+    /// How long `up` may take.
+    pub up_timeout: Duration,
+    /// How long one rejoin attempt may take.
+    pub rejoin_timeout: Duration,
+    /// The first and the longest wait between rejoin attempts.
+    pub backoff: (Duration, Duration),
+}
+
+impl Default for Supervision {
+    fn default() -> Self {
+        Supervision {
+            interval: Duration::from_millis(500),
+            loss_after: Duration::from_millis(1200),
+            up_timeout: Duration::from_secs(30),
+            rejoin_timeout: Duration::from_secs(8),
+            backoff: (Duration::from_millis(500), Duration::from_secs(4)),
+        }
+    }
+}
+
+/// What the service knows about a link beyond its spec.
+#[derive(Default)]
+struct Live {
+    state: Option<LinkState>,
+    local_address: Option<String>,
+    up_since: Option<Instant>,
+    probe: Option<Duration>,
+    last_failure: Option<LinkFailure>,
+    supervisor: Option<tokio::task::AbortHandle>,
+}
+
+pub struct DeviceService<B> {
+    backend: Arc<B>,
+    supervision: Supervision,
+    live: Mutex<HashMap<String, Live>>,
+    events: broadcast::Sender<DeviceEvent>,
+    /// Unix time in ms (injected: fixture tests need stable output).
+    clock: fn() -> u64,
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl<B: DeviceBackend> DeviceService<B> {
+    pub fn new(backend: Arc<B>, supervision: Supervision) -> Arc<Self> {
+        Self::with_clock(backend, supervision, unix_ms)
+    }
+
+    pub fn with_clock(backend: Arc<B>, supervision: Supervision, clock: fn() -> u64) -> Arc<Self> {
+        let (events, _) = broadcast::channel(256);
+        Arc::new(DeviceService {
+            backend,
+            supervision,
+            live: Mutex::new(HashMap::new()),
+            events,
+            clock,
+        })
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<DeviceEvent> {
+        self.events.subscribe()
+    }
+
+    pub async fn configure(
+        &self,
+        spec: DeviceSpec,
+        password: Option<Secret>,
+    ) -> Result<Configured, Error> {
+        if self.live_state(&spec.name).is_some_and(|s| s != LinkState::Down) {
+            return Err(Error::new(
+                ErrorCode::InvalidArgument,
+                format!("{} is up; it cannot be reconfigured while in use", spec.name),
+            )
+            .with_hint(format!("netpilot device down {}", spec.name)));
+        }
+        self.backend.configure(spec, password).await
+    }
+
+    pub async fn list(&self) -> Result<Vec<DeviceStatus>, Error> {
+        let specs = self.backend.list().await?;
+        Ok(specs.into_iter().map(|spec| self.status_of(spec)).collect())
+    }
+
+    pub async fn status(&self, name: &str) -> Result<DeviceStatus, Error> {
+        Ok(self.status_of(self.spec(name).await?))
+    }
+
+    /// Brings the link up, waits until the device answers, and supervises it from then on.
+    pub async fn up(self: &Arc<Self>, name: &str) -> Result<DeviceStatus, Error> {
+        let spec = self.spec(name).await?;
+        if self.live_state(name) == Some(LinkState::Up) {
+            return Ok(self.status_of(spec));
+        }
+        self.stop_supervising(name);
+        self.transition(name, LinkState::Connecting, None);
+        let up = match self.backend.up(&spec, self.supervision.up_timeout).await {
+            Ok(up) => up,
+            Err(error) => {
+                self.transition(name, LinkState::Down, Some(error.message.clone()));
+                return Err(error);
+            }
+        };
+        // The address came; the device must answer too before the link is up.
+        let deadline = Instant::now() + self.supervision.up_timeout / 3;
+        let rtt = loop {
+            match self.probe_once(&spec).await {
+                Ok(rtt) => break rtt,
+                Err(_) if Instant::now() < deadline => {
+                    tokio::time::sleep(self.supervision.interval).await
+                }
+                Err(error) => {
+                    let reason = format!(
+                        "joined {} on {}, but {} does not answer ({})",
+                        spec.ssid, up.interface, spec.address, error.message
+                    );
+                    self.transition(name, LinkState::Down, Some(reason.clone()));
+                    let _ = self.backend.down(&spec).await;
+                    return Err(Error::new(ErrorCode::Timeout, reason)
+                        .with_hint("is the device on, and is --address right?"));
+                }
+            }
+        };
+        self.came_up(name, up.local_address, rtt);
+        let service = Arc::clone(self);
+        let supervised = spec.clone();
+        let task = tokio::spawn(async move { service.supervise(supervised).await });
+        self.with_live(name, |live| live.supervisor = Some(task.abort_handle()));
+        Ok(self.status_of(spec))
+    }
+
+    pub async fn down(&self, name: &str) -> Result<Teardown, Error> {
+        let spec = self.spec(name).await?;
+        self.stop_supervising(name);
+        let teardown = self.backend.down(&spec).await;
+        self.transition(name, LinkState::Down, None);
+        Ok(teardown)
+    }
+
+    pub async fn reset(&self, name: &str) -> Result<Teardown, Error> {
+        let spec = self.spec(name).await?;
+        self.stop_supervising(name);
+        let teardown = self.backend.reset(&spec).await;
+        self.transition(name, LinkState::Down, None);
+        self.live.lock().map(|mut l| l.remove(name)).ok();
+        Ok(teardown)
+    }
+
+    pub async fn test(&self, name: &str, internet: &str) -> Result<Vec<Check>, Error> {
+        let spec = self.spec(name).await?;
+        self.backend.test(&spec, internet).await
+    }
+
+    async fn spec(&self, name: &str) -> Result<DeviceSpec, Error> {
+        self.backend
+            .list()
+            .await?
+            .into_iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| {
+                Error::new(ErrorCode::NotFound, format!("no device link named {name:?}"))
+                    .with_hint(
+                        "see `netpilot device list`, or create it: netpilot device configure NAME --ssid SSID --preset PRESET",
+                    )
+            })
+    }
+
+    async fn probe_once(&self, spec: &DeviceSpec) -> Result<Duration, Error> {
+        let timeout = self.supervision.interval;
+        match tokio::time::timeout(timeout, self.backend.probe(spec, timeout)).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::new(
+                ErrorCode::Timeout,
+                format!("no answer from {} within {timeout:?}", spec.address),
+            )),
+        }
+    }
+
+    /// Probes while up; on loss, rejoins with backoff; forever, until stopped.
+    async fn supervise(self: Arc<Self>, spec: DeviceSpec) {
+        let name = spec.name.as_str();
+        let mut probes = tokio::time::interval(self.supervision.interval);
+        probes.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut answered = Instant::now();
+        loop {
+            probes.tick().await;
+            match self.probe_once(&spec).await {
+                Ok(rtt) => {
+                    answered = Instant::now();
+                    self.with_live(name, |live| live.probe = Some(rtt));
+                    continue;
+                }
+                Err(error) if answered.elapsed() >= self.supervision.loss_after => {
+                    let reason = format!(
+                        "{} stopped answering on {} ({})",
+                        spec.address,
+                        spec.interface.as_deref().unwrap_or("its link"),
+                        error.message
+                    );
+                    self.transition(name, LinkState::Lost, Some(reason));
+                }
+                Err(_) => continue,
+            }
+            let (up, rtt) = self.rejoin(&spec).await;
+            self.came_up(name, up.local_address, rtt);
+            answered = Instant::now();
+            probes.reset();
+        }
+    }
+
+    /// Rejoins until the device answers again: waits `backoff.0`, doubling to `backoff.1`.
+    async fn rejoin(&self, spec: &DeviceSpec) -> (netpilot_core::ports::LinkUp, Duration) {
+        let (mut wait, longest) = self.supervision.backoff;
+        loop {
+            // The link may come back by itself (NetworkManager roams back): check first.
+            if let Ok(rtt) = self.probe_once(spec).await {
+                let up = netpilot_core::ports::LinkUp {
+                    interface: spec.interface.clone().unwrap_or_default(),
+                    local_address: self.with_live(&spec.name, |l| l.local_address.clone()),
+                };
+                return (up, rtt);
+            }
+            match self.backend.up(spec, self.supervision.rejoin_timeout).await {
+                Ok(up) => {
+                    if let Ok(rtt) = self.probe_once(spec).await {
+                        return (up, rtt);
+                    }
+                    tracing::debug!(name = %spec.name, "rejoined, but the device does not answer yet");
+                }
+                Err(error) => {
+                    tracing::debug!(name = %spec.name, %error, "rejoin failed");
+                }
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(longest);
+        }
+    }
+
+    fn came_up(&self, name: &str, local_address: Option<String>, rtt: Duration) {
+        self.with_live(name, |live| {
+            live.local_address = local_address;
+            live.up_since = Some(Instant::now());
+            live.probe = Some(rtt);
+        });
+        self.transition(name, LinkState::Up, None);
+    }
+
+    fn stop_supervising(&self, name: &str) {
+        if let Some(task) = self.with_live(name, |live| live.supervisor.take()) {
+            task.abort();
+        }
+    }
+
+    fn live_state(&self, name: &str) -> Option<LinkState> {
+        self.live
+            .lock()
+            .ok()
+            .and_then(|live| live.get(name).and_then(|l| l.state))
+    }
+
+    fn with_live<T>(&self, name: &str, f: impl FnOnce(&mut Live) -> T) -> T {
+        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        f(live.entry(name.to_string()).or_default())
+    }
+
+    /// Records a new state and tells subscribers; a failure reason is kept for `status`.
+    fn transition(&self, name: &str, state: LinkState, reason: Option<String>) {
+        let at_ms = (self.clock)();
+        let changed = self.with_live(name, |live| {
+            let changed = live.state != Some(state) || reason.is_some();
+            live.state = Some(state);
+            if state != LinkState::Up {
+                live.up_since = None;
+                live.probe = None;
+            }
+            if let Some(reason) = &reason {
+                live.last_failure = Some(LinkFailure {
+                    at_ms,
+                    reason: reason.clone(),
+                });
+            }
+            changed
+        });
+        if changed {
+            tracing::info!(name, ?state, reason = reason.as_deref().unwrap_or(""), "device link");
+            let _ = self.events.send(DeviceEvent {
+                name: name.to_string(),
+                state,
+                reason,
+                at_ms,
+            });
+        }
+    }
+
+    fn status_of(&self, spec: DeviceSpec) -> DeviceStatus {
+        let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        let live = live.get(&spec.name);
+        let state = live.and_then(|l| l.state).unwrap_or(LinkState::Down);
+        DeviceStatus {
+            state,
+            local_address: live.and_then(|l| l.local_address.clone()),
+            uptime_s: live.and_then(|l| l.up_since).map(|t| t.elapsed().as_secs()),
+            probe_ms: live
+                .and_then(|l| l.probe)
+                .map(|p| (p.as_secs_f64() * 10_000.0).round() / 10.0),
+            last_failure: live.and_then(|l| l.last_failure.clone()),
+            spec,
+        }
+    }
+}
+
+/// A step of a teardown, run and recorded whether it works or not.
+pub fn step(teardown: &mut Teardown, what: impl Into<String>, result: Result<(), Error>) {
+    let step = what.into();
+    match result {
+        Ok(()) => teardown.done.push(step),
+        Err(error) => teardown.failed.push(StepFailure { step, error }),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,195 @@
+//! The supervisor's timing and the service's bookkeeping, over a fake backend whose
+//! device can be switched off and on (paused time: the figures are exact).
+
+use super::*;
+use netpilot_core::device::{DeviceRequest, InternetLink};
+use netpilot_core::ports::LinkUp;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+#[derive(Default)]
+struct FakeDevice {
+    /// Whether the device's access point is on.
+    on: AtomicBool,
+    ups: AtomicUsize,
+    downs: AtomicUsize,
+    probes: AtomicUsize,
+    /// Makes the first `down` step fail.
+    broken_down: AtomicBool,
+}
+
+fn spec() -> DeviceSpec {
+    let request = DeviceRequest {
+        name: "cozmo".into(),
+        ssid: "Cozmo_A1B2C3".into(),
+        preset: Some("cozmo".into()),
+        interface: Some("wlan1".into()),
+        auto_connect: true,
+        ..Default::default()
+    };
+    request.spec().unwrap().0
+}
+
+impl DeviceBackend for FakeDevice {
+    async fn configure(
+        &self,
+        spec: DeviceSpec,
+        _password: Option<Secret>,
+    ) -> Result<Configured, Error> {
+        Ok(Configured {
+            spec,
+            warnings: Vec::new(),
+        })
+    }
+
+    async fn list(&self) -> Result<Vec<DeviceSpec>, Error> {
+        Ok(vec![spec()])
+    }
+
+    async fn up(&self, _spec: &DeviceSpec, timeout: Duration) -> Result<LinkUp, Error> {
+        self.ups.fetch_add(1, Ordering::SeqCst);
+        // Joining takes a second when the AP is there; otherwise the attempt times out.
+        if self.on.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Ok(LinkUp {
+                interface: "wlan1".into(),
+                local_address: Some("172.31.1.100/24".into()),
+            })
+        } else {
+            tokio::time::sleep(timeout).await;
+            Err(Error::new(ErrorCode::Timeout, "no such network"))
+        }
+    }
+
+    async fn down(&self, _spec: &DeviceSpec) -> Teardown {
+        self.downs.fetch_add(1, Ordering::SeqCst);
+        let mut teardown = Teardown::default();
+        let failed = self.broken_down.load(Ordering::SeqCst);
+        step(
+            &mut teardown,
+            "deactivate wlan1",
+            if failed {
+                Err(Error::new(ErrorCode::Io, "refused"))
+            } else {
+                Ok(())
+            },
+        );
+        step(&mut teardown, "delete wlan1_dev", Ok(()));
+        teardown
+    }
+
+    async fn reset(&self, spec: &DeviceSpec) -> Teardown {
+        self.down(spec).await
+    }
+
+    async fn probe(&self, _spec: &DeviceSpec, timeout: Duration) -> Result<Duration, Error> {
+        self.probes.fetch_add(1, Ordering::SeqCst);
+        if self.on.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(3)).await;
+            Ok(Duration::from_millis(3))
+        } else {
+            tokio::time::sleep(timeout).await;
+            Err(Error::new(ErrorCode::Timeout, "no answer"))
+        }
+    }
+
+    async fn test(&self, _spec: &DeviceSpec, _internet: &str) -> Result<Vec<Check>, Error> {
+        Ok(Vec::new())
+    }
+
+    async fn internet(&self) -> Result<Option<InternetLink>, Error> {
+        Ok(None)
+    }
+}
+
+fn service() -> (Arc<FakeDevice>, Arc<DeviceService<FakeDevice>>) {
+    let backend = Arc::new(FakeDevice::default());
+    backend.on.store(true, Ordering::SeqCst);
+    let service = DeviceService::with_clock(Arc::clone(&backend), Supervision::default(), || 0);
+    (backend, service)
+}
+
+async fn next_state(events: &mut broadcast::Receiver<DeviceEvent>) -> LinkState {
+    events.recv().await.unwrap().state
+}
+
+#[tokio::test(start_paused = true)]
+async fn loss_is_reported_within_two_seconds_and_the_link_rejoins() {
+    let (device, service) = service();
+    let mut events = service.subscribe();
+    let status = service.up("cozmo").await.unwrap();
+    assert_eq!(status.state, LinkState::Up);
+    assert_eq!(status.local_address.as_deref(), Some("172.31.1.100/24"));
+    assert_eq!(next_state(&mut events).await, LinkState::Connecting);
+    assert_eq!(next_state(&mut events).await, LinkState::Up);
+
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let lost_at = Instant::now();
+    device.on.store(false, Ordering::SeqCst);
+    let lost = events.recv().await.unwrap();
+    assert_eq!(lost.state, LinkState::Lost);
+    assert!(lost.reason.unwrap().contains("172.31.1.1 stopped answering"));
+    let detection = lost_at.elapsed();
+    assert!(detection <= Duration::from_secs(2), "{detection:?}");
+
+    // Off for a minute: attempts back off, up to one every few seconds.
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let attempts = device.ups.load(Ordering::SeqCst) - 1;
+    assert!((5..=15).contains(&attempts), "{attempts} rejoins in a minute");
+
+    let back_at = Instant::now();
+    device.on.store(true, Ordering::SeqCst);
+    assert_eq!(next_state(&mut events).await, LinkState::Up);
+    let recovery = back_at.elapsed();
+    assert!(recovery <= Duration::from_secs(10), "{recovery:?}");
+    let status = service.status("cozmo").await.unwrap();
+    assert_eq!(status.state, LinkState::Up);
+    assert!(status.last_failure.is_some());
+}
+
+#[tokio::test(start_paused = true)]
+async fn down_stops_supervision_and_reports_every_failed_step() {
+    let (device, service) = service();
+    service.up("cozmo").await.unwrap();
+    device.broken_down.store(true, Ordering::SeqCst);
+    let teardown = service.down("cozmo").await.unwrap();
+    assert_eq!(teardown.failed.len(), 1);
+    assert_eq!(teardown.failed[0].step, "deactivate wlan1");
+    assert_eq!(teardown.done, vec!["delete wlan1_dev".to_string()]);
+    let probes = device.probes.load(Ordering::SeqCst);
+    device.on.store(false, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert_eq!(device.probes.load(Ordering::SeqCst), probes, "no probe after down");
+    assert_eq!(device.ups.load(Ordering::SeqCst), 1, "no rejoin after down");
+    assert_eq!(
+        service.status("cozmo").await.unwrap().state,
+        LinkState::Down
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_device_that_never_answers_fails_up_and_is_taken_down() {
+    let (device, service) = service();
+    device.on.store(false, Ordering::SeqCst);
+    let error = service.up("cozmo").await.unwrap_err();
+    assert_eq!(error.code, ErrorCode::Timeout);
+    assert_eq!(device.downs.load(Ordering::SeqCst), 0, "nothing was joined");
+    let status = service.status("cozmo").await.unwrap();
+    assert_eq!(status.state, LinkState::Down);
+    assert_eq!(status.last_failure.unwrap().reason, "no such network");
+}
+
+#[tokio::test(start_paused = true)]
+async fn unknown_names_say_how_to_create_one() {
+    let (_, service) = service();
+    let error = service.up("tello").await.unwrap_err();
+    assert_eq!(error.code, ErrorCode::NotFound);
+    assert!(error.hint.unwrap().contains("netpilot device configure"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_link_in_use_is_not_reconfigured() {
+    let (_, service) = service();
+    service.up("cozmo").await.unwrap();
+    let error = service.configure(spec(), None).await.unwrap_err();
+    assert!(error.hint.unwrap().contains("netpilot device down cozmo"));
+}
