@@ -75,7 +75,9 @@ impl Subnet {
     }
 
     fn mask(self) -> u32 {
-        u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0)
+        u32::MAX
+            .checked_shl(32 - u32::from(self.prefix))
+            .unwrap_or(0)
     }
 
     /// The same subnet with the host bits cleared.
@@ -302,16 +304,13 @@ impl DeviceRequest {
                 self.ssid, preset.name, preset.ssid_pattern
             ));
         }
-        let address = self
-            .address
-            .or(preset.map(|p| p.address))
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorCode::InvalidArgument,
-                    "the device's address is needed to probe it",
-                )
-                .with_hint("give --preset NAME, or --address IP (e.g. --address 192.168.4.1)")
-            })?;
+        let address = self.address.or(preset.map(|p| p.address)).ok_or_else(|| {
+            Error::new(
+                ErrorCode::InvalidArgument,
+                "the device's address is needed to probe it",
+            )
+            .with_hint("give --preset NAME, or --address IP (e.g. --address 192.168.4.1)")
+        })?;
         let subnet = self
             .subnet
             .or(preset.map(|p| p.subnet))
@@ -332,7 +331,10 @@ impl DeviceRequest {
             preset: preset.map(|p| p.name.to_string()),
             address,
             subnet,
-            probe: self.probe.or(preset.map(|p| p.probe)).unwrap_or(Probe::Icmp),
+            probe: self
+                .probe
+                .or(preset.map(|p| p.probe))
+                .unwrap_or(Probe::Icmp),
             interface: self.interface.clone().filter(|i| i != "auto"),
             auto_connect: self.auto_connect,
         };
@@ -414,6 +416,17 @@ pub struct Teardown {
     /// The steps that were done ("deactivated wlan1", "deleted profile …").
     pub done: Vec<String>,
     pub failed: Vec<StepFailure>,
+}
+
+impl Teardown {
+    /// Records one step, done or failed; a teardown goes on after a failed step.
+    pub fn record(&mut self, step: impl Into<String>, result: Result<(), Error>) {
+        let step = step.into();
+        match result {
+            Ok(()) => self.done.push(step),
+            Err(error) => self.failed.push(StepFailure { step, error }),
+        }
+    }
 }
 
 /// One check of `device test`.
@@ -516,7 +529,14 @@ mod tests {
             preset: None,
             ..base.clone()
         };
-        assert!(no_address.spec().unwrap_err().hint.unwrap().contains("--address"));
+        assert!(
+            no_address
+                .spec()
+                .unwrap_err()
+                .hint
+                .unwrap()
+                .contains("--address")
+        );
         let outside = DeviceRequest {
             subnet: Some(subnet("10.0.0.0/24")),
             ..base

@@ -5,7 +5,7 @@
 //! internet link: everything goes through the device's own profile.
 
 use netpilot_core::device::{
-    Check, DeviceEvent, DeviceSpec, DeviceStatus, LinkFailure, LinkState, StepFailure, Teardown,
+    Check, DeviceEvent, DeviceSpec, DeviceStatus, LinkFailure, LinkState, Teardown,
 };
 use netpilot_core::ports::{Configured, DeviceBackend};
 use netpilot_core::{Error, ErrorCode, Secret};
@@ -93,10 +93,16 @@ impl<B: DeviceBackend> DeviceService<B> {
         spec: DeviceSpec,
         password: Option<Secret>,
     ) -> Result<Configured, Error> {
-        if self.live_state(&spec.name).is_some_and(|s| s != LinkState::Down) {
+        if self
+            .live_state(&spec.name)
+            .is_some_and(|s| s != LinkState::Down)
+        {
             return Err(Error::new(
                 ErrorCode::InvalidArgument,
-                format!("{} is up; it cannot be reconfigured while in use", spec.name),
+                format!(
+                    "{} is up; it cannot be reconfigured while in use",
+                    spec.name
+                ),
             )
             .with_hint(format!("netpilot device down {}", spec.name)));
         }
@@ -308,7 +314,12 @@ impl<B: DeviceBackend> DeviceService<B> {
             changed
         });
         if changed {
-            tracing::info!(name, ?state, reason = reason.as_deref().unwrap_or(""), "device link");
+            tracing::info!(
+                name,
+                ?state,
+                reason = reason.as_deref().unwrap_or(""),
+                "device link"
+            );
             let _ = self.events.send(DeviceEvent {
                 name: name.to_string(),
                 state,
@@ -332,15 +343,6 @@ impl<B: DeviceBackend> DeviceService<B> {
             last_failure: live.and_then(|l| l.last_failure.clone()),
             spec,
         }
-    }
-}
-
-/// A step of a teardown, run and recorded whether it works or not.
-pub fn step(teardown: &mut Teardown, what: impl Into<String>, result: Result<(), Error>) {
-    let step = what.into();
-    match result {
-        Ok(()) => teardown.done.push(step),
-        Err(error) => teardown.failed.push(StepFailure { step, error }),
     }
 }
 

@@ -8,12 +8,15 @@
 // Only the binary writes to stdout and stderr, so `--json` output stays clean.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod device_checks;
 mod errors;
 pub mod links;
 mod netlink;
 pub mod netns;
 pub mod nm;
+pub mod probe;
 pub mod procfs;
+pub mod routes;
 pub mod secrets;
 pub mod sockdiag;
 

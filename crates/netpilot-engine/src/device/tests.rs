@@ -64,8 +64,7 @@ impl DeviceBackend for FakeDevice {
         self.downs.fetch_add(1, Ordering::SeqCst);
         let mut teardown = Teardown::default();
         let failed = self.broken_down.load(Ordering::SeqCst);
-        step(
-            &mut teardown,
+        teardown.record(
             "deactivate wlan1",
             if failed {
                 Err(Error::new(ErrorCode::Io, "refused"))
@@ -73,7 +72,7 @@ impl DeviceBackend for FakeDevice {
                 Ok(())
             },
         );
-        step(&mut teardown, "delete wlan1_dev", Ok(()));
+        teardown.record("delete wlan1_dev", Ok(()));
         teardown
     }
 
@@ -127,14 +126,21 @@ async fn loss_is_reported_within_two_seconds_and_the_link_rejoins() {
     device.on.store(false, Ordering::SeqCst);
     let lost = events.recv().await.unwrap();
     assert_eq!(lost.state, LinkState::Lost);
-    assert!(lost.reason.unwrap().contains("172.31.1.1 stopped answering"));
+    assert!(
+        lost.reason
+            .unwrap()
+            .contains("172.31.1.1 stopped answering")
+    );
     let detection = lost_at.elapsed();
     assert!(detection <= Duration::from_secs(2), "{detection:?}");
 
     // Off for a minute: attempts back off, up to one every few seconds.
     tokio::time::sleep(Duration::from_secs(60)).await;
     let attempts = device.ups.load(Ordering::SeqCst) - 1;
-    assert!((5..=15).contains(&attempts), "{attempts} rejoins in a minute");
+    assert!(
+        (5..=15).contains(&attempts),
+        "{attempts} rejoins in a minute"
+    );
 
     let back_at = Instant::now();
     device.on.store(true, Ordering::SeqCst);
@@ -158,7 +164,11 @@ async fn down_stops_supervision_and_reports_every_failed_step() {
     let probes = device.probes.load(Ordering::SeqCst);
     device.on.store(false, Ordering::SeqCst);
     tokio::time::sleep(Duration::from_secs(30)).await;
-    assert_eq!(device.probes.load(Ordering::SeqCst), probes, "no probe after down");
+    assert_eq!(
+        device.probes.load(Ordering::SeqCst),
+        probes,
+        "no probe after down"
+    );
     assert_eq!(device.ups.load(Ordering::SeqCst), 1, "no rejoin after down");
     assert_eq!(
         service.status("cozmo").await.unwrap().state,

@@ -1,8 +1,8 @@
 //! Typed calls on NetworkManager over the system bus, returning domain types.
 
 use super::dbus::{
-    AccessPointProxy, DeviceProxy, Ip4ConfigProxy, NetworkManagerProxy, NmSettings, NmSettingsOut,
-    SettingsConnectionProxy, SettingsProxy, WirelessProxy,
+    AccessPointProxy, ActiveConnectionProxy, DeviceProxy, Ip4ConfigProxy, NetworkManagerProxy,
+    NmSettings, NmSettingsOut, SettingsConnectionProxy, SettingsProxy, WirelessProxy,
 };
 use super::map;
 use futures_util::{Stream, StreamExt};
@@ -227,6 +227,66 @@ impl NmClient {
             });
         }
         Ok(saved)
+    }
+
+    /// Every profile with its settings (secrets left out), in NetworkManager's terms.
+    pub async fn profiles(&self) -> Result<Vec<(OwnedObjectPath, NmSettings)>, Error> {
+        let settings = SettingsProxy::new(&self.connection)
+            .await
+            .map_err(nm_error)?;
+        let mut profiles = Vec::new();
+        for path in settings.list_connections().await.map_err(nm_error)? {
+            // A profile can vanish between listing and reading it.
+            if let Ok(profile) = self.settings_of(&path).await {
+                profiles.push((path, profile));
+            }
+        }
+        Ok(profiles)
+    }
+
+    /// Saves a new profile (without activating it); returns its path.
+    pub async fn add_profile(&self, profile: NmSettingsOut<'_>) -> Result<OwnedObjectPath, Error> {
+        SettingsProxy::new(&self.connection)
+            .await
+            .map_err(nm_error)?
+            .add_connection(profile)
+            .await
+            .map_err(nm_error)
+    }
+
+    /// Activates the profile at `profile` on `device`.
+    pub async fn activate_on(
+        &self,
+        profile: &OwnedObjectPath,
+        device: &NmWifiDevice,
+    ) -> Result<(), Error> {
+        let root = ObjectPath::from_static_str_unchecked("/");
+        self.nm
+            .activate_connection(&profile.as_ref(), &device.path.as_ref(), &root)
+            .await
+            .map_err(nm_error)?;
+        Ok(())
+    }
+
+    /// The UUID of the profile active on `device`, if any.
+    pub async fn active_uuid(&self, device: &NmWifiDevice) -> Result<Option<String>, Error> {
+        let active = self
+            .device_uncached(&device.path)
+            .await?
+            .active_connection()
+            .await
+            .map_err(nm_error)?;
+        if active.as_str() == "/" {
+            return Ok(None);
+        }
+        let proxy = ActiveConnectionProxy::builder(&self.connection)
+            .path(active)
+            .map_err(nm_error)?
+            .cache_properties(zbus::proxy::CacheProperties::No)
+            .build()
+            .await
+            .map_err(nm_error)?;
+        Ok(proxy.uuid().await.ok())
     }
 
     async fn settings_of(&self, path: &OwnedObjectPath) -> Result<NmSettings, Error> {
@@ -473,12 +533,12 @@ impl NmClient {
     }
 }
 
-fn string(settings: &NmSettings, setting: &str, key: &str) -> Option<String> {
+pub(crate) fn string(settings: &NmSettings, setting: &str, key: &str) -> Option<String> {
     let value = settings.get(setting)?.get(key)?;
     <&str>::try_from(&**value).ok().map(str::to_owned)
 }
 
-fn bytes(value: &OwnedValue) -> Option<Vec<u8>> {
+pub(crate) fn bytes(value: &OwnedValue) -> Option<Vec<u8>> {
     Vec::<u8>::try_from(value.try_clone().ok()?).ok()
 }
 

@@ -14,8 +14,8 @@ use tokio::sync::mpsc;
 use zbus::zvariant::OwnedObjectPath;
 
 pub struct NmBackend {
-    client: NmClient,
-    store: std::sync::Arc<SecretStore>,
+    pub(crate) client: NmClient,
+    pub(crate) store: std::sync::Arc<SecretStore>,
     /// The tasks that forward NetworkManager's signals; stopped with the backend.
     watchers: Vec<tokio::task::AbortHandle>,
 }

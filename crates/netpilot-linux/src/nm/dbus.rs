@@ -118,6 +118,17 @@ pub trait AccessPoint {
 )]
 pub trait Settings {
     fn list_connections(&self) -> zbus::Result<Vec<OwnedObjectPath>>;
+
+    fn add_connection(&self, connection: NmSettingsOut<'_>) -> zbus::Result<OwnedObjectPath>;
+}
+
+#[proxy(
+    interface = "org.freedesktop.NetworkManager.Connection.Active",
+    default_service = "org.freedesktop.NetworkManager"
+)]
+pub trait ActiveConnection {
+    #[zbus(property)]
+    fn uuid(&self) -> zbus::Result<String>;
 }
 
 #[proxy(

@@ -12,6 +12,7 @@ pub mod agent;
 pub mod api;
 pub mod backend;
 mod dbus;
+pub mod device;
 pub mod join;
 mod map;
 
