@@ -2,6 +2,7 @@
 //! budget, and the events it receives. Transport-agnostic: the Unix socket and the
 //! WebSocket servers feed frames in and carry lines out.
 
+use crate::device::Devices;
 use crate::monitor::{ConnectionsDocument, InterfacesDocument, PortsDocument, TrafficDocument};
 use crate::protocol::{Event, Request, Response, SERVICES};
 use netpilot_core::{Error, ErrorCode, Secret};
@@ -49,6 +50,7 @@ impl Default for RateLimit {
 pub struct Dispatcher<M> {
     network: NetworkHandle,
     monitor: M,
+    devices: Arc<dyn Devices>,
     traffic: broadcast::Sender<TrafficDocument>,
     /// Woken when a client subscribes to `monitor.traffic`, so the sampler runs only while
     /// someone listens (no wakeups when idle).
@@ -62,12 +64,14 @@ impl<M: Monitor> Dispatcher<M> {
     pub fn new(
         network: NetworkHandle,
         monitor: M,
+        devices: Arc<dyn Devices>,
         traffic: broadcast::Sender<TrafficDocument>,
         rate_limit: RateLimit,
     ) -> Self {
         Dispatcher {
             network,
             monitor,
+            devices,
             traffic,
             traffic_wanted: tokio::sync::Notify::new(),
             rate_limit,
@@ -119,6 +123,7 @@ pub async fn serve_session<M: Monitor>(
         refilled: Instant::now(),
     };
     let mut network = dispatcher.network.subscribe();
+    let mut devices = dispatcher.devices.subscribe();
     loop {
         let lines = tokio::select! {
             frame = incoming.recv() => match frame {
@@ -129,6 +134,13 @@ pub async fn serve_session<M: Monitor>(
                 Ok(event) => session.on_service_event(event),
                 // Fell behind: what matters is the state now, and the prompts pending.
                 Err(broadcast::error::RecvError::Lagged(_)) => session.resync(&dispatcher).await,
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            event = devices.recv() => match event {
+                Ok(event) if session.subscriptions.contains("device") => vec![device_event(&event)],
+                Ok(_) => Vec::new(),
+                // Fell behind: every link's state now.
+                Err(broadcast::error::RecvError::Lagged(_)) => session.device_snapshot(&dispatcher).await,
                 Err(broadcast::error::RecvError::Closed) => return,
             },
             sample = next_sample(&mut session.traffic) => match sample {
@@ -223,6 +235,9 @@ impl Session {
                 // (re)connects loses nothing.
                 if services.contains(&"network") {
                     events.push(network_event(&network.status().await?));
+                }
+                if services.contains(&"device") {
+                    events.extend(self.device_snapshot(dispatcher).await);
                 }
                 if services.contains(&"network.credentials") {
                     events.extend(
@@ -344,6 +359,11 @@ impl Session {
                 ok("ok", Some(to_value(&dispatcher.monitor.traffic().await?))),
                 Vec::new(),
             ),
+            device if device.starts_with("device.") => {
+                let verb = &device["device.".len()..];
+                let (message, result) = dispatcher.devices.call(verb, params).await?;
+                (ok(&message, Some(result)), Vec::new())
+            }
             other => {
                 return Err(
                     Error::new(ErrorCode::UnknownMethod, format!("no method {other:?}"))
@@ -383,6 +403,19 @@ impl Session {
         }
     }
 
+    async fn device_snapshot<M: Monitor>(&self, dispatcher: &Dispatcher<M>) -> Vec<String> {
+        if !self.subscriptions.contains("device") {
+            return Vec::new();
+        }
+        dispatcher
+            .devices
+            .snapshot()
+            .await
+            .iter()
+            .map(device_event)
+            .collect()
+    }
+
     async fn resync<M: Monitor>(&self, dispatcher: &Dispatcher<M>) -> Vec<String> {
         let mut lines = Vec::new();
         if self.subscriptions.contains("network")
@@ -403,6 +436,14 @@ fn network_event(state: &netpilot_core::network::NetworkState) -> String {
     Event {
         service: "network",
         data: to_value(state),
+    }
+    .to_line()
+}
+
+fn device_event(event: &netpilot_core::device::DeviceEvent) -> String {
+    Event {
+        service: "device",
+        data: to_value(event),
     }
     .to_line()
 }
@@ -441,7 +482,7 @@ fn services(params: &Map<String, Value>) -> Result<Vec<&'static str>, Error> {
 
 /// Parses params into `T`. The message names the expected shape, never the values given:
 /// they may hold a password.
-fn params_of<T: serde::de::DeserializeOwned>(
+pub(crate) fn params_of<T: serde::de::DeserializeOwned>(
     params: Map<String, Value>,
     shape: &str,
 ) -> Result<T, Error> {

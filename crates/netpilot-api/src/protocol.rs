@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 pub const MAX_FRAME: usize = 1024 * 1024;
 
 /// Every method of protocol v1; docs/protocol.md shows each (its tests check that).
-pub const METHODS: [&str; 13] = [
+pub const METHODS: [&str; 20] = [
     "subscribe",
     "unsubscribe",
     "network.status",
@@ -23,10 +23,22 @@ pub const METHODS: [&str; 13] = [
     "monitor.connections",
     "monitor.ports",
     "monitor.traffic",
+    "device.configure",
+    "device.list",
+    "device.status",
+    "device.up",
+    "device.down",
+    "device.test",
+    "device.reset",
 ];
 
 /// The services a client can subscribe to.
-pub const SERVICES: [&str; 3] = ["network", "network.credentials", "monitor.traffic"];
+pub const SERVICES: [&str; 4] = [
+    "network",
+    "network.credentials",
+    "monitor.traffic",
+    "device",
+];
 
 #[derive(Clone, PartialEq)]
 pub struct Request {

@@ -61,6 +61,10 @@ pub async fn play(daemon: &mut Daemon, client: &mut Client, line: &str) -> Vec<V
                 .device(state, value["ssid"].as_str().unwrap_or_default())
                 .await;
         }
+        Some("device-ap") => daemon.devices.on.store(
+            value["on"].as_bool().unwrap(),
+            std::sync::atomic::Ordering::SeqCst,
+        ),
         Some("traffic") => daemon.dispatcher.publish_traffic(FakeMonitor::sample()),
         Some("wait") => {
             tokio::time::sleep(Duration::from_millis(value["ms"].as_u64().unwrap())).await

@@ -5,12 +5,14 @@ use netpilot_api::monitor::{
     ConnectionSummary, ConnectionsDocument, InterfacesDocument, PortsDocument, TrafficDocument,
 };
 
+use netpilot_api::device::DeviceApi;
 use netpilot_core::ports::{LinkSnapshot, WifiEvent};
 use netpilot_core::wifi::{DeviceState, Security, WifiDevice, WifiNetwork};
 use netpilot_core::{Error, Visibility};
 use netpilot_engine::connect::Timeouts;
+use netpilot_engine::device::DeviceService;
 use netpilot_engine::network::{Config, spawn};
-use netpilot_engine::testing::{FakeResponder, FakeWifi, wifi_secrets_request};
+use netpilot_engine::testing::{FakeDevices, FakeResponder, FakeWifi, wifi_secrets_request};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
@@ -91,6 +93,7 @@ fn network(ssid: &str, signal: u8, security: Security, channel: u16) -> WifiNetw
 
 pub struct Daemon {
     pub dispatcher: Arc<Dispatcher<FakeMonitor>>,
+    pub devices: Arc<FakeDevices>,
     pub backend: Arc<FakeWifi>,
     pub backend_events: mpsc::Sender<WifiEvent>,
     pub responders: Vec<FakeResponder>,
@@ -116,9 +119,22 @@ impl Daemon {
         };
         let network = spawn(Arc::clone(&backend), receiver, config);
         let (traffic, _) = broadcast::channel(16);
-        let dispatcher = Arc::new(Dispatcher::new(network, FakeMonitor, traffic, rate_limit));
+        let devices = Arc::new(FakeDevices::default());
+        devices.on.store(true, std::sync::atomic::Ordering::SeqCst);
+        let service = DeviceService::with_clock(Arc::clone(&devices), Default::default(), || {
+            1_790_000_000_000
+        });
+        let api = Arc::new(DeviceApi::new(service, "internet.lab:80".into()));
+        let dispatcher = Arc::new(Dispatcher::new(
+            network,
+            FakeMonitor,
+            api,
+            traffic,
+            rate_limit,
+        ));
         Daemon {
             dispatcher,
+            devices,
             backend,
             backend_events,
             responders: Vec::new(),

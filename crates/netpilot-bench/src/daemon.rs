@@ -174,9 +174,15 @@ fn start_server(floor: bool) -> (u16, Server) {
             };
             let network = network::spawn(Arc::clone(&backend), receiver, config);
             let (traffic, _) = tokio::sync::broadcast::channel(16);
+            let devices = netpilot_engine::device::DeviceService::new(
+                Arc::new(netpilot_engine::testing::FakeDevices::default()),
+                Default::default(),
+            );
+            let devices = netpilot_api::device::DeviceApi::new(devices, String::new());
             let dispatcher = Arc::new(Dispatcher::new(
                 network,
                 NoMonitor,
+                Arc::new(devices),
                 traffic,
                 RateLimit::default(),
             ));

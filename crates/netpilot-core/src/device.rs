@@ -9,7 +9,7 @@ use std::net::Ipv4Addr;
 
 /// How to tell that the device answers on its link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase", tag = "kind")]
+#[serde(try_from = "String", into = "String")]
 pub enum Probe {
     /// An ICMP echo to the device address.
     Icmp,
@@ -45,6 +45,19 @@ impl std::fmt::Display for Probe {
             Probe::Icmp => write!(f, "icmp"),
             Probe::Tcp { port } => write!(f, "tcp:{port}"),
         }
+    }
+}
+
+impl TryFrom<String> for Probe {
+    type Error = Error;
+    fn try_from(text: String) -> Result<Self, Error> {
+        Probe::parse(&text)
+    }
+}
+
+impl From<Probe> for String {
+    fn from(probe: Probe) -> String {
+        probe.to_string()
     }
 }
 
@@ -239,6 +252,7 @@ impl Preset {
 
 /// A device link as configured: everything needed to bring it up again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct DeviceSpec {
     /// The user's name for it (`cozmo`, `lab-drone`); names the profile.
     pub name: String,
@@ -358,6 +372,7 @@ pub enum LinkState {
 
 /// A failure that happened to a link, kept for `status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct LinkFailure {
     /// Unix time in milliseconds.
     pub at_ms: u64,
@@ -366,6 +381,7 @@ pub struct LinkFailure {
 
 /// The internet link: the interface holding the lowest-metric default route.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct InternetLink {
     pub interface: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -375,6 +391,7 @@ pub struct InternetLink {
 
 /// What `device status` reports for one device link.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct DeviceStatus {
     #[serde(flatten)]
     pub spec: DeviceSpec,
@@ -394,6 +411,7 @@ pub struct DeviceStatus {
 
 /// One transition of a device link, as the `device` event service sends it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct DeviceEvent {
     pub name: String,
     pub state: LinkState,
@@ -405,6 +423,7 @@ pub struct DeviceEvent {
 
 /// One step of `down` or `reset` that did not work; the others still ran.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct StepFailure {
     pub step: String,
     pub error: Error,
@@ -412,6 +431,7 @@ pub struct StepFailure {
 
 /// What `device down` / `device reset` did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Teardown {
     /// The steps that were done ("deactivated wlan1", "deleted profile …").
     pub done: Vec<String>,
@@ -431,6 +451,7 @@ impl Teardown {
 
 /// One check of `device test`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Check {
     pub name: String,
     pub passed: bool,

@@ -84,6 +84,16 @@ impl<B: DeviceBackend> DeviceService<B> {
         })
     }
 
+    /// The service's clock: Unix time in milliseconds.
+    pub fn now_ms(&self) -> u64 {
+        (self.clock)()
+    }
+
+    /// The internet link now.
+    pub async fn internet(&self) -> Result<Option<netpilot_core::device::InternetLink>, Error> {
+        self.backend.internet().await
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<DeviceEvent> {
         self.events.subscribe()
     }

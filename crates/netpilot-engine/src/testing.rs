@@ -354,3 +354,152 @@ pub fn wifi_secrets_request(ssid: &str, request_new: bool) -> netpilot_core::Sec
         },
     }
 }
+
+/// A device link's world in memory: the device's access point can be switched off and
+/// on; joining takes a second, a probe 3 ms. Counts what was asked of it.
+#[derive(Default)]
+pub struct FakeDevices {
+    /// Whether the device's access point is on.
+    pub on: std::sync::atomic::AtomicBool,
+    pub ups: std::sync::atomic::AtomicUsize,
+    pub downs: std::sync::atomic::AtomicUsize,
+    pub probes: std::sync::atomic::AtomicUsize,
+    /// Makes the first step of `down` fail.
+    pub broken_down: std::sync::atomic::AtomicBool,
+    pub specs: Mutex<Vec<netpilot_core::device::DeviceSpec>>,
+}
+
+impl FakeDevices {
+    fn is_on(&self) -> bool {
+        self.on.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn count(counter: &std::sync::atomic::AtomicUsize) {
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl netpilot_core::ports::DeviceBackend for FakeDevices {
+    async fn configure(
+        &self,
+        mut spec: netpilot_core::device::DeviceSpec,
+        _password: Option<netpilot_core::Secret>,
+    ) -> Result<netpilot_core::ports::Configured, Error> {
+        spec.interface.get_or_insert_with(|| "wlan1".to_string());
+        let mut specs = self.specs.lock().unwrap_or_else(|p| p.into_inner());
+        specs.retain(|s| s.name != spec.name);
+        specs.push(spec.clone());
+        Ok(netpilot_core::ports::Configured {
+            spec,
+            warnings: Vec::new(),
+        })
+    }
+
+    async fn list(&self) -> Result<Vec<netpilot_core::device::DeviceSpec>, Error> {
+        Ok(self.specs.lock().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+
+    async fn up(
+        &self,
+        spec: &netpilot_core::device::DeviceSpec,
+        timeout: std::time::Duration,
+    ) -> Result<netpilot_core::ports::LinkUp, Error> {
+        Self::count(&self.ups);
+        // As NetworkManager: an attempt keeps scanning, and joins once the AP is there.
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !self.is_on() {
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::new(
+                    netpilot_core::ErrorCode::Timeout,
+                    format!("{:?} was not joined", spec.ssid),
+                ));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        Ok(netpilot_core::ports::LinkUp {
+            interface: spec.interface.clone().unwrap_or_default(),
+            local_address: Some("172.31.1.100/24".into()),
+        })
+    }
+
+    async fn down(
+        &self,
+        spec: &netpilot_core::device::DeviceSpec,
+    ) -> netpilot_core::device::Teardown {
+        Self::count(&self.downs);
+        let mut teardown = netpilot_core::device::Teardown::default();
+        let interface = spec.interface.clone().unwrap_or_default();
+        let result = if self.broken_down.load(std::sync::atomic::Ordering::SeqCst) {
+            Err(Error::new(netpilot_core::ErrorCode::Io, "refused"))
+        } else {
+            Ok(())
+        };
+        teardown.record(format!("disconnect {interface}"), result);
+        teardown
+    }
+
+    async fn reset(
+        &self,
+        spec: &netpilot_core::device::DeviceSpec,
+    ) -> netpilot_core::device::Teardown {
+        let mut teardown = self.down(spec).await;
+        self.specs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|s| s.name != spec.name);
+        teardown.record(format!("delete profile netpilot-{}", spec.name), Ok(()));
+        teardown
+    }
+
+    async fn probe(
+        &self,
+        spec: &netpilot_core::device::DeviceSpec,
+        timeout: std::time::Duration,
+    ) -> Result<std::time::Duration, Error> {
+        Self::count(&self.probes);
+        if self.is_on() {
+            tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+            Ok(std::time::Duration::from_millis(3))
+        } else {
+            tokio::time::sleep(timeout).await;
+            Err(Error::new(
+                netpilot_core::ErrorCode::Timeout,
+                format!("no answer from {}", spec.address),
+            ))
+        }
+    }
+
+    async fn test(
+        &self,
+        spec: &netpilot_core::device::DeviceSpec,
+        internet: &str,
+    ) -> Result<Vec<netpilot_core::device::Check>, Error> {
+        let check = |name: &str, passed: bool, detail: String| netpilot_core::device::Check {
+            name: name.into(),
+            passed,
+            detail,
+        };
+        Ok(vec![
+            check(
+                "default route",
+                true,
+                "via wlan0 (192.168.50.1) (metric 600)".into(),
+            ),
+            check(
+                "device answers",
+                self.is_on(),
+                format!("{} on wlan1", spec.address),
+            ),
+            check("internet answers", true, format!("{internet} on wlan0")),
+        ])
+    }
+
+    async fn internet(&self) -> Result<Option<netpilot_core::device::InternetLink>, Error> {
+        Ok(Some(netpilot_core::device::InternetLink {
+            interface: "wlan0".into(),
+            gateway: Some("192.168.50.1".into()),
+            metric: 600,
+        }))
+    }
+}

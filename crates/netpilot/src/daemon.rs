@@ -2,6 +2,7 @@
 //! handed to the engine and the API. NetworkManager (through the lazy backend, so the
 //! daemon starts without it), the network service, the monitor, and the two transports.
 
+use netpilot_api::device::DeviceApi;
 use netpilot_api::dispatch::{Dispatcher, Monitor, RateLimit};
 use netpilot_api::monitor::{
     ConnectionSummary, ConnectionsDocument, InterfacesDocument, PortsDocument, TrafficDocument,
@@ -10,6 +11,7 @@ use netpilot_api::server::{PeerPolicy, WebSocketPolicy, serve_unix, serve_websoc
 use netpilot_core::ports::LinkSource;
 use netpilot_core::{Error, ErrorCode};
 use netpilot_engine::connect::Timeouts;
+use netpilot_engine::device::{DeviceService, Supervision};
 use netpilot_engine::monitor::interfaces::{with_rates, without_rates};
 use netpilot_engine::monitor::{
     ConnectionFilter, ConnectionKind, TrafficMeter, collect_connections, collect_ports,
@@ -30,6 +32,9 @@ pub struct Settings {
     pub token_file: PathBuf,
     pub origins: Vec<String>,
     pub timeouts: Timeouts,
+    pub supervision: Supervision,
+    /// What `device.test` connects to, to prove the internet answers (HOST:PORT).
+    pub internet_probe: String,
 }
 
 /// The default socket: `$NETPILOT_SOCKET` if set; a system path for root (a service), a
@@ -55,11 +60,13 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         debounce: Duration::from_millis(50),
         tokens: Box::new(random_token),
     };
+    let devices = DeviceService::new(Arc::new(backend.clone()), settings.supervision);
     let network = network::spawn(backend, events, config);
     let (traffic, _) = tokio::sync::broadcast::channel(16);
     let dispatcher = Arc::new(Dispatcher::new(
         network,
         LinuxMonitor,
+        Arc::new(DeviceApi::new(devices, settings.internet_probe)),
         traffic,
         RateLimit::default(),
     ));

@@ -2,20 +2,9 @@
 //! device can be switched off and on (paused time: the figures are exact).
 
 use super::*;
-use netpilot_core::device::{DeviceRequest, InternetLink};
-use netpilot_core::ports::LinkUp;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-
-#[derive(Default)]
-struct FakeDevice {
-    /// Whether the device's access point is on.
-    on: AtomicBool,
-    ups: AtomicUsize,
-    downs: AtomicUsize,
-    probes: AtomicUsize,
-    /// Makes the first `down` step fail.
-    broken_down: AtomicBool,
-}
+use crate::testing::FakeDevices;
+use netpilot_core::device::DeviceRequest;
+use std::sync::atomic::Ordering;
 
 fn spec() -> DeviceSpec {
     let request = DeviceRequest {
@@ -29,80 +18,10 @@ fn spec() -> DeviceSpec {
     request.spec().unwrap().0
 }
 
-impl DeviceBackend for FakeDevice {
-    async fn configure(
-        &self,
-        spec: DeviceSpec,
-        _password: Option<Secret>,
-    ) -> Result<Configured, Error> {
-        Ok(Configured {
-            spec,
-            warnings: Vec::new(),
-        })
-    }
-
-    async fn list(&self) -> Result<Vec<DeviceSpec>, Error> {
-        Ok(vec![spec()])
-    }
-
-    async fn up(&self, _spec: &DeviceSpec, timeout: Duration) -> Result<LinkUp, Error> {
-        self.ups.fetch_add(1, Ordering::SeqCst);
-        // Joining takes a second when the AP is there; otherwise the attempt times out.
-        if self.on.load(Ordering::SeqCst) {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            Ok(LinkUp {
-                interface: "wlan1".into(),
-                local_address: Some("172.31.1.100/24".into()),
-            })
-        } else {
-            tokio::time::sleep(timeout).await;
-            Err(Error::new(ErrorCode::Timeout, "no such network"))
-        }
-    }
-
-    async fn down(&self, _spec: &DeviceSpec) -> Teardown {
-        self.downs.fetch_add(1, Ordering::SeqCst);
-        let mut teardown = Teardown::default();
-        let failed = self.broken_down.load(Ordering::SeqCst);
-        teardown.record(
-            "deactivate wlan1",
-            if failed {
-                Err(Error::new(ErrorCode::Io, "refused"))
-            } else {
-                Ok(())
-            },
-        );
-        teardown.record("delete wlan1_dev", Ok(()));
-        teardown
-    }
-
-    async fn reset(&self, spec: &DeviceSpec) -> Teardown {
-        self.down(spec).await
-    }
-
-    async fn probe(&self, _spec: &DeviceSpec, timeout: Duration) -> Result<Duration, Error> {
-        self.probes.fetch_add(1, Ordering::SeqCst);
-        if self.on.load(Ordering::SeqCst) {
-            tokio::time::sleep(Duration::from_millis(3)).await;
-            Ok(Duration::from_millis(3))
-        } else {
-            tokio::time::sleep(timeout).await;
-            Err(Error::new(ErrorCode::Timeout, "no answer"))
-        }
-    }
-
-    async fn test(&self, _spec: &DeviceSpec, _internet: &str) -> Result<Vec<Check>, Error> {
-        Ok(Vec::new())
-    }
-
-    async fn internet(&self) -> Result<Option<InternetLink>, Error> {
-        Ok(None)
-    }
-}
-
-fn service() -> (Arc<FakeDevice>, Arc<DeviceService<FakeDevice>>) {
-    let backend = Arc::new(FakeDevice::default());
+fn service() -> (Arc<FakeDevices>, Arc<DeviceService<FakeDevices>>) {
+    let backend = Arc::new(FakeDevices::default());
     backend.on.store(true, Ordering::SeqCst);
+    backend.specs.lock().unwrap().push(spec());
     let service = DeviceService::with_clock(Arc::clone(&backend), Supervision::default(), || 0);
     (backend, service)
 }
@@ -159,8 +78,8 @@ async fn down_stops_supervision_and_reports_every_failed_step() {
     device.broken_down.store(true, Ordering::SeqCst);
     let teardown = service.down("cozmo").await.unwrap();
     assert_eq!(teardown.failed.len(), 1);
-    assert_eq!(teardown.failed[0].step, "deactivate wlan1");
-    assert_eq!(teardown.done, vec!["delete wlan1_dev".to_string()]);
+    assert_eq!(teardown.failed[0].step, "disconnect wlan1");
+    assert!(teardown.done.is_empty());
     let probes = device.probes.load(Ordering::SeqCst);
     device.on.store(false, Ordering::SeqCst);
     tokio::time::sleep(Duration::from_secs(30)).await;
@@ -185,7 +104,10 @@ async fn a_device_that_never_answers_fails_up_and_is_taken_down() {
     assert_eq!(device.downs.load(Ordering::SeqCst), 0, "nothing was joined");
     let status = service.status("cozmo").await.unwrap();
     assert_eq!(status.state, LinkState::Down);
-    assert_eq!(status.last_failure.unwrap().reason, "no such network");
+    assert_eq!(
+        status.last_failure.unwrap().reason,
+        "\"Cozmo_A1B2C3\" was not joined"
+    );
 }
 
 #[tokio::test(start_paused = true)]

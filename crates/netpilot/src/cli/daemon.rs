@@ -5,6 +5,7 @@ use crate::daemon::{Settings, default_socket};
 use clap::Args;
 use netpilot_core::{Error, ErrorCode};
 use netpilot_engine::connect::Timeouts;
+use netpilot_engine::device::Supervision;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -46,6 +47,14 @@ pub struct DaemonArgs {
     /// How long a password prompt waits for an answer, in seconds.
     #[arg(long, value_name = "SECONDS", default_value = "120", value_parser = parse_seconds)]
     prompt_timeout: Duration,
+    /// How often each device link's device is probed, in seconds; no answer for
+    /// 2.4 probes' time is a lost link.
+    #[arg(long, value_name = "SECONDS", default_value = "0.5", value_parser = parse_seconds)]
+    probe_interval: Duration,
+    /// What `device test` connects to (by name, so DNS is tested too) to prove the
+    /// internet still answers.
+    #[arg(long, value_name = "HOST:PORT", default_value = "nmcheck.gnome.org:80")]
+    internet_probe: String,
 }
 
 impl DaemonArgs {
@@ -76,6 +85,12 @@ impl DaemonArgs {
                 dhcp: self.dhcp_timeout,
                 prompt: self.prompt_timeout,
             },
+            supervision: Supervision {
+                interval: self.probe_interval,
+                loss_after: self.probe_interval.mul_f64(2.4),
+                ..Supervision::default()
+            },
+            internet_probe: self.internet_probe,
         };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
