@@ -44,6 +44,8 @@ pub enum ErrorCode {
     NotFound,
     /// A device link needs a radio besides the internet's, and none is free.
     NoFreeRadio,
+    /// The netpilot daemon does not answer (for commands that go through it).
+    DaemonUnavailable,
     /// Protocol: the request is not JSON.
     ParseError,
     /// Protocol: JSON, but not a request object with a `method`.
@@ -95,6 +97,7 @@ impl ErrorCode {
             ErrorCode::UserCanceled => "user-canceled",
             ErrorCode::NotFound => "not-found",
             ErrorCode::NoFreeRadio => "no-free-radio",
+            ErrorCode::DaemonUnavailable => "daemon-unavailable",
             ErrorCode::ParseError => "parse-error",
             ErrorCode::InvalidRequest => "invalid-request",
             ErrorCode::UnknownMethod => "unknown-method",
@@ -127,6 +130,7 @@ impl ErrorCode {
             ErrorCode::UserCanceled => "Cancelled",
             ErrorCode::NotFound => "Not found",
             ErrorCode::NoFreeRadio => "No free WiFi radio for the device",
+            ErrorCode::DaemonUnavailable => "The netpilot daemon is not running",
             ErrorCode::ParseError => "Malformed request",
             ErrorCode::InvalidRequest => "Invalid request",
             ErrorCode::UnknownMethod => "Unknown method",
@@ -220,6 +224,7 @@ mod tests {
             ErrorCode::UserCanceled,
             ErrorCode::NotFound,
             ErrorCode::NoFreeRadio,
+            ErrorCode::DaemonUnavailable,
             ErrorCode::ParseError,
             ErrorCode::InvalidRequest,
             ErrorCode::UnknownMethod,

@@ -1,7 +1,9 @@
 //! The command line: one module per subcommand.
 
+mod client;
 mod connections;
 mod daemon;
+mod device;
 pub mod exit;
 mod interfaces;
 mod monitor;
@@ -48,6 +50,9 @@ enum Command {
     Monitor(monitor::MonitorArgs),
     /// WiFi: list networks, connect (asking for passwords), status, disconnect, forget.
     Wifi(wifi::WifiArgs),
+    /// Device links: join a robot's, drone's or camera's own WiFi on a second radio while
+    /// the internet stays where it is (through the daemon).
+    Device(device::DeviceArgs),
     /// Serve the JSON API (protocol v1) on a Unix socket and a WebSocket, as
     /// NetworkManager's secret agent.
     Daemon(daemon::DaemonArgs),
@@ -81,6 +86,7 @@ impl Cli {
             Command::Traffic(args) => args.run(&ctx),
             Command::Monitor(args) => args.run(&ctx),
             Command::Wifi(args) => args.run(&ctx),
+            Command::Device(args) => args.run(&ctx),
             Command::Daemon(args) => args.run(&ctx),
         }
     }

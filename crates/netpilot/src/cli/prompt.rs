@@ -1,9 +1,10 @@
 //! Asking for a password on the terminal, without echo.
 
-use netpilot_core::Secret;
+use netpilot_core::secret::validate_psk;
+use netpilot_core::{Error, ErrorCode, Secret};
 use rustix::termios::{self, LocalModes, OptionalActions, SpecialCodeIndex};
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Reads a password from the controlling terminal (`/dev/tty`, so it works with stdin
@@ -72,4 +73,18 @@ fn read_line(tty: &mut File, prompt: &str, abandon: &AtomicBool) -> io::Result<O
     Ok(Some(Secret::new(
         String::from_utf8_lossy(&line).into_owned(),
     )))
+}
+
+/// The password on the first line of standard input (`--password-stdin`), checked.
+pub fn read_stdin_password() -> Result<Secret, Error> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(|e| {
+        Error::new(
+            ErrorCode::Io,
+            format!("cannot read the password from standard input: {e}"),
+        )
+    })?;
+    let password = Secret::new(line.trim_end_matches(['\n', '\r']).to_string());
+    validate_psk(&password)?;
+    Ok(password)
 }

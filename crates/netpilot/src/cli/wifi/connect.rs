@@ -1,6 +1,7 @@
 //! `netpilot wifi connect`: join a network, with netpilot as NetworkManager's secret agent.
 
-use super::via_daemon::{Daemon, Request};
+use super::via_daemon::Request;
+use crate::cli::client::Daemon;
 use crate::cli::progress::Progress;
 use crate::cli::prompt::read_password;
 use crate::cli::{Ctx, parse_seconds};
@@ -15,7 +16,7 @@ use netpilot_engine::connect::{Attempt, ConnectTracker, Timeouts, Verdict};
 use netpilot_linux::nm::agent::{self, AgentEvent, PendingSecrets};
 use netpilot_linux::nm::{NmClient, join};
 use netpilot_linux::secrets::SecretStore;
-use std::io::{BufRead, IsTerminal};
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -111,7 +112,7 @@ impl ConnectArgs {
     pub async fn run(self, ctx: &Ctx) -> anyhow::Result<()> {
         validate_ssid(&self.ssid)?;
         let given = if self.password_stdin {
-            Some(read_stdin_password()?)
+            Some(crate::cli::prompt::read_stdin_password()?)
         } else {
             None
         };
@@ -421,17 +422,4 @@ fn field(pending: &PendingSecrets) -> String {
         .first()
         .cloned()
         .unwrap_or_else(|| "psk".to_string())
-}
-
-fn read_stdin_password() -> Result<Secret, Error> {
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).map_err(|e| {
-        Error::new(
-            ErrorCode::Io,
-            format!("cannot read the password from standard input: {e}"),
-        )
-    })?;
-    let password = Secret::new(line.trim_end_matches(['\n', '\r']).to_string());
-    validate_psk(&password)?;
-    Ok(password)
 }

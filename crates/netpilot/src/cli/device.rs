@@ -1,0 +1,517 @@
+//! `netpilot device`: device links beside the internet, through the daemon (which owns
+//! the secret agent and supervises the links).
+
+use super::Ctx;
+use super::client::Daemon;
+use super::progress::Progress;
+use crate::output::print_json;
+use crate::output::table::{Align, Table};
+use clap::{Args, Subcommand};
+use netpilot_core::device::{
+    Check, DeviceSpec, DeviceStatus, InternetLink, LinkState, PRESETS, Teardown,
+};
+use netpilot_core::{Error, ErrorCode, Secret};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+A device link joins a device's own WiFi access point (a robot, a drone, a camera, a dev \
+board) on a second radio, while the default route and DNS stay on the internet link. \
+The link is supervised by the daemon: when the device stops answering it is reported and \
+rejoined as soon as the device is back.
+
+These commands talk to the netpilot daemon (run `sudo netpilot daemon`, or the systemd \
+unit in contrib/systemd).
+
+Example (an Anki Cozmo; its password is shown on its face):
+  netpilot device configure cozmo --ssid Cozmo_A1B2C3 --preset cozmo --ask
+  netpilot device up cozmo
+  netpilot device test cozmo
+  netpilot device down cozmo")]
+pub struct DeviceArgs {
+    /// The daemon's socket [default: $NETPILOT_SOCKET, else the daemon's default for this
+    /// user, else /run/netpilot/netpilot.sock].
+    #[arg(long, value_name = "PATH", global = true)]
+    socket: Option<PathBuf>,
+    #[command(subcommand)]
+    command: DeviceCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum DeviceCommand {
+    /// Save a device link: the device's network, and a radio that is not the internet's.
+    Configure(ConfigureArgs),
+    /// The configured device links and their state.
+    List,
+    /// Join the device's network and wait until the device answers; supervised from then on.
+    Up(NameArgs),
+    /// Leave the device's network (the profile stays for next time).
+    Down(NameArgs),
+    /// The internet link and each device link: addresses, uptime, probe latency, last failure.
+    Status(MaybeNameArgs),
+    /// Prove the link left the internet alone: default route and DNS are not the device's,
+    /// the device answers on its link, the internet answers on the other.
+    Test(TestArgs),
+    /// Down, then delete the profile and the saved password.
+    Reset(NameArgs),
+    /// The devices netpilot knows: SSID pattern, address, subnet and probe.
+    Presets,
+}
+
+#[derive(Debug, Args)]
+struct NameArgs {
+    /// The device link's name (see `netpilot device list`).
+    name: String,
+}
+
+#[derive(Debug, Args)]
+struct MaybeNameArgs {
+    /// Only this device link.
+    name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct TestArgs {
+    /// The device link's name.
+    name: String,
+    /// What to connect to, by name, to prove DNS and the internet answer
+    /// [default: the daemon's --internet-probe].
+    #[arg(long, value_name = "HOST:PORT")]
+    internet: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct ConfigureArgs {
+    /// A name for the link (letters, digits, - and _), e.g. cozmo.
+    name: String,
+    /// The device's network name.
+    #[arg(long)]
+    ssid: String,
+    /// A known device: cozmo, tello, gopro, esp32 (see `netpilot device presets`).
+    #[arg(long, value_name = "NAME")]
+    preset: Option<String>,
+    /// Read the network's password from the first line of standard input.
+    #[arg(long, conflicts_with = "ask")]
+    password_stdin: bool,
+    /// Ask for the network's password on the terminal.
+    #[arg(long)]
+    ask: bool,
+    /// The radio for the device [default: auto, a free one that is not the internet's].
+    #[arg(long, value_name = "IF|auto")]
+    interface: Option<String>,
+    /// The device's address, when there is no preset (e.g. 192.168.4.1).
+    #[arg(long, value_name = "IP")]
+    address: Option<String>,
+    /// The device's subnet [default: the preset's, or the address's /24].
+    #[arg(long, value_name = "NET/LEN")]
+    subnet: Option<String>,
+    /// How to tell the device answers: icmp or tcp:PORT [default: the preset's, or icmp].
+    #[arg(long, value_name = "icmp|tcp:PORT")]
+    probe: Option<String>,
+    /// Do not join the device's network by itself when it is in range.
+    #[arg(long)]
+    no_auto_connect: bool,
+}
+
+impl DeviceArgs {
+    pub fn run(self, ctx: &Ctx) -> anyhow::Result<()> {
+        if let DeviceCommand::Presets = self.command {
+            return presets(ctx);
+        }
+        // Read before connecting: a prompt must not wait on an open socket.
+        let password = match &self.command {
+            DeviceCommand::Configure(args) => password(args)?,
+            _ => None,
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(async {
+            let mut daemon = connect(self.socket).await?;
+            match self.command {
+                DeviceCommand::Configure(args) => configure(ctx, &mut daemon, args, password).await,
+                DeviceCommand::List => list(ctx, &mut daemon).await,
+                DeviceCommand::Up(args) => up(ctx, &mut daemon, &args.name).await,
+                DeviceCommand::Down(args) => teardown(ctx, &mut daemon, "down", &args.name).await,
+                DeviceCommand::Reset(args) => teardown(ctx, &mut daemon, "reset", &args.name).await,
+                DeviceCommand::Status(args) => status(ctx, &mut daemon, args.name).await,
+                DeviceCommand::Test(args) => test(ctx, &mut daemon, args).await,
+                DeviceCommand::Presets => Ok(()),
+            }
+        })
+    }
+}
+
+/// The daemon, on the socket named, else the user's or the system's.
+async fn connect(socket: Option<PathBuf>) -> Result<Daemon, Error> {
+    let mut candidates = match socket {
+        Some(socket) => vec![socket],
+        None => vec![
+            crate::daemon::default_socket(),
+            PathBuf::from("/run/netpilot/netpilot.sock"),
+        ],
+    };
+    candidates.dedup();
+    for socket in &candidates {
+        if let Some(daemon) = Daemon::find(socket).await {
+            return Ok(daemon);
+        }
+    }
+    let tried: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
+    Err(Error::new(
+        ErrorCode::DaemonUnavailable,
+        format!(
+            "the netpilot daemon is not running (nothing answers on {})",
+            tried.join(" or ")
+        ),
+    )
+    .with_hint(
+        "start it: sudo netpilot daemon (or install contrib/systemd/netpilot.service and \
+         sudo systemctl start netpilot)",
+    ))
+}
+
+fn password(args: &ConfigureArgs) -> Result<Option<Secret>, Error> {
+    if args.password_stdin {
+        return super::prompt::read_stdin_password().map(Some);
+    }
+    if !args.ask {
+        return Ok(None);
+    }
+    if !std::io::stderr().is_terminal() {
+        return Err(
+            Error::new(ErrorCode::InvalidArgument, "--ask needs a terminal")
+                .with_hint("give the password with --password-stdin"),
+        );
+    }
+    let abandon = std::sync::atomic::AtomicBool::new(false);
+    let prompt = format!("Password for {:?}: ", args.ssid);
+    match super::prompt::read_password(&prompt, &abandon) {
+        Ok(Some(password)) => {
+            netpilot_core::secret::validate_psk(&password)?;
+            Ok(Some(password))
+        }
+        Ok(None) => Err(Error::new(ErrorCode::UserCanceled, "cancelled")),
+        Err(e) => Err(Error::new(
+            ErrorCode::Io,
+            format!("cannot read the password from the terminal: {e}"),
+        )),
+    }
+}
+
+async fn call(daemon: &mut Daemon, method: &str, params: Value) -> Result<Value, Error> {
+    let response = daemon.call(method, params).await?;
+    Ok(response.get("result").cloned().unwrap_or(Value::Null))
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(value: &Value, what: &str) -> Result<T, Error> {
+    T::deserialize(value).map_err(|e| {
+        Error::new(
+            ErrorCode::Protocol,
+            format!("the daemon's {what} is not what this netpilot expects: {e}"),
+        )
+        .with_hint("is the daemon the same version as this command?")
+    })
+}
+
+async fn configure(
+    ctx: &Ctx,
+    daemon: &mut Daemon,
+    args: ConfigureArgs,
+    password: Option<Secret>,
+) -> anyhow::Result<()> {
+    let mut params = Map::new();
+    params.insert("name".into(), json!(args.name));
+    params.insert("ssid".into(), json!(args.ssid));
+    params.insert("autoConnect".into(), json!(!args.no_auto_connect));
+    for (key, value) in [
+        ("preset", args.preset),
+        ("interface", args.interface),
+        ("address", args.address),
+        ("subnet", args.subnet),
+        ("probe", args.probe),
+    ] {
+        if let Some(value) = value {
+            params.insert(key.into(), json!(value));
+        }
+    }
+    if let Some(password) = &password {
+        params.insert("password".into(), json!(password.expose()));
+    }
+    let result = call(daemon, "device.configure", Value::Object(params)).await?;
+    if ctx.json {
+        return print_json(&result);
+    }
+    let spec: DeviceSpec = parse(&result["device"], "device")?;
+    let warnings: Vec<String> = parse(&result["warnings"], "warnings")?;
+    for warning in &warnings {
+        ctx.note(&format!("warning: {warning}"));
+    }
+    let mut out = crate::output::stdout();
+    writeln!(
+        out,
+        "configured {}: {:?} on {} (device {}, subnet {}, probe {}){}",
+        spec.name,
+        spec.ssid,
+        spec.interface.as_deref().unwrap_or("?"),
+        spec.address,
+        spec.subnet,
+        spec.probe,
+        if password.is_some() {
+            ", password saved"
+        } else {
+            ", open network"
+        }
+    )?;
+    out.flush()?;
+    ctx.note(&format!("bring it up: netpilot device up {}", spec.name));
+    Ok(())
+}
+
+async fn list(ctx: &Ctx, daemon: &mut Daemon) -> anyhow::Result<()> {
+    let result = call(daemon, "device.list", json!({})).await?;
+    if ctx.json {
+        return print_json(&result);
+    }
+    let devices: Vec<DeviceStatus> = parse(&result["devices"], "device list")?;
+    if devices.is_empty() {
+        ctx.note("no device links yet: netpilot device configure NAME --ssid SSID --preset PRESET");
+        return Ok(());
+    }
+    let mut table = Table::new(&[
+        ("NAME", Align::Left),
+        ("SSID", Align::Left),
+        ("INTERFACE", Align::Left),
+        ("STATE", Align::Left),
+        ("DEVICE", Align::Left),
+        ("PROBE", Align::Left),
+    ]);
+    for device in devices {
+        table.row(vec![
+            device.spec.name,
+            device.spec.ssid,
+            device.spec.interface.unwrap_or_default(),
+            state_label(device.state).into(),
+            device.spec.address.to_string(),
+            device.spec.probe.to_string(),
+        ]);
+    }
+    let mut out = crate::output::stdout();
+    table.write(&mut out)?;
+    out.flush()?;
+    Ok(())
+}
+
+fn state_label(state: LinkState) -> &'static str {
+    match state {
+        LinkState::Down => "down",
+        LinkState::Connecting => "connecting",
+        LinkState::Up => "up",
+        LinkState::Lost => "lost (rejoining)",
+    }
+}
+
+async fn up(ctx: &Ctx, daemon: &mut Daemon, name: &str) -> anyhow::Result<()> {
+    let mut progress = Progress::new(ctx.json, ctx.quiet);
+    progress.set(format!(
+        "bringing {name} up (joining its network, then waiting for it to answer)…"
+    ));
+    let call = call(daemon, "device.up", json!({ "name": name }));
+    tokio::pin!(call);
+    let mut ticks = tokio::time::interval(Duration::from_millis(120));
+    let result = loop {
+        tokio::select! {
+            result = &mut call => break result,
+            _ = ticks.tick() => progress.tick(),
+        }
+    };
+    progress.clear();
+    let result = result?;
+    if ctx.json {
+        return print_json(&result);
+    }
+    let device: DeviceStatus = parse(&result["device"], "device")?;
+    let mut out = crate::output::stdout();
+    writeln!(
+        out,
+        "{name} is up: {} {}, {} answers in {}",
+        device.spec.interface.as_deref().unwrap_or("?"),
+        device.local_address.as_deref().unwrap_or("(no address)"),
+        device.spec.address,
+        device
+            .probe_ms
+            .map_or("?".to_string(), |ms| format!("{ms} ms")),
+    )?;
+    out.flush()?;
+    ctx.note("the daemon watches it from now on: netpilot device status");
+    Ok(())
+}
+
+async fn teardown(ctx: &Ctx, daemon: &mut Daemon, verb: &str, name: &str) -> anyhow::Result<()> {
+    let result = call(daemon, &format!("device.{verb}"), json!({ "name": name })).await?;
+    let teardown: Teardown = parse(&result, "answer")?;
+    if ctx.json {
+        print_json(&result)?;
+    } else {
+        let mut out = crate::output::stdout();
+        for step in &teardown.done {
+            writeln!(out, "done    {step}")?;
+        }
+        for failed in &teardown.failed {
+            writeln!(out, "FAILED  {}: {}", failed.step, failed.error.message)?;
+        }
+        if teardown.done.is_empty() && teardown.failed.is_empty() {
+            writeln!(out, "{name} was already down")?;
+        }
+        out.flush()?;
+    }
+    match teardown.failed.first() {
+        None => Ok(()),
+        Some(first) => Err(Error::new(
+            first.error.code,
+            format!(
+                "{} of the steps of `device {verb} {name}` failed",
+                teardown.failed.len()
+            ),
+        )
+        .with_hint("each is listed above; fix what it says and run the command again")
+        .into()),
+    }
+}
+
+async fn status(ctx: &Ctx, daemon: &mut Daemon, name: Option<String>) -> anyhow::Result<()> {
+    let params = match &name {
+        Some(name) => json!({ "name": name }),
+        None => json!({}),
+    };
+    let result = call(daemon, "device.status", params).await?;
+    if ctx.json {
+        return print_json(&result);
+    }
+    let internet: Option<InternetLink> = parse(&result["internet"], "internet link")?;
+    let devices: Vec<DeviceStatus> = parse(&result["devices"], "device list")?;
+    let mut out = crate::output::stdout();
+    match internet {
+        Some(link) => writeln!(
+            out,
+            "internet  {}{} (metric {})",
+            link.interface,
+            link.gateway
+                .map(|g| format!(" via {g}"))
+                .unwrap_or_default(),
+            link.metric
+        )?,
+        None => writeln!(out, "internet  none (no default route)")?,
+    }
+    for device in devices {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{}  {}  {:?} on {}",
+            device.spec.name,
+            state_label(device.state),
+            device.spec.ssid,
+            device.spec.interface.as_deref().unwrap_or("?")
+        )?;
+        if let Some(address) = &device.local_address {
+            writeln!(out, "  address   {address}")?;
+        }
+        writeln!(
+            out,
+            "  device    {} ({}, probe {})",
+            device.spec.address, device.spec.subnet, device.spec.probe
+        )?;
+        if let Some(uptime) = device.uptime_s {
+            writeln!(out, "  uptime    {}", duration(uptime))?;
+        }
+        if let Some(ms) = device.probe_ms {
+            writeln!(out, "  latency   {ms} ms")?;
+        }
+        if let Some(failure) = &device.last_failure {
+            writeln!(out, "  last failure  {}", failure.reason)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn duration(seconds: u64) -> String {
+    match seconds {
+        0..60 => format!("{seconds} s"),
+        60..3600 => format!("{} min {} s", seconds / 60, seconds % 60),
+        _ => format!("{} h {} min", seconds / 3600, seconds % 3600 / 60),
+    }
+}
+
+async fn test(ctx: &Ctx, daemon: &mut Daemon, args: TestArgs) -> anyhow::Result<()> {
+    let mut params = json!({ "name": args.name });
+    if let Some(internet) = &args.internet {
+        params["internet"] = json!(internet);
+    }
+    let result = call(daemon, "device.test", params).await?;
+    let checks: Vec<Check> = parse(&result["checks"], "checks")?;
+    if ctx.json {
+        print_json(&result)?;
+    } else {
+        let mut out = crate::output::stdout();
+        for check in &checks {
+            let mark = if check.passed { "PASS" } else { "FAIL" };
+            writeln!(out, "{mark}  {}: {}", check.name, check.detail)?;
+        }
+        out.flush()?;
+    }
+    let failed = checks.iter().filter(|c| !c.passed).count();
+    if failed == 0 {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorCode::ConnectionAttemptFailed,
+        format!("{failed} of {} checks failed", checks.len()),
+    )
+    .into())
+}
+
+fn presets(ctx: &Ctx) -> anyhow::Result<()> {
+    if ctx.json {
+        let presets: Vec<Value> = PRESETS
+            .iter()
+            .map(|p| {
+                json!({
+                    "name": p.name,
+                    "description": p.description,
+                    "ssidPattern": p.ssid_pattern,
+                    "address": p.address.to_string(),
+                    "subnet": p.subnet.to_string(),
+                    "probe": p.probe.to_string(),
+                })
+            })
+            .collect();
+        return print_json(&json!({ "presets": presets }));
+    }
+    let mut table = Table::new(&[
+        ("PRESET", Align::Left),
+        ("SSID", Align::Left),
+        ("DEVICE", Align::Left),
+        ("SUBNET", Align::Left),
+        ("PROBE", Align::Left),
+        ("WHAT", Align::Left),
+    ]);
+    for preset in PRESETS {
+        table.row(vec![
+            preset.name.into(),
+            preset.ssid_pattern.into(),
+            preset.address.to_string(),
+            preset.subnet.to_string(),
+            preset.probe.to_string(),
+            preset.description.into(),
+        ]);
+    }
+    let mut out = crate::output::stdout();
+    table.write(&mut out)?;
+    out.flush()?;
+    Ok(())
+}
