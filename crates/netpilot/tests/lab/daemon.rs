@@ -19,20 +19,20 @@ use tungstenite::client::IntoClientRequest;
 use tungstenite::{Message, WebSocket};
 
 const PORT: u16 = 7878;
-const SOCKET: &str = "/run/np-lab/netpilot.sock";
+pub(super) const SOCKET: &str = "/run/np-lab/netpilot.sock";
 const TOKEN_FILE: &str = "/run/np-lab/ws-token";
 const WRONG: &str = "not-the-password";
 
 /// A running `netpilot daemon`, logging at trace level into the lab's output directory.
 /// Stopped with SIGTERM when dropped; its log must then name no password.
-struct Daemon {
+pub(super) struct Daemon {
     child: Child,
     log: PathBuf,
     token: String,
 }
 
 impl Daemon {
-    fn start(name: &str, extra: &[&str]) -> Daemon {
+    pub(super) fn start(name: &str, extra: &[&str]) -> Daemon {
         let out = PathBuf::from(std::env::var("NETPILOT_LAB_OUT").expect("set by run-tests"));
         let log = out.join(format!("daemon-{name}.log"));
         let file = std::fs::File::create(&log).expect("log created");
@@ -65,7 +65,7 @@ impl Daemon {
         daemon
     }
 
-    fn log(&self) -> String {
+    pub(super) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
@@ -92,7 +92,7 @@ impl Daemon {
     }
 
     /// A client on the Unix socket, as the CLI or a local program would connect.
-    fn local_client(&self) -> Client {
+    pub(super) fn local_client(&self) -> Client {
         let stream = UnixStream::connect(SOCKET).expect("the Unix socket listens");
         stream
             .set_read_timeout(Some(Duration::from_millis(100)))
@@ -150,7 +150,7 @@ enum Transport {
 }
 
 /// One protocol client: requests get their response; events wait in a queue.
-struct Client {
+pub(super) struct Client {
     transport: Transport,
     events: VecDeque<Value>,
     next_id: u64,
@@ -195,7 +195,7 @@ impl Client {
         None
     }
 
-    fn call(&mut self, method: &str, params: Value) -> Value {
+    pub(super) fn call(&mut self, method: &str, params: Value) -> Value {
         self.next_id += 1;
         let id = self.next_id;
         self.send(&json!({ "id": id, "method": method, "params": params }).to_string());
@@ -215,14 +215,14 @@ impl Client {
     }
 
     /// Calls and expects success.
-    fn ok(&mut self, method: &str, params: Value) -> Value {
+    pub(super) fn ok(&mut self, method: &str, params: Value) -> Value {
         let response = self.call(method, params);
         assert_eq!(response["success"], json!(true), "{method}: {response}");
         response
     }
 
     /// Calls and expects failure: the error code.
-    fn refused(&mut self, method: &str, params: Value) -> String {
+    pub(super) fn refused(&mut self, method: &str, params: Value) -> String {
         let response = self.call(method, params);
         assert_eq!(response["success"], json!(false), "{method}: {response}");
         response["error"]["code"]
@@ -231,13 +231,18 @@ impl Client {
             .to_string()
     }
 
-    fn subscribe(&mut self, services: &[&str]) {
+    pub(super) fn subscribe(&mut self, services: &[&str]) {
         self.ok("subscribe", json!({ "services": services }));
     }
 
     /// Waits for an event of `service` whose data satisfies `wanted`, skipping that
     /// service's earlier events. Returns the data.
-    fn until(&mut self, service: &str, within: Duration, wanted: impl Fn(&Value) -> bool) -> Value {
+    pub(super) fn until(
+        &mut self,
+        service: &str,
+        within: Duration,
+        wanted: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = Instant::now() + within;
         loop {
             if let Some(at) = self.events.iter().position(|e| e["service"] == service) {
@@ -272,7 +277,7 @@ impl Client {
     }
 
     /// Secrets never reach a client, whatever it received.
-    fn assert_no_secret(&self) {
+    pub(super) fn assert_no_secret(&self) {
         for secret in PASSWORDS.iter().chain([&WRONG]) {
             assert!(
                 !self.received.contains(secret),

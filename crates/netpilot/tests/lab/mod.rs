@@ -5,6 +5,7 @@
 
 mod aps;
 mod daemon;
+mod device;
 mod wifi;
 
 use crate::e2e::NETPILOT;

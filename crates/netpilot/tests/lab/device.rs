@@ -1,0 +1,397 @@
+//! Device links against real NetworkManager, wpa_supplicant and hostapd: the home network
+//! (np-home, the internet stand-in) on wlan0, the robot's AP (Cozmo_A1B2C3, DHCP pushing
+//! its own DNS) on wlan1. Driven with the CLI as a user would, and through the Unix socket
+//! for the supervision timings.
+
+use super::aps::{HOME, ROBOT};
+use super::daemon::{Daemon, SOCKET};
+use super::{in_lab, netpilot};
+use serde_json::{Value, json};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const ROBOT_AP: &str = "wlan3";
+const HOME_AP: &str = "wlan2";
+const RUN: &str = "/run/np-lab";
+
+fn sh(command: &str) -> String {
+    let out = Command::new("sh")
+        .args(["-c", command])
+        .output()
+        .expect("sh runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Joins the home network on wlan0 with nmcli (the user's own internet link).
+fn home_on_wlan0() {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let out = Command::new("nmcli")
+            .args(["device", "wifi", "connect", HOME.0, "password", HOME.1])
+            .args(["ifname", "wlan0"])
+            .output()
+            .expect("nmcli runs");
+        if out.status.success() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nmcli could not join the home network: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    assert!(
+        default_routes().contains("dev wlan0"),
+        "{}",
+        default_routes()
+    );
+}
+
+fn default_routes() -> String {
+    sh("ip -4 route show default; ip -6 route show default")
+}
+
+fn resolv_conf() -> String {
+    std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
+}
+
+/// `netpilot device …` on the lab daemon's socket.
+fn device(args: &[&str], stdin: &str) -> std::process::Output {
+    let mut all = vec!["device", "--socket", SOCKET];
+    all.extend_from_slice(args);
+    netpilot(&all, stdin)
+}
+
+fn text(output: &std::process::Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn json_of(output: &std::process::Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|_| panic!("not JSON: {}", text(output)))
+}
+
+fn configure_robot(extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["configure", "cozmo", "--ssid", ROBOT.0, "--preset", "cozmo"];
+    args.extend_from_slice(extra);
+    args.push("--password-stdin");
+    device(&args, &format!("{}\n", ROBOT.1))
+}
+
+fn start_daemon(name: &str) -> Daemon {
+    Daemon::start(name, &["--internet-probe", "internet.lab:80"])
+}
+
+/// The robot switched off: hostapd killed without a goodbye, its radio down.
+fn robot_off() {
+    sh(&format!(
+        "kill -9 $(cat {RUN}/hostapd-{ROBOT_AP}.pid); ip -n aps link set {ROBOT_AP} down"
+    ));
+}
+
+/// The robot switched on again; returns once hostapd has started.
+fn robot_on() {
+    let out = sh(&format!(
+        "ip -n aps link set {ROBOT_AP} up && ip netns exec aps hostapd -B -P {RUN}/hostapd-{ROBOT_AP}.pid \
+         -f {RUN}/hostapd-{ROBOT_AP}-restarted.log {RUN}/hostapd-{ROBOT_AP}.conf && echo started"
+    ));
+    assert!(
+        out.contains("started"),
+        "hostapd did not start again: {out}"
+    );
+}
+
+fn home_off() {
+    sh(&format!(
+        "kill -9 $(cat {RUN}/hostapd-{HOME_AP}.pid); ip -n aps link set {HOME_AP} down"
+    ));
+}
+
+fn home_on() {
+    let out = sh(&format!(
+        "ip -n aps link set {HOME_AP} up && ip netns exec aps hostapd -B -P {RUN}/hostapd-{HOME_AP}.pid \
+         -f {RUN}/hostapd-{HOME_AP}-restarted.log {RUN}/hostapd-{HOME_AP}.conf && echo started"
+    ));
+    assert!(
+        out.contains("started"),
+        "hostapd did not start again: {out}"
+    );
+}
+
+#[test]
+#[ignore = "needs the WiFi lab: lab/run"]
+fn device_link_on_a_second_radio_leaves_route_and_dns_alone() {
+    if !in_lab("device_link_on_a_second_radio_leaves_route_and_dns_alone") {
+        return;
+    }
+    home_on_wlan0();
+    let routes_before = default_routes();
+    let dns_before = resolv_conf();
+    assert!(
+        dns_before.contains("192.168.50.1"),
+        "NetworkManager should have written the home DNS server: {dns_before}"
+    );
+    let daemon = start_daemon("device-two-radios");
+
+    let configured = configure_robot(&[]);
+    assert!(configured.status.success(), "{}", text(&configured));
+    let said = String::from_utf8_lossy(&configured.stdout);
+    assert!(
+        said.contains("on \"wlan1\"") || said.contains("on wlan1"),
+        "{said}"
+    );
+    // The profile as NetworkManager keeps it.
+    let profile = sh(
+        "nmcli -g connection.interface-name,ipv4.never-default,ipv4.ignore-auto-dns,ipv4.route-metric,ipv6.method,802-11-wireless-security.psk-flags connection show netpilot-cozmo",
+    );
+    assert_eq!(
+        profile.trim(),
+        "wlan1\nyes\nyes\n2000\ndisabled\n1 (agent-owned)",
+        "{profile}"
+    );
+
+    let up = device(&["up", "cozmo"], "");
+    assert!(up.status.success(), "{}\n{}", text(&up), daemon.log());
+    let said = String::from_utf8_lossy(&up.stdout);
+    assert!(said.contains("cozmo is up: wlan1 172.31.1."), "{said}");
+
+    // The default route and DNS did not move; the robot's subnet is reached on wlan1.
+    assert_eq!(default_routes(), routes_before);
+    assert_eq!(resolv_conf(), dns_before);
+    assert!(!resolv_conf().contains("172.31.1.1"));
+    assert!(sh("ip route get 172.31.1.1").contains("dev wlan1"));
+    assert!(sh("getent hosts internet.lab").contains("192.168.50.1"));
+    assert!(sh("ping -c1 -W2 -I wlan1 172.31.1.1").contains("1 received"));
+
+    let test = device(&["test", "cozmo", "--json"], "");
+    let checks = json_of(&test);
+    assert!(test.status.success(), "{}", text(&test));
+    assert_eq!(checks["passed"], json!(true), "{checks}");
+    let names: Vec<&str> = checks["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .map(|c| c["name"].as_str().unwrap_or_default())
+        .collect();
+    for name in [
+        "default route",
+        "DNS stays on the internet link",
+        "device answers",
+        "internet answers",
+    ] {
+        assert!(names.contains(&name), "{checks}");
+    }
+
+    let status = json_of(&device(&["status", "cozmo", "--json"], ""));
+    assert_eq!(status["internet"]["interface"], json!("wlan0"), "{status}");
+    assert_eq!(status["devices"][0]["state"], json!("up"), "{status}");
+    assert!(
+        status["devices"][0]["probeMs"].as_f64().is_some(),
+        "{status}"
+    );
+
+    // Down leaves the radio; the profile stays for next time. Reset removes the rest.
+    let down = device(&["down", "cozmo"], "");
+    assert!(down.status.success(), "{}", text(&down));
+    assert!(String::from_utf8_lossy(&down.stdout).contains("done    disconnect wlan1"));
+    assert!(!sh("nmcli -t -f DEVICE,STATE device").contains("wlan1:connected"));
+    assert_eq!(default_routes(), routes_before);
+    let reset = device(&["reset", "cozmo"], "");
+    assert!(reset.status.success(), "{}", text(&reset));
+    assert!(!sh("nmcli -g NAME connection show").contains("netpilot-cozmo"));
+    let secrets = std::fs::read_to_string(std::env::var("NETPILOT_SECRETS_FILE").expect("set"))
+        .unwrap_or_default();
+    assert!(
+        !secrets.contains(ROBOT.0),
+        "the robot's secret was kept: {secrets}"
+    );
+    for output in [&configured, &up, &test, &down, &reset] {
+        assert!(!text(output).contains(ROBOT.1), "the password was shown");
+    }
+}
+
+/// Ten times: the robot goes off (the loss must be reported within 2 s, the internet keeps
+/// working), and on again (the link must be back within 10 s, with no one asking).
+#[test]
+#[ignore = "needs the WiFi lab: lab/run"]
+fn device_loss_is_reported_within_2_s_and_the_link_returns_within_10_s() {
+    if !in_lab("device_loss_is_reported_within_2_s_and_the_link_returns_within_10_s") {
+        return;
+    }
+    home_on_wlan0();
+    let routes = default_routes();
+    let daemon = start_daemon("device-supervision");
+    assert!(configure_robot(&[]).status.success());
+    let mut ui = daemon.local_client();
+    ui.subscribe(&["device"]);
+    ui.ok("device.up", json!({ "name": "cozmo" }));
+    ui.until("device", Duration::from_secs(5), |e| {
+        e["state"] == json!("up")
+    });
+
+    let mut detections = Vec::new();
+    let mut recoveries = Vec::new();
+    for round in 0..10 {
+        let off = Instant::now();
+        robot_off();
+        let lost = ui.until("device", Duration::from_secs(10), |e| {
+            e["state"] == json!("lost")
+        });
+        detections.push(off.elapsed());
+        assert!(
+            lost["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("172.31.1.1")
+        );
+        // The internet is untouched meanwhile.
+        assert_eq!(default_routes(), routes, "round {round}");
+        assert!(sh("getent hosts internet.lab").contains("192.168.50.1"));
+        std::thread::sleep(Duration::from_secs(2));
+
+        robot_on();
+        let on = Instant::now();
+        ui.until("device", Duration::from_secs(30), |e| {
+            e["state"] == json!("up")
+        });
+        recoveries.push(on.elapsed());
+        assert_eq!(default_routes(), routes, "round {round}");
+    }
+    let figures = format!(
+        "device link, 10 rounds: loss reported after {} (median {}, worst {}); back after the AP is up: {} (median {}, worst {})\n",
+        list(&detections),
+        seconds(median(&detections)),
+        seconds(*detections.iter().max().expect("ten")),
+        list(&recoveries),
+        seconds(median(&recoveries)),
+        seconds(*recoveries.iter().max().expect("ten")),
+    );
+    eprint!("{figures}");
+    let out = std::env::var("NETPILOT_LAB_OUT").expect("set by run-tests");
+    std::fs::write(format!("{out}/device-figures.txt"), &figures).expect("figures written");
+    assert!(
+        detections.iter().all(|d| *d <= Duration::from_secs(2)),
+        "{figures}"
+    );
+    assert!(
+        recoveries.iter().all(|d| *d <= Duration::from_secs(10)),
+        "{figures}"
+    );
+    ui.ok("device.reset", json!({ "name": "cozmo" }));
+    ui.assert_no_secret();
+}
+
+fn median(values: &[Duration]) -> Duration {
+    let mut sorted = values.to_vec();
+    sorted.sort();
+    sorted[sorted.len() / 2]
+}
+
+fn seconds(d: Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
+}
+
+fn list(values: &[Duration]) -> String {
+    values
+        .iter()
+        .map(|d| format!("{:.2}", d.as_secs_f64()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The home network goes and comes back while the device link is up: the default route
+/// returns to the home link and never goes to the device link.
+#[test]
+#[ignore = "needs the WiFi lab: lab/run"]
+fn the_default_route_returns_to_the_home_link_never_to_the_device_link() {
+    if !in_lab("the_default_route_returns_to_the_home_link_never_to_the_device_link") {
+        return;
+    }
+    home_on_wlan0();
+    let daemon = start_daemon("device-home-drop");
+    assert!(configure_robot(&[]).status.success());
+    let up = device(&["up", "cozmo"], "");
+    assert!(up.status.success(), "{}", text(&up));
+
+    home_off();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while default_routes().contains("dev wlan0") {
+        assert!(Instant::now() < deadline, "the home link never went");
+        assert!(!default_routes().contains("wlan1"), "{}", default_routes());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(!default_routes().contains("wlan1"), "{}", default_routes());
+    home_on();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !default_routes().contains("dev wlan0") {
+        assert!(!default_routes().contains("wlan1"), "{}", default_routes());
+        assert!(
+            Instant::now() < deadline,
+            "the home link did not come back: {}",
+            sh("nmcli -t device")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(!default_routes().contains("wlan1"), "{}", default_routes());
+    // The device link stayed up throughout.
+    let status = json_of(&device(&["status", "cozmo", "--json"], ""));
+    assert_eq!(status["devices"][0]["state"], json!("up"), "{status}");
+    drop(daemon);
+}
+
+/// What cannot work says so, and what would.
+#[test]
+#[ignore = "needs the WiFi lab: lab/run"]
+fn device_bad_input_gets_clear_errors() {
+    if !in_lab("device_bad_input_gets_clear_errors") {
+        return;
+    }
+    home_on_wlan0();
+    let _daemon = start_daemon("device-bad-input");
+    // The internet's radio is never taken, even when asked for.
+    let taken = configure_robot(&["--interface", "wlan0"]);
+    assert_eq!(taken.status.code(), Some(5), "{}", text(&taken));
+    assert!(text(&taken).contains("wlan0 carries the internet"));
+    // No free radio: wlan1 busy on another network.
+    let open = Command::new("nmcli")
+        .args([
+            "device",
+            "wifi",
+            "connect",
+            super::aps::OPEN,
+            "ifname",
+            "wlan1",
+        ])
+        .output()
+        .expect("nmcli runs");
+    assert!(
+        open.status.success(),
+        "{}",
+        String::from_utf8_lossy(&open.stderr)
+    );
+    let busy = configure_robot(&[]);
+    assert_eq!(busy.status.code(), Some(5), "{}", text(&busy));
+    assert!(text(&busy).contains("USB WiFi adapter"), "{}", text(&busy));
+    let unknown = device(&["configure", "x", "--ssid", "x", "--preset", "roomba"], "");
+    assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown));
+    let long = device(
+        &[
+            "configure",
+            "x",
+            "--ssid",
+            &"x".repeat(33),
+            "--address",
+            "10.0.0.1",
+        ],
+        "",
+    );
+    assert_eq!(long.status.code(), Some(2), "{}", text(&long));
+    let missing = device(&["up", "nothing"], "");
+    assert_eq!(missing.status.code(), Some(1), "{}", text(&missing));
+    assert!(text(&missing).contains("netpilot device configure"));
+}
