@@ -292,6 +292,13 @@ pub trait DeviceBackend: Send + Sync + 'static {
         spec: &crate::device::DeviceSpec,
         timeout: std::time::Duration,
     ) -> impl Future<Output = Result<LinkUp, Error>> + Send;
+    /// Nudges a lost link back without waiting: when the link is still joined (the
+    /// supplicant is looking for the device's AP), asks for a scan for the device's
+    /// network, so the AP is found as soon as it is back; otherwise starts joining again.
+    fn rejoin(
+        &self,
+        spec: &crate::device::DeviceSpec,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
     /// Leaves the device's network and removes what `up` created; every step is tried.
     fn down(
         &self,

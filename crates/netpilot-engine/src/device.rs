@@ -250,32 +250,33 @@ impl<B: DeviceBackend> DeviceService<B> {
         }
     }
 
-    /// Rejoins until the device answers again: waits `backoff.0`, doubling to `backoff.1`.
+    /// Nudges the link back until the device answers again, probing meanwhile; the
+    /// nudges are `backoff.0` apart at first, doubling to `backoff.1`.
     async fn rejoin(&self, spec: &DeviceSpec) -> (netpilot_core::ports::LinkUp, Duration) {
         let (mut wait, longest) = self.supervision.backoff;
-        loop {
-            // The link may come back by itself (NetworkManager roams back): check first.
-            if let Ok(rtt) = self.probe_once(spec).await {
-                let up = netpilot_core::ports::LinkUp {
-                    interface: spec.interface.clone().unwrap_or_default(),
-                    local_address: self.with_live(&spec.name, |l| l.local_address.clone()),
-                };
-                return (up, rtt);
+        let rtt = 'answered: loop {
+            if let Err(error) = self.backend.rejoin(spec).await {
+                tracing::debug!(name = %spec.name, %error, "rejoin failed");
             }
-            match self.backend.up(spec, self.supervision.rejoin_timeout).await {
-                Ok(up) => {
-                    if let Ok(rtt) = self.probe_once(spec).await {
-                        return (up, rtt);
-                    }
-                    tracing::debug!(name = %spec.name, "rejoined, but the device does not answer yet");
+            let next = Instant::now() + wait;
+            while Instant::now() < next {
+                let started = Instant::now();
+                if let Ok(rtt) = self.probe_once(spec).await {
+                    break 'answered rtt;
                 }
-                Err(error) => {
-                    tracing::debug!(name = %spec.name, %error, "rejoin failed");
-                }
+                tokio::time::sleep_until(started + self.supervision.interval).await;
             }
-            tokio::time::sleep(wait).await;
             wait = (wait * 2).min(longest);
-        }
+        };
+        // The device answers; the address may have changed if the link was joined anew.
+        let up = match self.backend.up(spec, self.supervision.rejoin_timeout).await {
+            Ok(up) => up,
+            Err(_) => netpilot_core::ports::LinkUp {
+                interface: spec.interface.clone().unwrap_or_default(),
+                local_address: self.with_live(&spec.name, |l| l.local_address.clone()),
+            },
+        };
+        (up, rtt)
     }
 
     fn came_up(&self, name: &str, local_address: Option<String>, rtt: Duration) {

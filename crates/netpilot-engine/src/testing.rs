@@ -362,6 +362,7 @@ pub struct FakeDevices {
     /// Whether the device's access point is on.
     pub on: std::sync::atomic::AtomicBool,
     pub ups: std::sync::atomic::AtomicUsize,
+    pub rejoins: std::sync::atomic::AtomicUsize,
     pub downs: std::sync::atomic::AtomicUsize,
     pub probes: std::sync::atomic::AtomicUsize,
     /// Makes the first step of `down` fail.
@@ -421,6 +422,13 @@ impl netpilot_core::ports::DeviceBackend for FakeDevices {
             interface: spec.interface.clone().unwrap_or_default(),
             local_address: Some("172.31.1.100/24".into()),
         })
+    }
+
+    /// The device's network comes back by itself once the AP is on (as the supplicant
+    /// does); a nudge is only counted.
+    async fn rejoin(&self, _spec: &netpilot_core::device::DeviceSpec) -> Result<(), Error> {
+        Self::count(&self.rejoins);
+        Ok(())
     }
 
     async fn down(

@@ -268,6 +268,20 @@ impl NmClient {
         Ok(())
     }
 
+    /// Asks `device` to scan for `ssid` now (a probe request for it, so a hidden or just
+    /// started AP answers). NetworkManager may refuse while busy; that is not an error.
+    pub async fn scan_for(&self, device: &NmWifiDevice, ssid: &str) -> Result<(), Error> {
+        let wireless = self.wireless_uncached(&device.path).await?;
+        let ssids = Value::from(vec![ssid.as_bytes().to_vec()]);
+        if let Err(error) = wireless
+            .request_scan(HashMap::from([("ssids", ssids)]))
+            .await
+        {
+            tracing::debug!(%error, "scan refused");
+        }
+        Ok(())
+    }
+
     /// The UUID of the profile active on `device`, if any.
     pub async fn active_uuid(&self, device: &NmWifiDevice) -> Result<Option<String>, Error> {
         let active = self

@@ -294,6 +294,20 @@ pub async fn up(client: &NmClient, spec: &DeviceSpec, timeout: Duration) -> Resu
     }
 }
 
+/// Nudges a lost link: a scan for the device's network while the link is still joined or
+/// joining (the supplicant reconnects by itself once it sees the AP), else a new join.
+pub async fn rejoin(client: &NmClient, spec: &DeviceSpec) -> Result<(), Error> {
+    let profile = profile(client, &spec.name).await?;
+    let device = radio(client, spec).await?;
+    let ours = client.active_uuid(&device).await?.as_deref() == Some(profile.uuid.as_str());
+    match client.state(&device).await? {
+        DeviceState::Connected | DeviceState::Connecting(_) if ours => {
+            client.scan_for(&device, &spec.ssid).await
+        }
+        _ => client.activate_on(&profile.path, &device).await,
+    }
+}
+
 /// The radio the device link is bound to, as NetworkManager sees it now.
 async fn radio(client: &NmClient, spec: &DeviceSpec) -> Result<NmWifiDevice, Error> {
     let interface = spec.interface.as_deref().unwrap_or_default();
@@ -462,6 +476,10 @@ impl netpilot_core::ports::DeviceBackend for super::NetworkManagerBackend {
             tracing::warn!(name = %spec.name, "{warning}");
         }
         up(&backend.client, spec, timeout).await
+    }
+
+    async fn rejoin(&self, spec: &DeviceSpec) -> Result<(), Error> {
+        rejoin(&self.get().await?.client, spec).await
     }
 
     async fn down(&self, spec: &DeviceSpec) -> Teardown {
