@@ -266,6 +266,10 @@ pub struct DeviceSpec {
     /// The interface the link uses; `None` until one is chosen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interface: Option<String>,
+    /// When `interface` is a virtual station interface netpilot creates on `up` (and
+    /// deletes on `down`): the interface whose radio it shares.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub virtual_of: Option<String>,
     pub auto_connect: bool,
 }
 
@@ -350,6 +354,7 @@ impl DeviceRequest {
                 .or(preset.map(|p| p.probe))
                 .unwrap_or(Probe::Icmp),
             interface: self.interface.clone().filter(|i| i != "auto"),
+            virtual_of: None,
             auto_connect: self.auto_connect,
         };
         Ok((spec, warnings))

@@ -139,6 +139,8 @@ impl<B: DeviceBackend> DeviceService<B> {
         let up = match self.backend.up(&spec, self.supervision.up_timeout).await {
             Ok(up) => up,
             Err(error) => {
+                // Undo what the attempt made (a virtual interface); the rest is untouched.
+                let _ = self.backend.down(&spec).await;
                 self.transition(name, LinkState::Down, Some(error.message.clone()));
                 return Err(error);
             }

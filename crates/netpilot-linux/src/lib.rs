@@ -16,6 +16,7 @@ pub mod netns;
 pub mod nm;
 pub mod probe;
 pub mod procfs;
+pub mod radio;
 pub mod routes;
 pub mod secrets;
 pub mod sockdiag;

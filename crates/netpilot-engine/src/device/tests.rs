@@ -102,7 +102,11 @@ async fn a_device_that_never_answers_fails_up_and_is_taken_down() {
     device.on.store(false, Ordering::SeqCst);
     let error = service.up("cozmo").await.unwrap_err();
     assert_eq!(error.code, ErrorCode::Timeout);
-    assert_eq!(device.downs.load(Ordering::SeqCst), 0, "nothing was joined");
+    assert_eq!(
+        device.downs.load(Ordering::SeqCst),
+        1,
+        "what the attempt made is undone"
+    );
     let status = service.status("cozmo").await.unwrap();
     assert_eq!(status.state, LinkState::Down);
     assert_eq!(

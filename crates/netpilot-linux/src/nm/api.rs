@@ -268,15 +268,12 @@ impl NmClient {
         Ok(())
     }
 
-    /// Asks `device` to scan for `ssid` now (a probe request for it, so a hidden or just
-    /// started AP answers). NetworkManager may refuse while busy; that is not an error.
-    pub async fn scan_for(&self, device: &NmWifiDevice, ssid: &str) -> Result<(), Error> {
+    /// Asks `device` to scan now. NetworkManager may refuse while busy; that is not an
+    /// error. (No `ssids` option: NetworkManager 1.42 was seen to die on a directed scan
+    /// requested while its supplicant was reconnecting.)
+    pub async fn scan_now(&self, device: &NmWifiDevice) -> Result<(), Error> {
         let wireless = self.wireless_uncached(&device.path).await?;
-        let ssids = Value::from(vec![ssid.as_bytes().to_vec()]);
-        if let Err(error) = wireless
-            .request_scan(HashMap::from([("ssids", ssids)]))
-            .await
-        {
+        if let Err(error) = wireless.request_scan(HashMap::new()).await {
             tracing::debug!(%error, "scan refused");
         }
         Ok(())

@@ -85,6 +85,7 @@ fn spec_of(settings: &NmSettings) -> Option<DeviceSpec> {
         subnet: Subnet::parse(&get("subnet")?).ok()?,
         probe: Probe::parse(&get("probe")?).ok()?,
         interface: string(settings, "connection", "interface-name").filter(|i| !i.is_empty()),
+        virtual_of: get("virtual-of"),
         auto_connect: settings
             .get("connection")
             .and_then(|c| c.get("autoconnect"))
@@ -137,6 +138,7 @@ pub async fn save(
     ]
     .into_iter()
     .chain(spec.preset.clone().map(|p| ("preset", p)))
+    .chain(spec.virtual_of.clone().map(|v| ("virtual-of", v)))
     .map(|(k, v)| (format!("{USER_PREFIX}{k}"), v))
     .collect();
     let user: HashMap<&str, Value<'_>> = HashMap::from([("data", Value::from(data))]);
@@ -251,6 +253,9 @@ pub fn choose_radio(
 /// Joins the device's network on its radio and waits for an address.
 pub async fn up(client: &NmClient, spec: &DeviceSpec, timeout: Duration) -> Result<LinkUp, Error> {
     let profile = profile(client, &spec.name).await?;
+    if let Some(parent) = &spec.virtual_of {
+        create_virtual(client, spec, parent).await?;
+    }
     let device = radio(client, spec).await?;
     if client.active_uuid(&device).await?.as_deref() != Some(profile.uuid.as_str())
         || client.state(&device).await? != DeviceState::Connected
@@ -294,6 +299,45 @@ pub async fn up(client: &NmClient, spec: &DeviceSpec, timeout: Duration) -> Resu
     }
 }
 
+/// Creates the link's virtual station interface on `parent`'s radio, unless it exists,
+/// and waits until NetworkManager can use it.
+async fn create_virtual(client: &NmClient, spec: &DeviceSpec, parent: &str) -> Result<(), Error> {
+    let name = spec.interface.as_deref().unwrap_or_default();
+    if !crate::radio::exists(name) {
+        let gone = || {
+            Error::new(
+                ErrorCode::NoWifiDevice,
+                format!("{parent}, whose radio {} shares, is not here", spec.name),
+            )
+        };
+        let phy = crate::radio::phy_of(parent).ok_or_else(gone)?;
+        let mac = crate::radio::derived_mac(parent).ok_or_else(gone)?;
+        crate::radio::add_station(phy, name, mac).await?;
+        tracing::info!(%name, %parent, "created a virtual station interface");
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let usable = client.wifi_devices().await?.into_iter().any(|d| {
+            d.device.interface == name
+                && !matches!(
+                    d.device.state,
+                    DeviceState::Unmanaged | DeviceState::Unavailable
+                )
+        });
+        if usable {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(Error::new(
+                ErrorCode::NoWifiDevice,
+                format!("NetworkManager did not take up the virtual interface {name} within 10 s"),
+            )
+            .with_hint("is it configured to manage all WiFi devices? (nmcli device status)"));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Nudges a lost link: a scan for the device's network while the link is still joined or
 /// joining (the supplicant reconnects by itself once it sees the AP), else a new join.
 pub async fn rejoin(client: &NmClient, spec: &DeviceSpec) -> Result<(), Error> {
@@ -302,7 +346,7 @@ pub async fn rejoin(client: &NmClient, spec: &DeviceSpec) -> Result<(), Error> {
     let ours = client.active_uuid(&device).await?.as_deref() == Some(profile.uuid.as_str());
     match client.state(&device).await? {
         DeviceState::Connected | DeviceState::Connecting(_) if ours => {
-            client.scan_for(&device, &spec.ssid).await
+            client.scan_now(&device).await
         }
         _ => client.activate_on(&profile.path, &device).await,
     }
@@ -330,6 +374,10 @@ async fn radio(client: &NmClient, spec: &DeviceSpec) -> Result<NmWifiDevice, Err
 
 /// Leaves the device's network (only if this link holds the radio).
 pub async fn down(client: &NmClient, spec: &DeviceSpec, teardown: &mut Teardown) {
+    let interface = spec.interface.as_deref().unwrap_or_default();
+    if spec.virtual_of.is_some() && !crate::radio::exists(interface) {
+        return; // Already down: the virtual interface is gone with its association.
+    }
     let (profile, device) = match (profile(client, &spec.name).await, radio(client, spec).await) {
         (Ok(profile), Ok(device)) => (profile, device),
         (Err(error), _) | (_, Err(error)) => {
@@ -345,6 +393,10 @@ pub async fn down(client: &NmClient, spec: &DeviceSpec, teardown: &mut Teardown)
         }
         Ok(_) => {}
         Err(error) => teardown.record(format!("disconnect {interface}"), Err(error)),
+    }
+    if spec.virtual_of.is_some() && crate::radio::exists(&interface) {
+        let deleted = crate::radio::delete(&interface).await;
+        teardown.record(format!("delete the virtual interface {interface}"), deleted);
     }
 }
 
@@ -441,21 +493,33 @@ impl netpilot_core::ports::DeviceBackend for super::NetworkManagerBackend {
             let ours = active.is_some() && active == own;
             radios.push((device.device.interface, device.device.state, ours));
         }
-        let chosen = choose_radio(
-            &radios,
-            internet.as_ref().map(|i| i.interface.as_str()),
-            spec.interface.as_deref(),
-        )?;
-        let mut warnings = overlaps(&spec, &chosen)?;
-        if let Some((_, state, false)) = radios.iter().find(|(n, ..)| *n == chosen)
-            && *state == DeviceState::Connected
-        {
-            warnings.push(format!(
-                "{chosen} is connected to another network; bringing {} up will leave it",
-                spec.name
-            ));
+        let internet_radio = internet.as_ref().map(|i| i.interface.as_str());
+        let mut warnings = Vec::new();
+        match choose_radio(&radios, internet_radio, spec.interface.as_deref()) {
+            Ok(chosen) => {
+                if let Some((_, state, false)) = radios.iter().find(|(n, ..)| *n == chosen)
+                    && *state == DeviceState::Connected
+                {
+                    warnings.push(format!(
+                        "{chosen} is connected to another network; bringing {} up will leave it",
+                        spec.name
+                    ));
+                }
+                spec.interface = Some(chosen);
+            }
+            // No second radio: a virtual station interface on a radio that allows two.
+            Err(error) if error.code == ErrorCode::NoFreeRadio && spec.interface.is_none() => {
+                let parent = internet_radio
+                    .filter(|i| radios.iter().any(|(n, ..)| n == i))
+                    .or(radios.first().map(|(n, ..)| n.as_str()))
+                    .unwrap_or_default()
+                    .to_string();
+                warnings.extend(virtual_radio(client, &mut spec, &parent, error).await?);
+            }
+            Err(error) => return Err(error),
         }
-        spec.interface = Some(chosen);
+        let interface = spec.interface.clone().unwrap_or_default();
+        warnings.extend(overlaps(&spec, &interface)?);
         save(client, &backend.store, &spec, password.as_ref()).await?;
         Ok(netpilot_core::ports::Configured { spec, warnings })
     }
@@ -536,6 +600,68 @@ impl netpilot_core::ports::DeviceBackend for super::NetworkManagerBackend {
             &crate::routes::default_routes()?,
         ))
     }
+}
+
+/// Plans a virtual station interface on `parent`'s radio for the link, if the radio can
+/// run two; warns when it can use only one channel and the device's AP is elsewhere.
+async fn virtual_radio(
+    client: &NmClient,
+    spec: &mut DeviceSpec,
+    parent: &str,
+    no_free_radio: Error,
+) -> Result<Vec<String>, Error> {
+    let phy = crate::radio::phy_of(parent).ok_or_else(|| no_free_radio.clone())?;
+    let can = crate::radio::concurrency(phy).await?;
+    if can.stations < 2 {
+        return Err(Error::new(
+            ErrorCode::NoFreeRadio,
+            format!(
+                "{}; and the radio of {parent} runs only one station interface at a time",
+                no_free_radio.message
+            ),
+        )
+        .with_hint(no_free_radio.hint.unwrap_or_default()));
+    }
+    spec.interface = Some(crate::radio::virtual_name(&spec.name));
+    spec.virtual_of = Some(parent.to_string());
+    let mut warnings = Vec::new();
+    if can.channels < 2 {
+        let (home, device) = channels(client, parent, &spec.ssid).await;
+        match (home, device) {
+            (Some(home), Some(device)) if home != device => warnings.push(format!(
+                "{}'s AP is on channel {device} and {parent}'s network on channel {home}; this \
+                 radio uses one channel at a time, so the link cannot come up until they share one \
+                 (or use a second WiFi adapter)",
+                spec.ssid
+            )),
+            (Some(home), None) => warnings.push(format!(
+                "this radio uses one channel at a time: {}'s AP must be on channel {home}, as {parent}'s network",
+                spec.ssid
+            )),
+            _ => {}
+        }
+    }
+    Ok(warnings)
+}
+
+/// The channels of `parent`'s network and of the AP named `ssid`, as `parent` last saw them.
+async fn channels(client: &NmClient, parent: &str, ssid: &str) -> (Option<u16>, Option<u16>) {
+    let Ok(devices) = client.wifi_devices().await else {
+        return (None, None);
+    };
+    let Some(device) = devices.iter().find(|d| d.device.interface == parent) else {
+        return (None, None);
+    };
+    let aps = client.access_points(device).await.unwrap_or_default();
+    let home = aps
+        .iter()
+        .find(|a| a.access_point.in_use)
+        .map(|a| a.access_point.channel);
+    let theirs = aps
+        .iter()
+        .find(|a| a.access_point.ssid == ssid)
+        .map(|a| a.access_point.channel);
+    (home, theirs)
 }
 
 /// Warnings for each IPv4 network of another interface that overlaps the device's subnet.

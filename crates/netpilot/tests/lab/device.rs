@@ -348,6 +348,89 @@ fn the_default_route_returns_to_the_home_link_never_to_the_device_link() {
     drop(daemon);
 }
 
+fn rescan_wlan0() {
+    sh("nmcli device wifi rescan ifname wlan0; sleep 4");
+}
+
+/// One radio for both: wlan1 is taken out of NetworkManager's hands and the robot's AP moves
+/// to the home network's channel; on leaving, both are put back.
+struct OneRadio;
+
+impl OneRadio {
+    fn set_up() -> OneRadio {
+        sh("nmcli device set wlan1 managed no");
+        robot_channel(1);
+        OneRadio
+    }
+}
+
+impl Drop for OneRadio {
+    fn drop(&mut self) {
+        robot_channel(6);
+        sh("nmcli device set wlan1 managed yes; sleep 1");
+    }
+}
+
+fn robot_channel(channel: u8) {
+    robot_off();
+    sh(&format!(
+        "sed -i 's/^channel=.*/channel={channel}/' {RUN}/hostapd-{ROBOT_AP}.conf"
+    ));
+    robot_on();
+}
+
+/// One radio: the device link runs on a virtual station interface beside the home
+/// network's, created by `up` and removed again by `down`.
+#[test]
+#[ignore = "needs the WiFi lab: lab/run"]
+fn device_link_on_one_radio_uses_a_virtual_interface_and_removes_it() {
+    if !in_lab("device_link_on_one_radio_uses_a_virtual_interface_and_removes_it") {
+        return;
+    }
+    home_on_wlan0();
+    let _one_radio = OneRadio::set_up();
+    let routes = default_routes();
+    let dns = resolv_conf();
+    let _daemon = start_daemon("device-one-radio");
+    rescan_wlan0();
+    let configured = configure_robot(&[]);
+    assert!(configured.status.success(), "{}", text(&configured));
+    assert!(
+        !text(&configured).contains("cannot come up"),
+        "{}",
+        text(&configured)
+    );
+    let spec = json_of(&device(&["list", "--json"], ""));
+    assert_eq!(spec["devices"][0]["interface"], json!("np-cozmo"), "{spec}");
+    assert_eq!(spec["devices"][0]["virtualOf"], json!("wlan0"), "{spec}");
+
+    let up = device(&["up", "cozmo"], "");
+    assert!(up.status.success(), "{}", text(&up));
+    assert!(String::from_utf8_lossy(&up.stdout).contains("cozmo is up: np-cozmo 172.31.1."));
+    assert!(sh("iw dev np-cozmo info").contains("type managed"));
+    assert_eq!(default_routes(), routes);
+    assert_eq!(resolv_conf(), dns);
+    assert!(sh("ping -c1 -W2 -I np-cozmo 172.31.1.1").contains("1 received"));
+    assert!(sh("getent hosts internet.lab").contains("192.168.50.1"));
+    let test = device(&["test", "cozmo"], "");
+    assert!(test.status.success(), "{}", text(&test));
+
+    let down = device(&["down", "cozmo"], "");
+    assert!(down.status.success(), "{}", text(&down));
+    assert!(
+        String::from_utf8_lossy(&down.stdout).contains("delete the virtual interface np-cozmo"),
+        "{}",
+        text(&down)
+    );
+    assert!(
+        !sh("ip link").contains("np-cozmo"),
+        "np-cozmo is still there"
+    );
+    assert_eq!(default_routes(), routes);
+    let reset = device(&["reset", "cozmo"], "");
+    assert!(reset.status.success(), "{}", text(&reset));
+}
+
 /// What cannot work says so, and what would.
 /// The Python client's tests (python/tests) against this daemon and the robot's AP.
 #[test]
@@ -389,7 +472,9 @@ fn device_bad_input_gets_clear_errors() {
     let taken = configure_robot(&["--interface", "wlan0"]);
     assert_eq!(taken.status.code(), Some(5), "{}", text(&taken));
     assert!(text(&taken).contains("wlan0 carries the internet"));
-    // No free radio: wlan1 busy on another network.
+    // wlan1 busy on another network: no free radio; hwsim's radios run many stations,
+    // so a virtual interface on wlan0's radio is planned, with the channel warning (the
+    // robot is on channel 6, home on 1, and hwsim's radios use one channel at a time).
     let open = Command::new("nmcli")
         .args([
             "device",
@@ -406,9 +491,24 @@ fn device_bad_input_gets_clear_errors() {
         "{}",
         String::from_utf8_lossy(&open.stderr)
     );
-    let busy = configure_robot(&[]);
-    assert_eq!(busy.status.code(), Some(5), "{}", text(&busy));
-    assert!(text(&busy).contains("USB WiFi adapter"), "{}", text(&busy));
+    rescan_wlan0();
+    let virtual_plan = configure_robot(&[]);
+    assert!(virtual_plan.status.success(), "{}", text(&virtual_plan));
+    let said = text(&virtual_plan);
+    assert!(said.contains("np-cozmo"), "{said}");
+    assert!(
+        said.contains("on channel 6") && said.contains("one channel at a time"),
+        "{said}"
+    );
+    let up = device(&["up", "cozmo"], "");
+    assert!(!up.status.success(), "{}", text(&up));
+    assert!(default_routes().contains("dev wlan0"));
+    let reset = device(&["reset", "cozmo"], "");
+    assert!(reset.status.success(), "{}", text(&reset));
+    assert!(
+        !sh("ip link").contains("np-cozmo"),
+        "the virtual interface was left behind"
+    );
     let unknown = device(&["configure", "x", "--ssid", "x", "--preset", "roomba"], "");
     assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown));
     let long = device(
