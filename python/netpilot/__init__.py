@@ -48,13 +48,16 @@ class NetpilotError(Exception):
 
 
 def default_socket() -> str:
-    """``$NETPILOT_SOCKET``, else the system daemon's socket, else this user's daemon's."""
+    """As the CLI looks: ``$NETPILOT_SOCKET``, else this user's daemon's socket when it
+    exists (root's is the system one), else the system daemon's."""
     if os.environ.get("NETPILOT_SOCKET"):
         return os.environ["NETPILOT_SOCKET"]
-    if os.path.exists(SYSTEM_SOCKET):
-        return SYSTEM_SOCKET
-    runtime = os.environ.get("XDG_RUNTIME_DIR", "/tmp")
-    return os.path.join(runtime, "netpilot", "netpilot.sock")
+    if os.geteuid() != 0:
+        runtime = os.environ.get("XDG_RUNTIME_DIR", "/tmp")
+        users = os.path.join(runtime, "netpilot", "netpilot.sock")
+        if os.path.exists(users):
+            return users
+    return SYSTEM_SOCKET
 
 
 class Client:
@@ -65,11 +68,12 @@ class Client:
         self.path = path or default_socket()
         self._ids = itertools.count(1)
         self.events: list = []
+        self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             self._socket.settimeout(timeout)
             self._socket.connect(self.path)
         except OSError as error:
+            self._socket.close()
             raise NetpilotError(
                 "daemon-unavailable",
                 f"the netpilot daemon is not running (nothing answers on {self.path}: {error.strerror})",
@@ -90,9 +94,8 @@ class Client:
     def call(self, method: str, **params: Any) -> Dict[str, Any]:
         """Sends a request and returns its ``result`` (``{}`` when there is none)."""
         request_id = next(self._ids)
-        line = json.dumps({"id": request_id, "method": method, "params": params})
         try:
-            self._socket.sendall(line.encode("utf-8") + b"\n")
+            self._send(request_id, method, params)
             while True:
                 message = self._receive()
                 if message.get("id") != request_id:
@@ -110,6 +113,11 @@ class Client:
             raise NetpilotError("timeout", f"the daemon did not answer {method} in time") from None
         except OSError as error:
             raise NetpilotError("io", f"lost the netpilot daemon: {error}") from None
+
+    def _send(self, request_id: int, method: str, params: Dict[str, Any]) -> None:
+        # Its own frame: the line (it can hold a password) does not outlive the send.
+        line = json.dumps({"id": request_id, "method": method, "params": params})
+        self._socket.sendall(line.encode("utf-8") + b"\n")
 
     def next_event(self) -> Dict[str, Any]:
         """The next event (``{"service", "data"}``), waiting for one if need be."""
@@ -160,10 +168,27 @@ def device_status(name: Optional[str] = None, socket_path: Optional[str] = None)
 @contextlib.contextmanager
 def device_link(name: str = "cozmo", socket_path: Optional[str] = None) -> Iterator[Dict[str, Any]]:
     """Brings the device link up, waits until the device answers, yields its status, and
-    takes the link down on exit (even when the body raises)."""
+    takes the link down on exit (even when the body raises). A step of taking it down
+    that fails raises :class:`NetpilotError`, unless the body already raised."""
     with Client(socket_path) as client:
         status = client.call("device.up", name=name)["device"]
+    failed = True
+    try:
+        yield status
+        failed = False
+    finally:
+        # A connection of its own: the one above may be long gone.
         try:
-            yield status
-        finally:
-            client.call("device.down", name=name)
+            with Client(socket_path) as client:
+                teardown = client.call("device.down", name=name)
+        except NetpilotError:
+            if not failed:
+                raise
+        else:
+            if teardown.get("failed") and not failed:
+                step = teardown["failed"][0]
+                raise NetpilotError(
+                    step["error"]["code"],
+                    f"taking {name} down: {step['step']} failed: {step['error']['message']}",
+                    step["error"].get("hint"),
+                )

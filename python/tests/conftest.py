@@ -30,17 +30,18 @@ def socket_path():
         pytest.fail(f"no netpilot binary at {binary}: cargo build, or set NETPILOT_BIN")
     with tempfile.TemporaryDirectory() as directory:
         path = os.path.join(directory, "netpilot.sock")
+        log = open(os.path.join(directory, "daemon.log"), "w+")
         daemon = subprocess.Popen(
-            [binary, "daemon", "--socket", path],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            [binary, "daemon", "--socket", path], stdout=subprocess.DEVNULL, stderr=log
         )
         deadline = time.monotonic() + 20
         while not os.path.exists(path):
             if daemon.poll() is not None or time.monotonic() > deadline:
                 daemon.kill()
-                pytest.fail(f"the daemon did not start: {daemon.stderr.read().decode()}")
+                log.seek(0)
+                pytest.fail(f"the daemon did not start: {log.read()}")
             time.sleep(0.05)
         yield path
         daemon.terminate()
         daemon.wait(10)
+        log.close()

@@ -69,7 +69,7 @@ def test_device_link_brings_the_robot_up_and_takes_it_down(socket_path):
     with netpilot.device_link("cozmo", socket_path=socket_path) as link:
         assert link["state"] == "up"
         assert link["localAddress"].startswith("172.31.1.")
-        ping = subprocess.run(["ping", "-c1", "-W2", "-I", "wlan1", "172.31.1.1"], capture_output=True)
+        ping = subprocess.run(["busybox", "ping", "-c1", "-W2", "-I", "wlan1", "172.31.1.1"], capture_output=True)
         assert ping.returncode == 0, ping.stdout
         status = netpilot.device_status("cozmo", socket_path=socket_path)
         assert status["internet"]["interface"] == "wlan0"

@@ -108,17 +108,7 @@ impl Subnet {
     /// Whether the two share any address: the device link and the home LAN must not,
     /// or traffic for one goes to the other.
     pub fn overlaps(self, other: Subnet) -> bool {
-        let shorter = if self.prefix <= other.prefix {
-            self
-        } else {
-            other
-        };
-        let longer = if self.prefix <= other.prefix {
-            other
-        } else {
-            self
-        };
-        shorter.contains(longer.address)
+        self.contains(other.address) || other.contains(self.address)
     }
 }
 
@@ -275,8 +265,9 @@ pub struct DeviceSpec {
 
 /// A device link name: what a profile id, a file name and a shell argument all accept.
 pub fn validate_name(name: &str) -> Result<(), Error> {
+    // 12: the virtual interface `np-NAME` must fit an interface name (15 bytes).
     let ok = !name.is_empty()
-        && name.len() <= 32
+        && name.len() <= 12
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
@@ -287,7 +278,7 @@ pub fn validate_name(name: &str) -> Result<(), Error> {
             ErrorCode::InvalidArgument,
             format!("{name:?} is not a device name"),
         )
-        .with_hint("use 1-32 letters, digits, '-' or '_' (e.g. cozmo)"))
+        .with_hint("use 1-12 letters, digits, '-' or '_' (e.g. cozmo)"))
     }
 }
 
@@ -373,6 +364,17 @@ pub enum LinkState {
     Up,
     /// The device stopped answering (or the link dropped); reconnecting with backoff.
     Lost,
+}
+
+impl LinkState {
+    pub fn label(self) -> &'static str {
+        match self {
+            LinkState::Down => "down",
+            LinkState::Connecting => "connecting",
+            LinkState::Up => "up",
+            LinkState::Lost => "lost (rejoining)",
+        }
+    }
 }
 
 /// A failure that happened to a link, kept for `status`.

@@ -56,6 +56,8 @@ pub struct DeviceService<B> {
     backend: Arc<B>,
     supervision: Supervision,
     live: Mutex<HashMap<String, Live>>,
+    /// One operation (configure, up, down, reset) at a time per link.
+    operations: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     events: broadcast::Sender<DeviceEvent>,
     /// Unix time in ms (injected: fixture tests need stable output).
     clock: fn() -> u64,
@@ -79,6 +81,7 @@ impl<B: DeviceBackend> DeviceService<B> {
             backend,
             supervision,
             live: Mutex::new(HashMap::new()),
+            operations: Mutex::new(HashMap::new()),
             events,
             clock,
         })
@@ -103,15 +106,17 @@ impl<B: DeviceBackend> DeviceService<B> {
         spec: DeviceSpec,
         password: Option<Secret>,
     ) -> Result<Configured, Error> {
-        if self
+        let _operation = self.operation(&spec.name).await;
+        if let Some(state) = self
             .live_state(&spec.name)
-            .is_some_and(|s| s != LinkState::Down)
+            .filter(|s| *s != LinkState::Down)
         {
             return Err(Error::new(
                 ErrorCode::InvalidArgument,
                 format!(
-                    "{} is up; it cannot be reconfigured while in use",
-                    spec.name
+                    "{} is {}; it cannot be reconfigured while in use",
+                    spec.name,
+                    state.label()
                 ),
             )
             .with_hint(format!("netpilot device down {}", spec.name)));
@@ -129,9 +134,11 @@ impl<B: DeviceBackend> DeviceService<B> {
     }
 
     /// Brings the link up, waits until the device answers, and supervises it from then on.
+    /// A link already supervised (up, or lost and rejoining) is left as it is.
     pub async fn up(self: &Arc<Self>, name: &str) -> Result<DeviceStatus, Error> {
+        let _operation = self.operation(name).await;
         let spec = self.spec(name).await?;
-        if self.live_state(name) == Some(LinkState::Up) {
+        if self.with_live(name, |live| live.supervisor.is_some()) {
             return Ok(self.status_of(spec));
         }
         self.stop_supervising(name);
@@ -140,7 +147,7 @@ impl<B: DeviceBackend> DeviceService<B> {
             Ok(up) => up,
             Err(error) => {
                 // Undo what the attempt made (a virtual interface); the rest is untouched.
-                let _ = self.backend.down(&spec).await;
+                self.undo(&spec).await;
                 self.transition(name, LinkState::Down, Some(error.message.clone()));
                 return Err(error);
             }
@@ -159,7 +166,7 @@ impl<B: DeviceBackend> DeviceService<B> {
                         spec.ssid, up.interface, spec.address, error.message
                     );
                     self.transition(name, LinkState::Down, Some(reason.clone()));
-                    let _ = self.backend.down(&spec).await;
+                    self.undo(&spec).await;
                     return Err(Error::new(ErrorCode::Timeout, reason)
                         .with_hint("is the device on, and is --address right?"));
                 }
@@ -174,6 +181,7 @@ impl<B: DeviceBackend> DeviceService<B> {
     }
 
     pub async fn down(&self, name: &str) -> Result<Teardown, Error> {
+        let _operation = self.operation(name).await;
         let spec = self.spec(name).await?;
         self.stop_supervising(name);
         let teardown = self.backend.down(&spec).await;
@@ -182,6 +190,7 @@ impl<B: DeviceBackend> DeviceService<B> {
     }
 
     pub async fn reset(&self, name: &str) -> Result<Teardown, Error> {
+        let _operation = self.operation(name).await;
         let spec = self.spec(name).await?;
         self.stop_supervising(name);
         let teardown = self.backend.reset(&spec).await;
@@ -193,6 +202,22 @@ impl<B: DeviceBackend> DeviceService<B> {
     pub async fn test(&self, name: &str, internet: &str) -> Result<Vec<Check>, Error> {
         let spec = self.spec(name).await?;
         self.backend.test(&spec, internet).await
+    }
+
+    /// Waits for the link's turn: the other operations on it have finished.
+    async fn operation(&self, name: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut operations = self.operations.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(operations.entry(name.to_string()).or_default())
+        };
+        lock.lock_owned().await
+    }
+
+    /// Takes down what a failed `up` made; what could not be undone is logged.
+    async fn undo(&self, spec: &DeviceSpec) {
+        for failed in self.backend.down(spec).await.failed {
+            tracing::warn!(name = %spec.name, step = %failed.step, error = %failed.error, "could not undo");
+        }
     }
 
     async fn spec(&self, name: &str) -> Result<DeviceSpec, Error> {
@@ -245,8 +270,8 @@ impl<B: DeviceBackend> DeviceService<B> {
                 }
                 Err(_) => continue,
             }
-            let (up, rtt) = self.rejoin(&spec).await;
-            self.came_up(name, up.local_address, rtt);
+            let (address, rtt) = self.rejoin(&spec).await;
+            self.came_up(name, address, rtt);
             answered = Instant::now();
             probes.reset();
         }
@@ -254,11 +279,19 @@ impl<B: DeviceBackend> DeviceService<B> {
 
     /// Nudges the link back until the device answers again, probing meanwhile; the
     /// nudges are `backoff.0` apart at first, doubling to `backoff.1`.
-    async fn rejoin(&self, spec: &DeviceSpec) -> (netpilot_core::ports::LinkUp, Duration) {
+    async fn rejoin(&self, spec: &DeviceSpec) -> (Option<String>, Duration) {
         let (mut wait, longest) = self.supervision.backoff;
         let rtt = 'answered: loop {
             if let Err(error) = self.backend.rejoin(spec).await {
                 tracing::debug!(name = %spec.name, %error, "rejoin failed");
+                // Kept for `status`: why the link is not coming back (an adapter unplugged…).
+                let at_ms = (self.clock)();
+                self.with_live(&spec.name, |live| {
+                    live.last_failure = Some(LinkFailure {
+                        at_ms,
+                        reason: format!("rejoining: {}", error.message),
+                    })
+                });
             }
             let next = Instant::now() + wait;
             while Instant::now() < next {
@@ -271,14 +304,11 @@ impl<B: DeviceBackend> DeviceService<B> {
             wait = (wait * 2).min(longest);
         };
         // The device answers; the address may have changed if the link was joined anew.
-        let up = match self.backend.up(spec, self.supervision.rejoin_timeout).await {
-            Ok(up) => up,
-            Err(_) => netpilot_core::ports::LinkUp {
-                interface: spec.interface.clone().unwrap_or_default(),
-                local_address: self.with_live(&spec.name, |l| l.local_address.clone()),
-            },
+        let address = match self.backend.up(spec, self.supervision.rejoin_timeout).await {
+            Ok(up) => up.local_address,
+            Err(_) => self.with_live(&spec.name, |l| l.local_address.clone()),
         };
-        (up, rtt)
+        (address, rtt)
     }
 
     fn came_up(&self, name: &str, local_address: Option<String>, rtt: Duration) {

@@ -59,6 +59,7 @@ pub async fn profile(client: &NmClient, name: &str) -> Result<DeviceProfile, Err
                 ErrorCode::NotFound,
                 format!("no device link named {name:?}"),
             )
+            .with_hint("see `netpilot device list`")
         })
 }
 
@@ -95,13 +96,26 @@ fn spec_of(settings: &NmSettings) -> Option<DeviceSpec> {
 }
 
 /// Creates the profile (replacing an earlier one of the same name) and keeps the
-/// password, agent-owned, in netpilot's store. Returns the profile's UUID.
+/// password, agent-owned, in netpilot's store; without a new password, the earlier
+/// profile's is kept. Returns the profile's UUID.
 pub async fn save(
     client: &NmClient,
     store: &SecretStore,
     spec: &DeviceSpec,
     password: Option<&Secret>,
 ) -> Result<String, Error> {
+    let old = profile(client, &spec.name).await.ok();
+    let kept = match (password, &old) {
+        (None, Some(old)) => store
+            .load(&old.uuid, SECURITY)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .find(|(key, _)| key == "psk")
+            .map(|(_, secret)| secret),
+        _ => None,
+    };
+    let password = password.or(kept.as_ref());
     let interface = spec.interface.as_deref().ok_or_else(|| {
         Error::new(
             ErrorCode::InvalidArgument,
@@ -159,11 +173,6 @@ pub async fn save(
             ]),
         );
     }
-    // Replace, not duplicate: the old profile and its secret go first.
-    if let Ok(old) = profile(client, &spec.name).await {
-        client.delete_profile(&old.path).await?;
-        let _ = store.delete(&old.uuid).await;
-    }
     let path = client.add_profile(settings).await?;
     let uuid = profiles(client)
         .await?
@@ -185,6 +194,11 @@ pub async fn save(
             let _ = client.delete_profile(&path).await;
             return Err(error);
         }
+    }
+    // Replace, not duplicate: the old profile and its secret go once the new one is saved.
+    if let Some(old) = old {
+        client.delete_profile(&old.path).await?;
+        let _ = store.delete(&old.uuid).await;
     }
     Ok(uuid)
 }
@@ -309,6 +323,10 @@ async fn create_virtual(client: &NmClient, spec: &DeviceSpec, parent: &str) -> R
                 ErrorCode::NoWifiDevice,
                 format!("{parent}, whose radio {} shares, is not here", spec.name),
             )
+            .with_hint(format!(
+                "choose again: netpilot device configure {} --ssid {:?} --interface auto",
+                spec.name, spec.ssid
+            ))
         };
         let phy = crate::radio::phy_of(parent).ok_or_else(gone)?;
         let mac = crate::radio::derived_mac(parent).ok_or_else(gone)?;
@@ -342,6 +360,9 @@ async fn create_virtual(client: &NmClient, spec: &DeviceSpec, parent: &str) -> R
 /// joining (the supplicant reconnects by itself once it sees the AP), else a new join.
 pub async fn rejoin(client: &NmClient, spec: &DeviceSpec) -> Result<(), Error> {
     let profile = profile(client, &spec.name).await?;
+    if let Some(parent) = &spec.virtual_of {
+        create_virtual(client, spec, parent).await?;
+    }
     let device = radio(client, spec).await?;
     let ours = client.active_uuid(&device).await?.as_deref() == Some(profile.uuid.as_str());
     match client.state(&device).await? {
@@ -372,31 +393,37 @@ async fn radio(client: &NmClient, spec: &DeviceSpec) -> Result<NmWifiDevice, Err
         })
 }
 
-/// Leaves the device's network (only if this link holds the radio).
+/// Leaves the device's network (only if this link holds the radio), and deletes the
+/// link's virtual interface; each step is tried whatever happened to the others.
 pub async fn down(client: &NmClient, spec: &DeviceSpec, teardown: &mut Teardown) {
-    let interface = spec.interface.as_deref().unwrap_or_default();
-    if spec.virtual_of.is_some() && !crate::radio::exists(interface) {
-        return; // Already down: the virtual interface is gone with its association.
+    let interface = spec.interface.clone().unwrap_or_default();
+    let virtual_left = spec.virtual_of.is_some() && crate::radio::exists(&interface);
+    if spec.virtual_of.is_none() || virtual_left {
+        disconnect(client, spec, &interface, teardown).await;
     }
-    let (profile, device) = match (profile(client, &spec.name).await, radio(client, spec).await) {
-        (Ok(profile), Ok(device)) => (profile, device),
-        (Err(error), _) | (_, Err(error)) => {
-            teardown.record(format!("disconnect {}", spec.name), Err(error));
-            return;
-        }
-    };
-    let interface = device.device.interface.clone();
-    match client.active_uuid(&device).await {
-        Ok(Some(uuid)) if uuid == profile.uuid => {
-            let result = client.disconnect(&device).await;
-            teardown.record(format!("disconnect {interface}"), result);
-        }
-        Ok(_) => {}
-        Err(error) => teardown.record(format!("disconnect {interface}"), Err(error)),
-    }
-    if spec.virtual_of.is_some() && crate::radio::exists(&interface) {
+    if virtual_left {
         let deleted = crate::radio::delete(&interface).await;
         teardown.record(format!("delete the virtual interface {interface}"), deleted);
+    }
+}
+
+async fn disconnect(
+    client: &NmClient,
+    spec: &DeviceSpec,
+    interface: &str,
+    teardown: &mut Teardown,
+) {
+    let step = format!("disconnect {interface}");
+    let (profile, device) = match (profile(client, &spec.name).await, radio(client, spec).await) {
+        (Ok(profile), Ok(device)) => (profile, device),
+        (Err(error), _) | (_, Err(error)) => return teardown.record(step, Err(error)),
+    };
+    match client.active_uuid(&device).await {
+        Ok(Some(uuid)) if uuid == profile.uuid => {
+            teardown.record(step, client.disconnect(&device).await)
+        }
+        Ok(_) => {}
+        Err(error) => teardown.record(step, Err(error)),
     }
 }
 

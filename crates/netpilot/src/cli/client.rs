@@ -33,7 +33,7 @@ impl Daemon {
     pub(crate) async fn receive(&mut self) -> Result<Value, Error> {
         let gone = || {
             Error::new(ErrorCode::Io, "the netpilot daemon closed the connection")
-                .with_hint("see its log; or join without it: netpilot wifi connect --no-daemon")
+                .with_hint("see the daemon's log (journalctl -u netpilot, or its terminal)")
         };
         let line = self.lines.next_line().await.map_err(|_| gone())?;
         let line = line.ok_or_else(gone)?;

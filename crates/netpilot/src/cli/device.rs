@@ -7,9 +7,7 @@ use super::progress::Progress;
 use crate::output::print_json;
 use crate::output::table::{Align, Table};
 use clap::{Args, Subcommand};
-use netpilot_core::device::{
-    Check, DeviceSpec, DeviceStatus, InternetLink, LinkState, PRESETS, Teardown,
-};
+use netpilot_core::device::{Check, DeviceSpec, DeviceStatus, InternetLink, PRESETS, Teardown};
 use netpilot_core::{Error, ErrorCode, Secret};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -295,7 +293,7 @@ async fn list(ctx: &Ctx, daemon: &mut Daemon) -> anyhow::Result<()> {
             device.spec.name,
             device.spec.ssid,
             device.spec.interface.unwrap_or_default(),
-            state_label(device.state).into(),
+            device.state.label().into(),
             device.spec.address.to_string(),
             device.spec.probe.to_string(),
         ]);
@@ -304,15 +302,6 @@ async fn list(ctx: &Ctx, daemon: &mut Daemon) -> anyhow::Result<()> {
     table.write(&mut out)?;
     out.flush()?;
     Ok(())
-}
-
-fn state_label(state: LinkState) -> &'static str {
-    match state {
-        LinkState::Down => "down",
-        LinkState::Connecting => "connecting",
-        LinkState::Up => "up",
-        LinkState::Lost => "lost (rejoining)",
-    }
 }
 
 async fn up(ctx: &Ctx, daemon: &mut Daemon, name: &str) -> anyhow::Result<()> {
@@ -338,7 +327,8 @@ async fn up(ctx: &Ctx, daemon: &mut Daemon, name: &str) -> anyhow::Result<()> {
     let mut out = crate::output::stdout();
     writeln!(
         out,
-        "{name} is up: {} {}, {} answers in {}",
+        "{name} is {}: {} {}, {} answers in {}",
+        device.state.label(),
         device.spec.interface.as_deref().unwrap_or("?"),
         device.local_address.as_deref().unwrap_or("(no address)"),
         device.spec.address,
@@ -413,7 +403,7 @@ async fn status(ctx: &Ctx, daemon: &mut Daemon, name: Option<String>) -> anyhow:
             out,
             "{}  {}  {:?} on {}",
             device.spec.name,
-            state_label(device.state),
+            device.state.label(),
             device.spec.ssid,
             device.spec.interface.as_deref().unwrap_or("?")
         )?;
