@@ -292,9 +292,8 @@ pub trait DeviceBackend: Send + Sync + 'static {
         spec: &crate::device::DeviceSpec,
         timeout: std::time::Duration,
     ) -> impl Future<Output = Result<LinkUp, Error>> + Send;
-    /// Nudges a lost link back without waiting: when the link is still joined (the
-    /// supplicant is looking for the device's AP), asks for a scan for the device's
-    /// network, so the AP is found as soon as it is back; otherwise starts joining again.
+    /// Nudges a lost link back without waiting: starts joining again unless the link is
+    /// still being held (the supplicant then reassociates by itself when the AP is back).
     fn rejoin(
         &self,
         spec: &crate::device::DeviceSpec,

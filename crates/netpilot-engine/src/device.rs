@@ -33,7 +33,7 @@ impl Default for Supervision {
     fn default() -> Self {
         Supervision {
             interval: Duration::from_millis(500),
-            loss_after: Duration::from_millis(1200),
+            loss_after: Duration::from_millis(1000),
             up_timeout: Duration::from_secs(30),
             rejoin_timeout: Duration::from_secs(8),
             backoff: (Duration::from_millis(500), Duration::from_secs(4)),
@@ -173,11 +173,41 @@ impl<B: DeviceBackend> DeviceService<B> {
             }
         };
         self.came_up(name, up.local_address, rtt);
-        let service = Arc::clone(self);
-        let supervised = spec.clone();
-        let task = tokio::spawn(async move { service.supervise(supervised).await });
-        self.with_live(name, |live| live.supervisor = Some(task.abort_handle()));
+        self.supervise_from_now(spec.clone());
         Ok(self.status_of(spec))
+    }
+
+    /// Supervises the links that are already up (joined before the daemon started, or by
+    /// NetworkManager's autoconnect): those whose device answers on its link.
+    pub async fn adopt(self: &Arc<Self>) -> Result<(), Error> {
+        for spec in self.backend.list().await? {
+            let _operation = self.operation(&spec.name).await;
+            if self.with_live(&spec.name, |live| live.supervisor.is_some()) {
+                continue;
+            }
+            let Ok(rtt) = self.probe_once(&spec).await else {
+                continue;
+            };
+            let address = match self
+                .backend
+                .up(&spec, self.supervision.rejoin_timeout)
+                .await
+            {
+                Ok(up) => up.local_address,
+                Err(_) => continue,
+            };
+            tracing::info!(name = %spec.name, "adopted a device link that was already up");
+            self.came_up(&spec.name, address, rtt);
+            self.supervise_from_now(spec);
+        }
+        Ok(())
+    }
+
+    fn supervise_from_now(self: &Arc<Self>, spec: DeviceSpec) {
+        let name = spec.name.clone();
+        let service = Arc::clone(self);
+        let task = tokio::spawn(async move { service.supervise(spec).await });
+        self.with_live(&name, |live| live.supervisor = Some(task.abort_handle()));
     }
 
     pub async fn down(&self, name: &str) -> Result<Teardown, Error> {

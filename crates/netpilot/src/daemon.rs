@@ -61,6 +61,17 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         tokens: Box::new(random_token),
     };
     let devices = DeviceService::new(Arc::new(backend.clone()), settings.supervision);
+    // Links already up (a daemon restart, NetworkManager's autoconnect) are supervised too,
+    // once NetworkManager answers.
+    let adopting = Arc::clone(&devices);
+    tokio::spawn(async move {
+        for _ in 0..60 {
+            if adopting.adopt().await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
     let network = network::spawn(backend, events, config);
     let (traffic, _) = tokio::sync::broadcast::channel(16);
     let dispatcher = Arc::new(Dispatcher::new(

@@ -130,3 +130,33 @@ async fn a_link_in_use_is_not_reconfigured() {
     let error = service.configure(spec(), None).await.unwrap_err();
     assert!(error.hint.unwrap().contains("netpilot device down cozmo"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_link_already_up_is_adopted_and_supervised() {
+    let (device, service) = service();
+    let mut events = service.subscribe();
+    service.adopt().await.unwrap();
+    assert_eq!(next_state(&mut events).await, LinkState::Up);
+    assert_eq!(
+        device.ups.load(Ordering::SeqCst),
+        1,
+        "asked for the address only"
+    );
+    device.on.store(false, Ordering::SeqCst);
+    assert_eq!(next_state(&mut events).await, LinkState::Lost);
+    // A second adoption leaves the supervised link alone.
+    service.adopt().await.unwrap();
+    assert_eq!(device.ups.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_link_whose_device_is_away_is_not_adopted() {
+    let (device, service) = service();
+    device.on.store(false, Ordering::SeqCst);
+    service.adopt().await.unwrap();
+    assert_eq!(
+        service.status("cozmo").await.unwrap().state,
+        LinkState::Down
+    );
+    assert_eq!(device.ups.load(Ordering::SeqCst), 0);
+}

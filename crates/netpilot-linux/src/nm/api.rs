@@ -268,17 +268,6 @@ impl NmClient {
         Ok(())
     }
 
-    /// Asks `device` to scan now. NetworkManager may refuse while busy; that is not an
-    /// error. (No `ssids` option: NetworkManager 1.42 was seen to die on a directed scan
-    /// requested while its supplicant was reconnecting.)
-    pub async fn scan_now(&self, device: &NmWifiDevice) -> Result<(), Error> {
-        let wireless = self.wireless_uncached(&device.path).await?;
-        if let Err(error) = wireless.request_scan(HashMap::new()).await {
-            tracing::debug!(%error, "scan refused");
-        }
-        Ok(())
-    }
-
     /// The UUID of the profile active on `device`, if any.
     pub async fn active_uuid(&self, device: &NmWifiDevice) -> Result<Option<String>, Error> {
         let active = self

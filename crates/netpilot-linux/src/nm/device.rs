@@ -356,8 +356,9 @@ async fn create_virtual(client: &NmClient, spec: &DeviceSpec, parent: &str) -> R
     }
 }
 
-/// Nudges a lost link: a scan for the device's network while the link is still joined or
-/// joining (the supplicant reconnects by itself once it sees the AP), else a new join.
+/// Nudges a lost link: nothing while NetworkManager still holds it (the supplicant looks
+/// for the AP by itself and reassociates as soon as it is back; a scan requested
+/// meanwhile was seen to delay that by 15 s), a new join once NetworkManager has let go.
 pub async fn rejoin(client: &NmClient, spec: &DeviceSpec) -> Result<(), Error> {
     let profile = profile(client, &spec.name).await?;
     if let Some(parent) = &spec.virtual_of {
@@ -366,9 +367,7 @@ pub async fn rejoin(client: &NmClient, spec: &DeviceSpec) -> Result<(), Error> {
     let device = radio(client, spec).await?;
     let ours = client.active_uuid(&device).await?.as_deref() == Some(profile.uuid.as_str());
     match client.state(&device).await? {
-        DeviceState::Connected | DeviceState::Connecting(_) if ours => {
-            client.scan_now(&device).await
-        }
+        DeviceState::Connected | DeviceState::Connecting(_) if ours => Ok(()),
         _ => client.activate_on(&profile.path, &device).await,
     }
 }

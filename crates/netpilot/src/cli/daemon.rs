@@ -48,7 +48,7 @@ pub struct DaemonArgs {
     #[arg(long, value_name = "SECONDS", default_value = "120", value_parser = parse_seconds)]
     prompt_timeout: Duration,
     /// How often each device link's device is probed, in seconds; no answer for
-    /// 2.4 probes' time is a lost link.
+    /// two probes' time is a lost link.
     #[arg(long, value_name = "SECONDS", default_value = "0.5", value_parser = parse_seconds)]
     probe_interval: Duration,
     /// What `device test` connects to (by name, so DNS is tested too) to prove the
@@ -87,7 +87,7 @@ impl DaemonArgs {
             },
             supervision: Supervision {
                 interval: self.probe_interval,
-                loss_after: self.probe_interval.mul_f64(2.4),
+                loss_after: self.probe_interval * 2,
                 ..Supervision::default()
             },
             internet_probe: self.internet_probe,
