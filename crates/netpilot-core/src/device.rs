@@ -131,6 +131,9 @@ impl From<Subnet> for String {
     }
 }
 
+/// Which characters an SSID pattern accepts.
+type CharTest = fn(char) -> bool;
+
 /// What netpilot knows about a kind of device out of the box.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Preset {
@@ -140,7 +143,7 @@ pub struct Preset {
     pub ssid_pattern: &'static str,
     ssid_prefix: &'static str,
     /// How many characters follow the prefix, and which (None: any).
-    ssid_suffix: Option<(usize, fn(char) -> bool)>,
+    ssid_suffix: Option<(usize, CharTest)>,
     pub address: Ipv4Addr,
     pub subnet: Subnet,
     pub probe: Probe,

@@ -13,6 +13,7 @@ pub mod api;
 pub mod backend;
 mod dbus;
 pub mod device;
+mod device_backend;
 pub mod join;
 mod map;
 

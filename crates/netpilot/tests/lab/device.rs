@@ -87,40 +87,31 @@ fn start_daemon(name: &str) -> Daemon {
     Daemon::start(name, &["--internet-probe", "internet.lab:80"])
 }
 
-/// The robot switched off: hostapd killed without a goodbye, its radio down.
+/// An access point switched off: hostapd killed without a goodbye, its radio down.
+fn ap_off(ap: &str) {
+    sh(&format!(
+        "kill -9 $(cat {RUN}/hostapd-{ap}.pid); ip -n aps link set {ap} down"
+    ));
+}
+
+/// The access point switched on again; returns once hostapd has started.
+fn ap_on(ap: &str) {
+    let out = sh(&format!(
+        "ip -n aps link set {ap} up && ip netns exec aps hostapd -B -P {RUN}/hostapd-{ap}.pid \
+         -f {RUN}/hostapd-{ap}-restarted.log {RUN}/hostapd-{ap}.conf && echo started"
+    ));
+    assert!(
+        out.contains("started"),
+        "hostapd did not start again: {out}"
+    );
+}
+
 fn robot_off() {
-    sh(&format!(
-        "kill -9 $(cat {RUN}/hostapd-{ROBOT_AP}.pid); ip -n aps link set {ROBOT_AP} down"
-    ));
+    ap_off(ROBOT_AP);
 }
 
-/// The robot switched on again; returns once hostapd has started.
 fn robot_on() {
-    let out = sh(&format!(
-        "ip -n aps link set {ROBOT_AP} up && ip netns exec aps hostapd -B -P {RUN}/hostapd-{ROBOT_AP}.pid \
-         -f {RUN}/hostapd-{ROBOT_AP}-restarted.log {RUN}/hostapd-{ROBOT_AP}.conf && echo started"
-    ));
-    assert!(
-        out.contains("started"),
-        "hostapd did not start again: {out}"
-    );
-}
-
-fn home_off() {
-    sh(&format!(
-        "kill -9 $(cat {RUN}/hostapd-{HOME_AP}.pid); ip -n aps link set {HOME_AP} down"
-    ));
-}
-
-fn home_on() {
-    let out = sh(&format!(
-        "ip -n aps link set {HOME_AP} up && ip netns exec aps hostapd -B -P {RUN}/hostapd-{HOME_AP}.pid \
-         -f {RUN}/hostapd-{HOME_AP}-restarted.log {RUN}/hostapd-{HOME_AP}.conf && echo started"
-    ));
-    assert!(
-        out.contains("started"),
-        "hostapd did not start again: {out}"
-    );
+    ap_on(ROBOT_AP);
 }
 
 #[test]
@@ -320,7 +311,7 @@ fn the_default_route_returns_to_the_home_link_never_to_the_device_link() {
     let up = device(&["up", "cozmo"], "");
     assert!(up.status.success(), "{}", text(&up));
 
-    home_off();
+    ap_off(HOME_AP);
     // NetworkManager notices in its own time (the supplicant keeps looking for the AP):
     // watch for 40 s that no default route goes to the device link meanwhile.
     let deadline = Instant::now() + Duration::from_secs(40);
@@ -331,7 +322,7 @@ fn the_default_route_returns_to_the_home_link_never_to_the_device_link() {
         std::thread::sleep(Duration::from_millis(200));
     }
     eprintln!("home link dropped by NetworkManager within 40 s: {home_went}");
-    home_on();
+    ap_on(HOME_AP);
     let deadline = Instant::now() + Duration::from_secs(120);
     while !default_routes().contains("dev wlan0") {
         assert!(!default_routes().contains("wlan1"), "{}", default_routes());
