@@ -378,6 +378,9 @@ impl<B: DeviceBackend> DeviceService<B> {
                 live.up_since = None;
                 live.probe = None;
             }
+            if state == LinkState::Down {
+                live.local_address = None;
+            }
             if let Some(reason) = &reason {
                 live.last_failure = Some(LinkFailure {
                     at_ms,

@@ -492,7 +492,7 @@ impl netpilot_core::ports::DeviceBackend for FakeDevices {
             check(
                 "default route",
                 true,
-                "via wlan0 (192.168.50.1) (metric 600)".into(),
+                "via wlan0, gateway 192.168.50.1, metric 600".into(),
             ),
             check(
                 "device answers",

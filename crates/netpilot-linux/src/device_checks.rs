@@ -77,12 +77,12 @@ fn route_checks(routes: Result<&[DefaultRoute], &Error>, device_interface: &str)
             name: "default route".into(),
             passed: route.interface != device_interface,
             detail: format!(
-                "via {}{} (metric {})",
+                "via {}{}, metric {}",
                 route.interface,
                 route
                     .gateway
                     .as_deref()
-                    .map(|g| format!(" ({g})"))
+                    .map(|g| format!(", gateway {g}"))
                     .unwrap_or_default(),
                 route.metric
             ),
