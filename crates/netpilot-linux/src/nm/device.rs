@@ -271,9 +271,11 @@ pub async fn up(client: &NmClient, spec: &DeviceSpec, timeout: Duration) -> Resu
         create_virtual(client, spec, parent).await?;
     }
     let device = radio(client, spec).await?;
-    if client.active_uuid(&device).await?.as_deref() != Some(profile.uuid.as_str())
-        || client.state(&device).await? != DeviceState::Connected
-    {
+    // Joined or joining already (the supplicant reassociating, DHCP renewing): wait for it;
+    // activating again would start it all over.
+    let ours = client.active_uuid(&device).await?.as_deref() == Some(profile.uuid.as_str());
+    let state = client.state(&device).await?;
+    if !(ours && matches!(state, DeviceState::Connected | DeviceState::Connecting(_))) {
         client.activate_on(&profile.path, &device).await?;
     }
     let deadline = tokio::time::Instant::now() + timeout;
