@@ -54,9 +54,9 @@ pub fn derived_mac(parent: &str) -> Option<[u8; 6]> {
 /// The radio's interface combinations, reduced to stations and channels.
 pub async fn concurrency(wiphy: u32) -> Result<Concurrency, Error> {
     use futures_util::TryStreamExt;
-    let (connection, handle, _) = wl_nl80211::new_connection().map_err(nl80211_error)?;
-    let task = tokio::spawn(connection);
-    let mut dump = handle
+    let nl80211 = Nl80211::open()?;
+    let mut dump = nl80211
+        .handle
         .wireless_physic()
         .get()
         .wiphy_index(wiphy)
@@ -75,7 +75,6 @@ pub async fn concurrency(wiphy: u32) -> Result<Concurrency, Error> {
             }
         }
     }
-    task.abort();
     Ok(reduce(
         &combinations
             .into_iter()
@@ -155,20 +154,17 @@ fn reduce(combinations: &[Combination]) -> Concurrency {
 /// Creates a station interface `name` on radio `wiphy`.
 pub async fn add_station(wiphy: u32, name: &str, mac: [u8; 6]) -> Result<(), Error> {
     use futures_util::TryStreamExt;
-    let (connection, handle, _) = wl_nl80211::new_connection().map_err(nl80211_error)?;
-    let task = tokio::spawn(connection);
+    let nl80211 = Nl80211::open()?;
     let attributes = Nl80211NewInterface::new(wiphy, Nl80211InterfaceType::Station, name.into())
         .replace(Nl80211Attr::Mac(mac))
         .build();
-    let mut replies = handle.interface().add(attributes).execute().await;
-    let result = replies.try_next().await.map(|_| ()).map_err(|e| {
+    let mut replies = nl80211.handle.interface().add(attributes).execute().await;
+    replies.try_next().await.map(|_| ()).map_err(|e| {
         Error::new(
             ErrorCode::Io,
             format!("could not create the virtual interface {name}: {e}"),
         )
-    });
-    task.abort();
-    result
+    })
 }
 
 /// Deletes a (virtual) WiFi interface.
@@ -179,21 +175,41 @@ pub async fn delete(name: &str) -> Result<(), Error> {
             .ok()
             .and_then(|t| t.trim().parse().ok())
             .ok_or_else(|| Error::new(ErrorCode::NotFound, format!("no interface {name}")))?;
-    let (connection, handle, _) = wl_nl80211::new_connection().map_err(nl80211_error)?;
-    let task = tokio::spawn(connection);
+    let nl80211 = Nl80211::open()?;
     let attributes = wl_nl80211::Nl80211Interface::new(index).build();
-    let mut replies = handle.interface().delete(attributes).execute().await;
-    let result = replies
+    let mut replies = nl80211
+        .handle
+        .interface()
+        .delete(attributes)
+        .execute()
+        .await;
+    replies
         .try_next()
         .await
         .map(|_| ())
-        .map_err(|e| Error::new(ErrorCode::Io, format!("could not delete {name}: {e}")));
-    task.abort();
-    result
+        .map_err(|e| Error::new(ErrorCode::Io, format!("could not delete {name}: {e}")))
 }
 
-fn nl80211_error(e: std::io::Error) -> Error {
-    Error::new(ErrorCode::Io, format!("cannot open nl80211: {e}"))
+/// A generic-netlink connection to nl80211 whose task ends when it is dropped, on every
+/// return path.
+struct Nl80211 {
+    handle: wl_nl80211::Nl80211Handle,
+    task: tokio::task::AbortHandle,
+}
+
+impl Nl80211 {
+    fn open() -> Result<Nl80211, Error> {
+        let (connection, handle, _) = wl_nl80211::new_connection()
+            .map_err(|e| Error::new(ErrorCode::Io, format!("cannot open nl80211: {e}")))?;
+        let task = tokio::spawn(connection).abort_handle();
+        Ok(Nl80211 { handle, task })
+    }
+}
+
+impl Drop for Nl80211 {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 #[cfg(test)]

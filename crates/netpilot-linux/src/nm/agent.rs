@@ -3,7 +3,7 @@
 //! decides nothing itself: every request goes to its owner as an [`AgentEvent`] and the
 //! owner answers through [`PendingSecrets`].
 
-use super::api::nm_error;
+use super::api::{nm_error, ssid, string};
 use super::dbus::{AgentManagerProxy, NmSettings};
 use netpilot_core::{Error, Secret, SecretFlags, SecretRequest};
 use std::collections::HashMap;
@@ -175,13 +175,13 @@ impl SecretAgent {
                 .filter_map(|field| {
                     Some((
                         field.to_string(),
-                        Secret::new(text(&connection, setting, field)?),
+                        Secret::new(string(&connection, setting, field)?),
                     ))
                 })
                 .collect();
             if !secrets.is_empty() {
                 let event = AgentEvent::Save {
-                    connection_uuid: text(&connection, "connection", "uuid").unwrap_or_default(),
+                    connection_uuid: string(&connection, "connection", "uuid").unwrap_or_default(),
                     ssid: ssid(&connection),
                     setting: setting.to_string(),
                     secrets,
@@ -192,7 +192,7 @@ impl SecretAgent {
     }
 
     async fn delete_secrets(&self, connection: NmSettings, _connection_path: OwnedObjectPath) {
-        let connection_uuid = text(&connection, "connection", "uuid").unwrap_or_default();
+        let connection_uuid = string(&connection, "connection", "uuid").unwrap_or_default();
         let _ = self
             .events
             .send(AgentEvent::Delete { connection_uuid })
@@ -240,11 +240,11 @@ fn secret_request(
     mut hints: Vec<String>,
     flags: u32,
 ) -> SecretRequest {
-    let key_mgmt = text(connection, "802-11-wireless-security", "key-mgmt");
+    let key_mgmt = string(connection, "802-11-wireless-security", "key-mgmt");
     let fields = match (setting, key_mgmt.as_deref()) {
         ("802-11-wireless-security", Some("none")) => vec!["wep-key0".to_string()],
         ("802-11-wireless-security", _) => vec!["psk".to_string()],
-        ("802-1x", _) if text(connection, "802-1x", "identity").is_some() => {
+        ("802-1x", _) if string(connection, "802-1x", "identity").is_some() => {
             vec!["password".to_string()]
         }
         ("802-1x", _) => vec!["identity".to_string(), "password".to_string()],
@@ -254,8 +254,8 @@ fn secret_request(
         hints.extend(["wpa3".to_string(), "sae".to_string()]);
     }
     SecretRequest {
-        connection_uuid: text(connection, "connection", "uuid").unwrap_or_default(),
-        connection_id: text(connection, "connection", "id").unwrap_or_default(),
+        connection_uuid: string(connection, "connection", "uuid").unwrap_or_default(),
+        connection_id: string(connection, "connection", "id").unwrap_or_default(),
         ssid: ssid(connection),
         setting: setting.to_string(),
         fields,
@@ -277,15 +277,4 @@ fn secrets_reply(
         })
         .collect();
     HashMap::from([(setting.to_string(), values)])
-}
-
-fn text(settings: &NmSettings, setting: &str, key: &str) -> Option<String> {
-    let value = settings.get(setting)?.get(key)?;
-    <&str>::try_from(&**value).ok().map(str::to_owned)
-}
-
-fn ssid(settings: &NmSettings) -> Option<String> {
-    let value = settings.get("802-11-wireless")?.get("ssid")?;
-    let bytes = Vec::<u8>::try_from(value.try_clone().ok()?).ok()?;
-    Some(String::from_utf8_lossy(&bytes).into_owned())
 }

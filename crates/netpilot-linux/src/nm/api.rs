@@ -10,7 +10,7 @@ use netpilot_core::wifi::{self, AccessPoint, DeviceState, FailureReason, Securit
 use netpilot_core::{Error, ErrorCode};
 use std::collections::HashMap;
 use std::time::Duration;
-use zbus::zvariant::{ObjectPath, OwnedObjectPath, OwnedValue, Value};
+use zbus::zvariant::{ObjectPath, OwnedObjectPath, Value};
 
 /// A WiFi device with the object path calls about it need.
 #[derive(Debug, Clone)]
@@ -201,32 +201,21 @@ impl NmClient {
 
     /// Every saved WiFi profile.
     pub async fn saved_wifi(&self) -> Result<Vec<SavedWifi>, Error> {
-        let settings = SettingsProxy::new(&self.connection)
-            .await
-            .map_err(nm_error)?;
-        let mut saved = Vec::new();
-        for path in settings.list_connections().await.map_err(nm_error)? {
-            let Ok(profile) = self.settings_of(&path).await else {
-                continue;
-            };
-            if string(&profile, "connection", "type").as_deref() != Some("802-11-wireless") {
-                continue;
-            }
-            let ssid = profile
-                .get("802-11-wireless")
-                .and_then(|w| w.get("ssid"))
-                .and_then(bytes)
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_default();
-            saved.push(SavedWifi {
+        Ok(self
+            .profiles()
+            .await?
+            .into_iter()
+            .filter(|(_, profile)| {
+                string(profile, "connection", "type").as_deref() == Some("802-11-wireless")
+            })
+            .map(|(path, profile)| SavedWifi {
                 uuid: string(&profile, "connection", "uuid").unwrap_or_default(),
                 interface: string(&profile, "connection", "interface-name")
                     .filter(|i| !i.is_empty()),
-                ssid,
+                ssid: ssid(&profile).unwrap_or_default(),
                 path,
-            });
-        }
-        Ok(saved)
+            })
+            .collect())
     }
 
     /// Every profile with its settings (secrets left out), in NetworkManager's terms.
@@ -237,7 +226,7 @@ impl NmClient {
         let mut profiles = Vec::new();
         for path in settings.list_connections().await.map_err(nm_error)? {
             // A profile can vanish between listing and reading it.
-            if let Ok(profile) = self.settings_of(&path).await {
+            if let Ok(profile) = self.settings(&path).await {
                 profiles.push((path, profile));
             }
         }
@@ -289,7 +278,8 @@ impl NmClient {
         Ok(proxy.uuid().await.ok())
     }
 
-    async fn settings_of(&self, path: &OwnedObjectPath) -> Result<NmSettings, Error> {
+    /// One profile's settings (secrets left out).
+    pub async fn settings(&self, path: &OwnedObjectPath) -> Result<NmSettings, Error> {
         let connection = SettingsConnectionProxy::builder(&self.connection)
             .path(path.clone())
             .map_err(nm_error)?
@@ -538,8 +528,11 @@ pub(crate) fn string(settings: &NmSettings, setting: &str, key: &str) -> Option<
     <&str>::try_from(&**value).ok().map(str::to_owned)
 }
 
-pub(crate) fn bytes(value: &OwnedValue) -> Option<Vec<u8>> {
-    Vec::<u8>::try_from(value.try_clone().ok()?).ok()
+/// A WiFi profile's SSID (bytes, shown lossily as UTF-8).
+pub(crate) fn ssid(settings: &NmSettings) -> Option<String> {
+    let value = settings.get("802-11-wireless")?.get("ssid")?;
+    let bytes = Vec::<u8>::try_from(value.try_clone().ok()?).ok()?;
+    Some(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// The D-Bus error name of a failed call, if it has one.

@@ -3,7 +3,7 @@
 //! about the device (address, probe, preset) ride in its `user` setting, so `list` reads
 //! them back and `reset` leaves nothing behind.
 
-use super::api::{NmClient, NmWifiDevice, string};
+use super::api::{NmClient, NmWifiDevice, ssid, string};
 use super::dbus::NmSettings;
 use crate::secrets::SecretStore;
 use netpilot_core::device::{DeviceSpec, Probe, Subnet, Teardown};
@@ -73,11 +73,7 @@ fn spec_of(settings: &NmSettings) -> Option<DeviceSpec> {
         .try_into()
         .ok()?;
     let get = |key: &str| data.get(&format!("{USER_PREFIX}{key}")).cloned();
-    let ssid = settings
-        .get("802-11-wireless")
-        .and_then(|w| w.get("ssid"))
-        .and_then(super::api::bytes)
-        .map(|b| String::from_utf8_lossy(&b).into_owned())?;
+    let ssid = ssid(settings)?;
     Some(DeviceSpec {
         name: get("name")?,
         ssid,
@@ -174,17 +170,13 @@ pub async fn save(
         );
     }
     let path = client.add_profile(settings).await?;
-    let uuid = profiles(client)
-        .await?
-        .into_iter()
-        .find(|p| p.path == path)
-        .map(|p| p.uuid)
-        .ok_or_else(|| {
-            Error::new(
-                ErrorCode::ConnectionRemoved,
-                "the new profile vanished at once",
-            )
-        })?;
+    // Read back by its path: NetworkManager gave it its UUID.
+    let uuid = string(&client.settings(&path).await?, "connection", "uuid").ok_or_else(|| {
+        Error::new(
+            ErrorCode::Protocol,
+            "NetworkManager's new profile has no UUID",
+        )
+    })?;
     if let Some(password) = password {
         let secrets = [("psk".to_string(), password.clone())];
         if let Err(error) = store
