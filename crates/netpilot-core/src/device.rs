@@ -380,6 +380,17 @@ impl LinkState {
     }
 }
 
+/// What a link's own signals (netlink, NetworkManager) say between two probes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkSignal {
+    /// The link is gone (carrier lost, interface removed, NetworkManager left it, the
+    /// device's address failed to resolve): lost now, without waiting for the probes.
+    Lost(String),
+    /// The link came back or changed (carrier, an address, the device's neighbour entry
+    /// reachable): worth probing now rather than at the next tick.
+    Changed,
+}
+
 /// A failure that happened to a link, kept for `status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

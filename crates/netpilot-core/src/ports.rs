@@ -273,9 +273,18 @@ pub struct Configured {
     pub warnings: Vec<String>,
 }
 
+/// A device link's signals as they happen, so the supervisor need not wait for a probe.
+pub trait LinkWatch: Send + 'static {
+    /// The next signal; `None` once the watch has ended (its source went away). Must be
+    /// cancel-safe: the supervisor races it against its probe timer.
+    fn next(&mut self) -> impl Future<Output = Option<crate::device::LinkSignal>> + Send;
+}
+
 /// Device links on the operating system: the profile, the radio, the probes. The
 /// engine's device service supervises the links through this.
 pub trait DeviceBackend: Send + Sync + 'static {
+    type Watch: LinkWatch;
+
     /// Chooses the radio (unless the spec names one), saves the profile, and the
     /// password when one is given.
     fn configure(
@@ -314,6 +323,11 @@ pub trait DeviceBackend: Send + Sync + 'static {
         spec: &crate::device::DeviceSpec,
         timeout: std::time::Duration,
     ) -> impl Future<Output = Result<std::time::Duration, Error>> + Send;
+    /// Starts watching the link's signals (the interface and the device's address).
+    fn watch(
+        &self,
+        spec: &crate::device::DeviceSpec,
+    ) -> impl Future<Output = Result<Self::Watch, Error>> + Send;
     /// The checks of `device test`: routes and DNS unchanged, device and internet answer.
     fn test(
         &self,

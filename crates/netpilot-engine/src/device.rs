@@ -1,13 +1,15 @@
 //! The daemon's device-link service: configures links, brings them up and down, and
-//! supervises each link that is up. Supervision probes the device every `interval`; when
-//! no probe has answered for `loss_after` the link is lost (an event), and the service
-//! rejoins with exponential backoff until the device answers again. It never touches the
-//! internet link: everything goes through the device's own profile.
+//! supervises each link that is up. Supervision probes the device every `interval` and
+//! listens to the link's own signals (carrier, NetworkManager, the device's neighbour
+//! entry); the link is lost when a signal says so or no probe has answered for
+//! `loss_after` (an event), and the service rejoins with exponential backoff until the
+//! device answers again. It never touches the internet link: everything goes through the
+//! device's own profile.
 
 use netpilot_core::device::{
-    Check, DeviceEvent, DeviceSpec, DeviceStatus, LinkFailure, LinkState, Teardown,
+    Check, DeviceEvent, DeviceSpec, DeviceStatus, LinkFailure, LinkSignal, LinkState, Teardown,
 };
-use netpilot_core::ports::{Configured, DeviceBackend};
+use netpilot_core::ports::{Configured, DeviceBackend, LinkWatch};
 use netpilot_core::{Error, ErrorCode, Secret};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -275,41 +277,66 @@ impl<B: DeviceBackend> DeviceService<B> {
         }
     }
 
-    /// Probes while up; on loss, rejoins with backoff; forever, until stopped.
+    /// Probes while up and listens to the link's signals; on loss, rejoins with backoff;
+    /// forever, until stopped.
     async fn supervise(self: Arc<Self>, spec: DeviceSpec) {
         let name = spec.name.as_str();
+        let mut signals = Signals(match self.backend.watch(&spec).await {
+            Ok(watch) => Some(watch),
+            Err(error) => {
+                tracing::warn!(name, %error, "cannot watch the link's signals; probing only");
+                None
+            }
+        });
         let mut probes = tokio::time::interval(self.supervision.interval);
         probes.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut answered = Instant::now();
         loop {
-            probes.tick().await;
-            match self.probe_once(&spec).await {
-                Ok(rtt) => {
-                    answered = Instant::now();
-                    self.with_live(name, |live| live.probe = Some(rtt));
-                    continue;
-                }
-                Err(error) if answered.elapsed() >= self.supervision.loss_after => {
-                    let reason = format!(
-                        "{} stopped answering on {} ({})",
-                        spec.address,
-                        spec.interface.as_deref().unwrap_or("its link"),
-                        error.message
-                    );
-                    self.transition(name, LinkState::Lost, Some(reason));
-                }
-                Err(_) => continue,
-            }
-            let (address, rtt) = self.rejoin(&spec).await;
+            // A signal wins over a probe in flight: it is news, the probe may take a while.
+            let probed = async {
+                probes.tick().await;
+                self.probe_once(&spec).await
+            };
+            let lost = tokio::select! {
+                biased;
+                signal = signals.next() => match signal {
+                    LinkSignal::Lost(reason) => Some(reason),
+                    LinkSignal::Changed => None,
+                },
+                probe = probed => match probe {
+                    Ok(rtt) => {
+                        answered = Instant::now();
+                        self.with_live(name, |live| live.probe = Some(rtt));
+                        None
+                    }
+                    Err(error) if answered.elapsed() >= self.supervision.loss_after => {
+                        Some(format!(
+                            "{} stopped answering on {} ({})",
+                            spec.address,
+                            spec.interface.as_deref().unwrap_or("its link"),
+                            error.message
+                        ))
+                    }
+                    Err(_) => None,
+                },
+            };
+            let Some(reason) = lost else { continue };
+            self.transition(name, LinkState::Lost, Some(reason));
+            let (address, rtt) = self.rejoin(&spec, &mut signals).await;
             self.came_up(name, address, rtt);
             answered = Instant::now();
             probes.reset();
         }
     }
 
-    /// Nudges the link back until the device answers again, probing meanwhile; the
-    /// nudges are `backoff.0` apart at first, doubling to `backoff.1`.
-    async fn rejoin(&self, spec: &DeviceSpec) -> (Option<String>, Duration) {
+    /// Nudges the link back until the device answers again, probing meanwhile (at once
+    /// when the link signals a change); the nudges are `backoff.0` apart at first,
+    /// doubling to `backoff.1`.
+    async fn rejoin(
+        &self,
+        spec: &DeviceSpec,
+        signals: &mut Signals<B::Watch>,
+    ) -> (Option<String>, Duration) {
         let (mut wait, longest) = self.supervision.backoff;
         let rtt = 'answered: loop {
             if let Err(error) = self.backend.rejoin(spec).await {
@@ -329,7 +356,10 @@ impl<B: DeviceBackend> DeviceService<B> {
                 if let Ok(rtt) = self.probe_once(spec).await {
                     break 'answered rtt;
                 }
-                tokio::time::sleep_until(started + self.supervision.interval).await;
+                tokio::select! {
+                    _ = tokio::time::sleep_until(started + self.supervision.interval) => {}
+                    _ = signals.next() => {}
+                }
             }
             wait = (wait * 2).min(longest);
         };
@@ -419,6 +449,24 @@ impl<B: DeviceBackend> DeviceService<B> {
             last_failure: live.and_then(|l| l.last_failure.clone()),
             spec,
         }
+    }
+}
+
+/// A link's signals, or none when they could not be watched (the probes then suffice).
+struct Signals<W>(Option<W>);
+
+impl<W: LinkWatch> Signals<W> {
+    /// The next signal; waits forever once the watch has ended. Cancel-safe, as
+    /// [`LinkWatch::next`] is.
+    async fn next(&mut self) -> LinkSignal {
+        if let Some(watch) = &mut self.0 {
+            if let Some(signal) = watch.next().await {
+                return signal;
+            }
+            tracing::debug!("the link's signals ended; probing only");
+            self.0 = None;
+        }
+        std::future::pending().await
     }
 }
 

@@ -368,9 +368,28 @@ pub struct FakeDevices {
     /// Makes the first step of `down` fail.
     pub broken_down: std::sync::atomic::AtomicBool,
     pub specs: Mutex<Vec<netpilot_core::device::DeviceSpec>>,
+    /// The open watches; [`FakeDevices::signal`] reaches each.
+    watches: Mutex<Vec<tokio::sync::mpsc::UnboundedSender<netpilot_core::device::LinkSignal>>>,
+}
+
+/// A watch on a fake link: the signals given to [`FakeDevices::signal`].
+pub struct FakeWatch(tokio::sync::mpsc::UnboundedReceiver<netpilot_core::device::LinkSignal>);
+
+impl netpilot_core::ports::LinkWatch for FakeWatch {
+    async fn next(&mut self) -> Option<netpilot_core::device::LinkSignal> {
+        self.0.recv().await
+    }
 }
 
 impl FakeDevices {
+    /// Sends `signal` to every link being watched, as the kernel or NetworkManager would.
+    pub fn signal(&self, signal: netpilot_core::device::LinkSignal) {
+        self.watches
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|watch| watch.send(signal.clone()).is_ok());
+    }
+
     fn is_on(&self) -> bool {
         self.on.load(std::sync::atomic::Ordering::SeqCst)
     }
@@ -381,6 +400,17 @@ impl FakeDevices {
 }
 
 impl netpilot_core::ports::DeviceBackend for FakeDevices {
+    type Watch = FakeWatch;
+
+    async fn watch(&self, _spec: &netpilot_core::device::DeviceSpec) -> Result<FakeWatch, Error> {
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        self.watches
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(sender);
+        Ok(FakeWatch(receiver))
+    }
+
     async fn configure(
         &self,
         mut spec: netpilot_core::device::DeviceSpec,

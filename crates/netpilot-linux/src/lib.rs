@@ -10,6 +10,7 @@
 
 pub mod device_checks;
 mod errors;
+pub mod link_watch;
 pub mod links;
 mod netlink;
 pub mod netns;

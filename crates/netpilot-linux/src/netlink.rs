@@ -86,24 +86,11 @@ impl Netlink {
                 .socket
                 .recv(&mut &mut buffer[..], 0)
                 .map_err(NetlinkError::Recv)?;
-            let mut offset = 0;
-            while offset < size {
-                let frame = NetlinkBuffer::new_checked(&buffer[offset..size])
-                    .map_err(|e| NetlinkError::Decode(e.to_string()))?;
-                let header = NetlinkHeader::parse(&frame)
-                    .map_err(|e| NetlinkError::Decode(e.to_string()))?;
-                let length = header.length as usize;
-                if length < NETLINK_HEADER_LEN {
-                    return Err(NetlinkError::Decode(format!(
-                        "netlink message of {length} bytes"
-                    )));
-                }
-                // Messages are padded to 4 bytes (NLMSG_ALIGN).
-                offset += (length + 3) & !3;
+            for message in messages(&buffer[..size]) {
+                let (header, payload) = message?;
                 if header.sequence_number != sequence {
                     continue; // a late reply to an earlier, abandoned request
                 }
-                let payload = frame.payload();
                 match header.message_type {
                     NLMSG_DONE => {
                         return match status(payload) {
@@ -150,6 +137,44 @@ impl Netlink {
 }
 
 const NETLINK_HEADER_LEN: usize = 16;
+
+/// The messages of one datagram, each as its header and payload; stops at the first
+/// that cannot be decoded.
+pub fn messages(
+    datagram: &[u8],
+) -> impl Iterator<Item = Result<(NetlinkHeader, &[u8]), NetlinkError>> {
+    let mut offset = 0;
+    std::iter::from_fn(move || {
+        if offset >= datagram.len() {
+            return None;
+        }
+        let frame = match NetlinkBuffer::new_checked(&datagram[offset..]) {
+            Ok(frame) => frame,
+            Err(e) => {
+                offset = datagram.len();
+                return Some(Err(NetlinkError::Decode(e.to_string())));
+            }
+        };
+        let header = match NetlinkHeader::parse(&frame) {
+            Ok(header) => header,
+            Err(e) => {
+                offset = datagram.len();
+                return Some(Err(NetlinkError::Decode(e.to_string())));
+            }
+        };
+        let length = header.length as usize;
+        if length < NETLINK_HEADER_LEN {
+            offset = datagram.len();
+            return Some(Err(NetlinkError::Decode(format!(
+                "netlink message of {length} bytes"
+            ))));
+        }
+        let payload = &datagram[offset + NETLINK_HEADER_LEN..offset + length];
+        // Messages are padded to 4 bytes (NLMSG_ALIGN).
+        offset += (length + 3) & !3;
+        Some(Ok((header, payload)))
+    })
+}
 
 /// The `int` status that opens NLMSG_DONE and NLMSG_ERROR payloads.
 fn status(payload: &[u8]) -> i32 {

@@ -69,6 +69,49 @@ async fn loss_is_reported_within_two_seconds_and_the_link_rejoins() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_lost_signal_reports_the_loss_before_any_probe_fails() {
+    let (device, service) = service();
+    let mut events = service.subscribe();
+    service.up("cozmo").await.unwrap();
+    assert_eq!(next_state(&mut events).await, LinkState::Connecting);
+    assert_eq!(next_state(&mut events).await, LinkState::Up);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let lost_at = Instant::now();
+    device.on.store(false, Ordering::SeqCst);
+    device.signal(LinkSignal::Lost("wlan1 lost its carrier".into()));
+    let lost = events.recv().await.unwrap();
+    assert_eq!(lost.state, LinkState::Lost);
+    assert_eq!(lost.reason.as_deref(), Some("wlan1 lost its carrier"));
+    let detection = lost_at.elapsed();
+    assert!(detection < Duration::from_millis(50), "{detection:?}");
+
+    // Signals while rejoining only hasten the next probe; the probe decides.
+    device.signal(LinkSignal::Changed);
+    device.signal(LinkSignal::Lost("NetworkManager left the link".into()));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(events.try_recv().is_err(), "still lost, no new event");
+    device.on.store(true, Ordering::SeqCst);
+    device.signal(LinkSignal::Changed);
+    assert_eq!(next_state(&mut events).await, LinkState::Up);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_changed_signal_while_up_is_not_a_loss() {
+    let (device, service) = service();
+    let mut events = service.subscribe();
+    service.up("cozmo").await.unwrap();
+    assert_eq!(next_state(&mut events).await, LinkState::Connecting);
+    assert_eq!(next_state(&mut events).await, LinkState::Up);
+    for _ in 0..5 {
+        device.signal(LinkSignal::Changed);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(events.try_recv().is_err(), "no event for a mere change");
+    assert_eq!(device.rejoins.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(start_paused = true)]
 async fn down_stops_supervision_and_reports_every_failed_step() {
     let (device, service) = service();
     service.up("cozmo").await.unwrap();

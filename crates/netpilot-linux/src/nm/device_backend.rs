@@ -13,6 +13,14 @@ use std::time::Duration;
 /// The device links of the daemon: NetworkManager for the profile and the radio, netlink
 /// for the routes, probes bound to the links.
 impl DeviceBackend for super::NetworkManagerBackend {
+    type Watch = super::device_watch::DeviceWatch;
+
+    async fn watch(&self, spec: &DeviceSpec) -> Result<Self::Watch, Error> {
+        let interface = spec.interface.as_deref().unwrap_or_default();
+        let backend = self.get().await?;
+        super::device_watch::DeviceWatch::open(&backend.client, interface, spec.address).await
+    }
+
     async fn configure(
         &self,
         mut spec: DeviceSpec,

@@ -14,8 +14,10 @@ pub mod backend;
 mod dbus;
 pub mod device;
 mod device_backend;
+mod device_watch;
 pub mod join;
 mod map;
+mod supplicant;
 
 pub use agent::{AgentEvent, PendingSecrets};
 pub use api::{DeviceChange, NewProfile, NmAccessPoint, NmClient, NmWifiDevice, SavedWifi};

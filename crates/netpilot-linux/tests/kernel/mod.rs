@@ -1,3 +1,4 @@
+mod link_watch;
 mod links;
 mod netns;
 mod procfs;
