@@ -317,6 +317,12 @@ pub trait DeviceBackend: Send + Sync + 'static {
         &self,
         spec: &crate::device::DeviceSpec,
     ) -> impl Future<Output = crate::device::Teardown> + Send;
+    /// The link's IPv4 address now, with its prefix (`172.31.1.100/24`); cheap, from the
+    /// kernel.
+    fn address(
+        &self,
+        spec: &crate::device::DeviceSpec,
+    ) -> impl Future<Output = Option<String>> + Send;
     /// One probe of the device over its link; the round trip time.
     fn probe(
         &self,

@@ -299,8 +299,18 @@ impl<B: DeviceBackend> DeviceService<B> {
             };
             let lost = tokio::select! {
                 biased;
+                // A loss signal is checked by a probe: it may be stale (read late, from
+                // while the link was lost) or passing.
                 signal = signals.next() => match signal {
-                    LinkSignal::Lost(reason) => Some(reason),
+                    LinkSignal::Lost(reason) => match self.probe_once(&spec).await {
+                        Ok(rtt) => {
+                            tracing::debug!(name, reason, "the device still answers");
+                            answered = Instant::now();
+                            self.with_live(name, |live| live.probe = Some(rtt));
+                            None
+                        }
+                        Err(_) => Some(reason),
+                    },
                     LinkSignal::Changed => None,
                 },
                 probe = probed => match probe {
@@ -364,9 +374,9 @@ impl<B: DeviceBackend> DeviceService<B> {
             wait = (wait * 2).min(longest);
         };
         // The device answers; the address may have changed if the link was joined anew.
-        let address = match self.backend.up(spec, self.supervision.rejoin_timeout).await {
-            Ok(up) => up.local_address,
-            Err(_) => self.with_live(&spec.name, |l| l.local_address.clone()),
+        let address = match self.backend.address(spec).await {
+            Some(address) => Some(address),
+            None => self.with_live(&spec.name, |l| l.local_address.clone()),
         };
         (address, rtt)
     }

@@ -490,6 +490,10 @@ impl netpilot_core::ports::DeviceBackend for FakeDevices {
         teardown
     }
 
+    async fn address(&self, _spec: &netpilot_core::device::DeviceSpec) -> Option<String> {
+        self.is_on().then(|| "172.31.1.100/24".to_string())
+    }
+
     async fn probe(
         &self,
         spec: &netpilot_core::device::DeviceSpec,

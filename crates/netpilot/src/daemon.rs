@@ -8,7 +8,8 @@ use netpilot_api::monitor::{
     ConnectionSummary, ConnectionsDocument, InterfacesDocument, PortsDocument, TrafficDocument,
 };
 use netpilot_api::server::{PeerPolicy, WebSocketPolicy, serve_unix, serve_websocket};
-use netpilot_core::ports::LinkSource;
+use netpilot_core::ports::{LinkSource, WifiEvent};
+use netpilot_core::wifi::DeviceState;
 use netpilot_core::{Error, ErrorCode};
 use netpilot_engine::connect::Timeouts;
 use netpilot_engine::device::{DeviceService, Supervision};
@@ -37,6 +38,35 @@ pub struct Settings {
     pub internet_probe: String,
 }
 
+/// Passes the backend's events on to the network service and, whenever a WiFi device
+/// becomes connected, adopts the device links that came up without `device up`.
+fn adopt_on_connect(
+    devices: Arc<DeviceService<NetworkManagerBackend>>,
+    mut events: tokio::sync::mpsc::Receiver<WifiEvent>,
+) -> tokio::sync::mpsc::Receiver<WifiEvent> {
+    let (forward, forwarded) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            if let WifiEvent::Device {
+                state: DeviceState::Connected,
+                ..
+            } = &event
+            {
+                let devices = Arc::clone(&devices);
+                tokio::spawn(async move {
+                    if let Err(error) = devices.adopt().await {
+                        tracing::debug!(%error, "could not adopt device links");
+                    }
+                });
+            }
+            if forward.send(event).await.is_err() {
+                return;
+            }
+        }
+    });
+    forwarded
+}
+
 /// The default socket: `$NETPILOT_SOCKET` if set; a system path for root (a service), a
 /// per-user one otherwise.
 pub fn default_socket() -> PathBuf {
@@ -61,8 +91,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         tokens: Box::new(random_token),
     };
     let devices = DeviceService::new(Arc::new(backend.clone()), settings.supervision);
-    // Links already up (a daemon restart, NetworkManager's autoconnect) are supervised too,
-    // once NetworkManager answers.
+    // Links already up (a daemon restart) are supervised too, once NetworkManager answers;
+    // and so are links it joins later by itself (autoconnect, nmcli).
     let adopting = Arc::clone(&devices);
     tokio::spawn(async move {
         for _ in 0..60 {
@@ -72,6 +102,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     });
+    let events = adopt_on_connect(Arc::clone(&devices), events);
     let network = network::spawn(backend, events, config);
     let (traffic, _) = tokio::sync::broadcast::channel(16);
     let dispatcher = Arc::new(Dispatcher::new(

@@ -112,6 +112,21 @@ impl DeviceBackend for super::NetworkManagerBackend {
         }
     }
 
+    async fn address(&self, spec: &DeviceSpec) -> Option<String> {
+        use netpilot_core::ports::LinkSource;
+        let interface = spec.interface.clone().unwrap_or_default();
+        crate::probe::run(move || {
+            let interfaces = crate::Links::open()?.interfaces()?;
+            Ok(interfaces
+                .into_iter()
+                .find(|i| i.name == interface)
+                .and_then(|i| i.ipv4.first().map(|a| a.to_string())))
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+
     async fn probe(&self, spec: &DeviceSpec, timeout: Duration) -> Result<Duration, Error> {
         let interface = spec.interface.clone().unwrap_or_default();
         let (address, probe) = (spec.address, spec.probe);
