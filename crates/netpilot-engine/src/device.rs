@@ -293,44 +293,37 @@ impl<B: DeviceBackend> DeviceService<B> {
         let mut answered = Instant::now();
         loop {
             // A signal wins over a probe in flight: it is news, the probe may take a while.
+            // A loss signal is checked by a probe of its own: it may be stale (read late,
+            // from while the link was lost) or passing.
             let probed = async {
                 probes.tick().await;
                 self.probe_once(&spec).await
             };
-            let lost = tokio::select! {
+            let (probe, signalled) = tokio::select! {
                 biased;
-                // A loss signal is checked by a probe: it may be stale (read late, from
-                // while the link was lost) or passing.
                 signal = signals.next() => match signal {
-                    LinkSignal::Lost(reason) => match self.probe_once(&spec).await {
-                        Ok(rtt) => {
-                            tracing::debug!(name, reason, "the device still answers");
-                            answered = Instant::now();
-                            self.with_live(name, |live| live.probe = Some(rtt));
-                            None
-                        }
-                        Err(_) => Some(reason),
-                    },
-                    LinkSignal::Changed => None,
+                    LinkSignal::Lost(reason) => (self.probe_once(&spec).await, Some(reason)),
+                    LinkSignal::Changed => continue,
                 },
-                probe = probed => match probe {
-                    Ok(rtt) => {
-                        answered = Instant::now();
-                        self.with_live(name, |live| live.probe = Some(rtt));
-                        None
-                    }
-                    Err(error) if answered.elapsed() >= self.supervision.loss_after => {
-                        Some(format!(
-                            "{} stopped answering on {} ({})",
-                            spec.address,
-                            spec.interface.as_deref().unwrap_or("its link"),
-                            error.message
-                        ))
-                    }
-                    Err(_) => None,
-                },
+                probe = probed => (probe, None),
             };
-            let Some(reason) = lost else { continue };
+            let reason = match (probe, signalled) {
+                (Ok(rtt), _) => {
+                    answered = Instant::now();
+                    self.with_live(name, |live| live.probe = Some(rtt));
+                    continue;
+                }
+                (Err(_), Some(reason)) => reason,
+                (Err(error), None) if answered.elapsed() >= self.supervision.loss_after => {
+                    format!(
+                        "{} stopped answering on {} ({})",
+                        spec.address,
+                        spec.interface.as_deref().unwrap_or("its link"),
+                        error.message
+                    )
+                }
+                (Err(_), None) => continue,
+            };
             self.transition(name, LinkState::Lost, Some(reason));
             let (address, rtt) = self.rejoin(&spec, &mut signals).await;
             self.came_up(name, address, rtt);

@@ -352,17 +352,20 @@ async fn create_virtual(client: &NmClient, spec: &DeviceSpec, parent: &str) -> R
 
 /// Nudges a lost link. While NetworkManager still holds it, its supplicant keeps the
 /// network and looks for the AP, but only at its next scan (backed off to about 10 s):
-/// it is asked to look now, which is cheap (NetworkManager's own scan request was seen to
-/// delay the reconnection, and to crash 1.42 when given SSIDs). Otherwise, once
-/// NetworkManager has let go, the link is joined anew.
+/// it is asked to look now. That is a few cheap calls to the supplicant, where
+/// NetworkManager's view of the link costs seconds under load (and NetworkManager's own
+/// scan request was seen to delay the reconnection, and to crash 1.42 when given SSIDs).
+/// Once NetworkManager has let go, the link is joined anew.
 pub async fn rejoin(client: &NmClient, spec: &DeviceSpec) -> Result<(), Error> {
+    use super::supplicant::{Rejoining, rejoin_now};
     let interface = spec.interface.as_deref().unwrap_or_default();
-    match super::supplicant::reconnect_now(client.bus(), interface).await {
-        Ok(true) => {
-            tracing::debug!(interface, "asked the supplicant to reconnect now");
+    match rejoin_now(client.bus(), interface, &spec.ssid).await {
+        Ok(Rejoining::AskedNow) => {
+            tracing::debug!(interface, "asked the supplicant to look for the AP now");
             return Ok(());
         }
-        Ok(false) => {}
+        Ok(Rejoining::Joining) => return Ok(()),
+        Ok(Rejoining::LetGo) => {}
         Err(error) => tracing::debug!(interface, %error, "cannot ask the supplicant"),
     }
     let profile = profile(client, &spec.name).await?;

@@ -1,19 +1,33 @@
-//! wpa_supplicant's own D-Bus interface, for the one thing NetworkManager does not offer:
-//! asking a disconnected interface to look for its network now. Left alone, the
-//! supplicant tries again at its next scheduled scan, which backs off to about 10 s
-//! after failed attempts: too slow for a robot that was switched off and on again.
+//! wpa_supplicant's own D-Bus interface, for what NetworkManager does not offer: how a
+//! lost link's supplicant is doing, cheaply, and asking it to look for its network now.
+//! Left alone, the supplicant tries again at its next scheduled scan, which backs off to
+//! about 10 s after failed attempts: too slow for a robot switched off and on again.
 
-use zbus::zvariant::OwnedObjectPath;
+use zbus::zvariant::{OwnedObjectPath, OwnedValue};
 
 const SERVICE: &str = "fi.w1.wpa_supplicant1";
 const PATH: &str = "/fi/w1/wpa_supplicant1";
 const INTERFACE: &str = "fi.w1.wpa_supplicant1.Interface";
+const BSS: &str = "fi.w1.wpa_supplicant1.BSS";
 
-/// Asks the supplicant to scan for `interface`'s network and join it now, if the
-/// interface is disconnected or scanning with a network to join (an associated one is
-/// left alone, and one NetworkManager has let go of is `inactive`). Whether it was
-/// asked. The supplicant's bus policy admits root (and Debian's `netdev` group).
-pub async fn reconnect_now(bus: &zbus::Connection, interface: &str) -> zbus::Result<bool> {
+/// What the supplicant of a lost link is doing about it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Rejoining {
+    /// It was looking for the network at its own pace; it was asked to look now.
+    AskedNow,
+    /// It is joining the network, or has joined it (the rest is NetworkManager's).
+    Joining,
+    /// It has no network to join: NetworkManager has let go of the link.
+    LetGo,
+}
+
+/// Asks the supplicant of `interface` to look for `ssid` now, if it is looking for it.
+/// Its bus policy admits root (and Debian's `netdev` group); other callers get an error.
+pub async fn rejoin_now(
+    bus: &zbus::Connection,
+    interface: &str,
+    ssid: &str,
+) -> zbus::Result<Rejoining> {
     let path: OwnedObjectPath = bus
         .call_method(
             Some(SERVICE),
@@ -25,32 +39,57 @@ pub async fn reconnect_now(bus: &zbus::Connection, interface: &str) -> zbus::Res
         .await?
         .body()
         .deserialize()?;
-    let state = String::try_from(property(bus, &path, "State").await?).unwrap_or_default();
-    if !matches!(state.as_str(), "disconnected" | "scanning") {
-        return Ok(false);
+    let state =
+        String::try_from(property(bus, &path, INTERFACE, "State").await?).unwrap_or_default();
+    match state.as_str() {
+        "disconnected" | "scanning" => {
+            // NetworkManager removes its network when it lets go: nothing to look for.
+            let networks = Vec::<OwnedObjectPath>::try_from(
+                property(bus, &path, INTERFACE, "Networks").await?,
+            )
+            .unwrap_or_default();
+            if networks.is_empty() {
+                return Ok(Rejoining::LetGo);
+            }
+            bus.call_method(Some(SERVICE), &path, Some(INTERFACE), "Reassociate", &())
+                .await?;
+            Ok(Rejoining::AskedNow)
+        }
+        "authenticating" | "associating" | "associated" | "4way_handshake" | "group_handshake"
+        | "completed" => {
+            let bss =
+                OwnedObjectPath::try_from(property(bus, &path, INTERFACE, "CurrentBSS").await?)
+                    .ok()
+                    .filter(|bss| bss.as_str() != "/");
+            let joined = match bss {
+                Some(bss) => {
+                    Vec::<u8>::try_from(property(bus, &bss, BSS, "SSID").await?).unwrap_or_default()
+                }
+                None => Vec::new(),
+            };
+            // Another network on the radio is not this link's rejoining.
+            Ok(if joined == ssid.as_bytes() {
+                Rejoining::Joining
+            } else {
+                Rejoining::LetGo
+            })
+        }
+        _ => Ok(Rejoining::LetGo),
     }
-    // NetworkManager removes its network when it lets go: nothing to join then.
-    let networks = Vec::<OwnedObjectPath>::try_from(property(bus, &path, "Networks").await?)
-        .unwrap_or_default();
-    if networks.is_empty() {
-        return Ok(false);
-    }
-    bus.call_method(Some(SERVICE), &path, Some(INTERFACE), "Reassociate", &())
-        .await?;
-    Ok(true)
 }
 
 async fn property(
     bus: &zbus::Connection,
     path: &OwnedObjectPath,
+    interface: &str,
     name: &str,
-) -> zbus::Result<zbus::zvariant::OwnedValue> {
+) -> zbus::Result<OwnedValue> {
     bus.call_method(
         Some(SERVICE),
         path,
         Some("org.freedesktop.DBus.Properties"),
         "Get",
-        &(INTERFACE, name),
+        &(interface, name),
     )
     .await?
     .body()
