@@ -220,15 +220,13 @@ fn device_link_on_a_second_radio_leaves_route_and_dns_alone() {
 }
 
 /// Ten times: the robot goes off (the loss must be reported within 2 s, the internet keeps
-/// working), and on again (the link must come back with no one asking). The issue asks
-/// for 10 s; under TCG the supplicant's reassociation alone takes about that long (and up
-/// to 25 s on a busy machine), so the bound asserted is 30 s and the figures are written
-/// out for the record. Loss is timed from the moment the AP is gone (hostapd killed, its
-/// radio down).
+/// working), and on again (the link must be back within 10 s, with no one asking). Loss
+/// is timed from the moment the AP is gone (hostapd killed, its radio down), return from
+/// the moment hostapd has started; the figures are written out for the record.
 #[test]
 #[ignore = "needs the WiFi lab: lab/run"]
-fn device_loss_is_reported_within_2_s_and_the_link_returns_by_itself() {
-    if !in_lab("device_loss_is_reported_within_2_s_and_the_link_returns_by_itself") {
+fn device_loss_is_reported_within_2_s_and_the_link_returns_within_10_s() {
+    if !in_lab("device_loss_is_reported_within_2_s_and_the_link_returns_within_10_s") {
         return;
     }
     home_on_wlan0();
@@ -262,7 +260,9 @@ fn device_loss_is_reported_within_2_s_and_the_link_returns_by_itself() {
         // The internet is untouched meanwhile.
         assert_eq!(default_routes(), routes, "round {round}");
         assert!(sh("getent hosts internet.lab").contains("192.168.50.1"));
-        std::thread::sleep(Duration::from_secs(2));
+        // Off for 2, 6 or 12 s: the longer, the further apart the supplicant's own scans
+        // and netpilot's nudges (4 s at most).
+        std::thread::sleep(Duration::from_secs([2, 6, 12][round % 3]));
 
         robot_on();
         let on = Instant::now();
@@ -289,7 +289,7 @@ fn device_loss_is_reported_within_2_s_and_the_link_returns_by_itself() {
         "{figures}"
     );
     assert!(
-        recoveries.iter().all(|d| *d <= Duration::from_secs(30)),
+        recoveries.iter().all(|d| *d <= Duration::from_secs(10)),
         "{figures}"
     );
     ui.ok("device.reset", json!({ "name": "cozmo" }));
