@@ -53,7 +53,10 @@ impl DeviceWatch {
     /// Whether the NetworkManager device at `path` is the link's interface.
     async fn is_ours(&mut self, path: &OwnedObjectPath) -> bool {
         if !self.interfaces.contains_key(path) {
-            let interface = self.client.wifi_interface(path).await.ok().flatten();
+            // Remembered only when known: a failed lookup is tried again next time.
+            let Ok(interface) = self.client.wifi_interface(path).await else {
+                return false;
+            };
             self.interfaces.insert(path.clone(), interface);
         }
         self.interfaces.get(path).and_then(Option::as_deref) == Some(self.interface.as_str())
