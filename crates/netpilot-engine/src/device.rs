@@ -27,8 +27,13 @@ pub struct Supervision {
     pub up_timeout: Duration,
     /// How long one rejoin attempt may take.
     pub rejoin_timeout: Duration,
-    /// The first and the longest wait between rejoin attempts.
+    /// The first and the longest wait between rejoin attempts while the loss is recent.
     pub backoff: (Duration, Duration),
+    /// Lost for longer than this, the waits double on to `patient_backoff`: each attempt
+    /// is a scan (off the home channel, on a radio shared with the internet), and a device
+    /// switched off for long is looked for less often.
+    pub patient_after: Duration,
+    pub patient_backoff: Duration,
 }
 
 impl Default for Supervision {
@@ -38,7 +43,9 @@ impl Default for Supervision {
             loss_after: Duration::from_millis(1000),
             up_timeout: Duration::from_secs(30),
             rejoin_timeout: Duration::from_secs(8),
-            backoff: (Duration::from_millis(500), Duration::from_secs(4)),
+            backoff: (Duration::from_millis(500), Duration::from_secs(2)),
+            patient_after: Duration::from_secs(60),
+            patient_backoff: Duration::from_secs(8),
         }
     }
 }
@@ -334,27 +341,19 @@ impl<B: DeviceBackend> DeviceService<B> {
 
     /// Nudges the link back until the device answers again, probing meanwhile (at once
     /// when the link signals a change); the nudges are `backoff.0` apart at first,
-    /// doubling to `backoff.1`.
+    /// doubling to `backoff.1`, and after `patient_after` on to `patient_backoff`.
     async fn rejoin(
-        &self,
+        self: &Arc<Self>,
         spec: &DeviceSpec,
         signals: &mut Signals<B::Watch>,
     ) -> (Option<String>, Duration) {
-        let (mut wait, longest) = self.supervision.backoff;
+        let (mut wait, recent) = self.supervision.backoff;
+        let lost_at = Instant::now();
         let rtt = 'answered: loop {
-            if let Err(error) = self.backend.rejoin(spec).await {
-                tracing::debug!(name = %spec.name, %error, "rejoin failed");
-                // Kept for `status`: why the link is not coming back (an adapter unplugged…).
-                let at_ms = (self.clock)();
-                self.with_live(&spec.name, |live| {
-                    live.last_failure = Some(LinkFailure {
-                        at_ms,
-                        reason: format!("rejoining: {}", error.message),
-                    })
-                });
-            }
+            let nudge = self.nudge(spec);
             let next = Instant::now() + wait;
-            while Instant::now() < next {
+            // The next nudge waits for this one, but the probes do not.
+            while Instant::now() < next || !nudge.is_finished() {
                 let started = Instant::now();
                 if let Ok(rtt) = self.probe_once(spec).await {
                     break 'answered rtt;
@@ -364,6 +363,11 @@ impl<B: DeviceBackend> DeviceService<B> {
                     _ = signals.next() => {}
                 }
             }
+            let longest = if lost_at.elapsed() < self.supervision.patient_after {
+                recent
+            } else {
+                self.supervision.patient_backoff
+            };
             wait = (wait * 2).min(longest);
         };
         // The device answers; the address may have changed if the link was joined anew.
@@ -372,6 +376,27 @@ impl<B: DeviceBackend> DeviceService<B> {
             None => self.with_live(&spec.name, |l| l.local_address.clone()),
         };
         (address, rtt)
+    }
+
+    /// One nudge, in a task of its own: NetworkManager can take seconds to answer, and the
+    /// device may be back meanwhile. Dropping it (the device answered, the supervisor was
+    /// stopped) stops it.
+    fn nudge(self: &Arc<Self>, spec: &DeviceSpec) -> Nudge {
+        let service = Arc::clone(self);
+        let spec = spec.clone();
+        Nudge(tokio::spawn(async move {
+            if let Err(error) = service.backend.rejoin(&spec).await {
+                tracing::debug!(name = %spec.name, %error, "rejoin failed");
+                // Kept for `status`: why the link is not coming back (an adapter unplugged…).
+                let at_ms = (service.clock)();
+                service.with_live(&spec.name, |live| {
+                    live.last_failure = Some(LinkFailure {
+                        at_ms,
+                        reason: format!("rejoining: {}", error.message),
+                    })
+                });
+            }
+        }))
     }
 
     fn came_up(&self, name: &str, local_address: Option<String>, rtt: Duration) {
@@ -452,6 +477,21 @@ impl<B: DeviceBackend> DeviceService<B> {
             last_failure: live.and_then(|l| l.last_failure.clone()),
             spec,
         }
+    }
+}
+
+/// A nudge under way; dropped, it is stopped.
+struct Nudge(tokio::task::JoinHandle<()>);
+
+impl Nudge {
+    fn is_finished(&self) -> bool {
+        self.0.is_finished()
+    }
+}
+
+impl Drop for Nudge {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

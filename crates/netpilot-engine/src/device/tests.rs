@@ -53,10 +53,17 @@ async fn loss_is_reported_within_two_seconds_and_the_link_rejoins() {
     let detection = lost_at.elapsed();
     assert!(detection <= Duration::from_secs(2), "{detection:?}");
 
-    // Off for a minute: nudges back off, to one every 4 s.
+    // Off for a minute: nudges back off, to one every 2 s (0, 0.5, 1.5, 3.5, … 59.5).
     tokio::time::sleep(Duration::from_secs(60)).await;
     let nudges = device.rejoins.load(Ordering::SeqCst);
-    assert!((14..=20).contains(&nudges), "{nudges} rejoins in a minute");
+    assert!((28..=33).contains(&nudges), "{nudges} rejoins in a minute");
+    // Off for longer: on to one every 8 s.
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let later = device.rejoins.load(Ordering::SeqCst) - nudges;
+    assert!(
+        (6..=10).contains(&later),
+        "{later} rejoins in the second minute"
+    );
 
     let back_at = Instant::now();
     device.on.store(true, Ordering::SeqCst);
