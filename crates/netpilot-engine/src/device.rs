@@ -298,10 +298,12 @@ impl<B: DeviceBackend> DeviceService<B> {
         let mut probes = tokio::time::interval(self.supervision.interval);
         probes.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut answered = Instant::now();
+        // No answer for this long: at least one probe went unanswered.
+        let missed = self.supervision.interval * 3 / 2;
         loop {
             // A signal wins over a probe in flight: it is news, the probe may take a while.
-            // A loss signal is checked by a probe of its own: it may be stale (read late,
-            // from while the link was lost) or passing.
+            // A loss signal needs a probe to agree: it may be stale (read late, from while
+            // the link was lost) or passing.
             let probed = async {
                 probes.tick().await;
                 self.probe_once(&spec).await
@@ -309,6 +311,10 @@ impl<B: DeviceBackend> DeviceService<B> {
             let (probe, signalled) = tokio::select! {
                 biased;
                 signal = signals.next() => match signal {
+                    // A probe missed already bears the signal out; else one is sent now.
+                    LinkSignal::Lost(reason) if answered.elapsed() >= missed => {
+                        (Err(Error::new(ErrorCode::Timeout, "")), Some(reason))
+                    }
                     LinkSignal::Lost(reason) => (self.probe_once(&spec).await, Some(reason)),
                     LinkSignal::Changed => continue,
                 },

@@ -116,6 +116,26 @@ async fn a_lost_signal_checked_by_one_probe_reports_the_loss_at_once() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_lost_signal_after_a_missed_probe_is_a_loss_at_once() {
+    let (device, service) = service();
+    let mut events = service.subscribe();
+    service.up("cozmo").await.unwrap();
+    assert_eq!(next_state(&mut events).await, LinkState::Connecting);
+    assert_eq!(next_state(&mut events).await, LinkState::Up);
+    tokio::time::sleep(Duration::from_millis(3_010)).await;
+
+    // The device goes quiet; one probe goes unanswered (0.5 s), then the carrier goes.
+    device.on.store(false, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let signalled_at = Instant::now();
+    device.signal(LinkSignal::Lost("wlan1 lost its carrier".into()));
+    let lost = events.recv().await.unwrap();
+    assert_eq!(lost.reason.as_deref(), Some("wlan1 lost its carrier"));
+    let detection = signalled_at.elapsed();
+    assert!(detection < Duration::from_millis(50), "{detection:?}");
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_changed_signal_while_up_is_not_a_loss() {
     let (device, service) = service();
     let mut events = service.subscribe();
