@@ -312,22 +312,20 @@ impl<B: DeviceBackend> DeviceService<B> {
                 biased;
                 signal = signals.next() => match signal {
                     // A probe missed already bears the signal out; else one is sent now.
-                    LinkSignal::Lost(reason) if answered.elapsed() >= missed => {
-                        (Err(Error::new(ErrorCode::Timeout, "")), Some(reason))
-                    }
-                    LinkSignal::Lost(reason) => (self.probe_once(&spec).await, Some(reason)),
+                    LinkSignal::Lost(reason) if answered.elapsed() >= missed => (None, Some(reason)),
+                    LinkSignal::Lost(reason) => (Some(self.probe_once(&spec).await), Some(reason)),
                     LinkSignal::Changed => continue,
                 },
-                probe = probed => (probe, None),
+                probe = probed => (Some(probe), None),
             };
             let reason = match (probe, signalled) {
-                (Ok(rtt), _) => {
+                (Some(Ok(rtt)), _) => {
                     answered = Instant::now();
                     self.with_live(name, |live| live.probe = Some(rtt));
                     continue;
                 }
-                (Err(_), Some(reason)) => reason,
-                (Err(error), None) if answered.elapsed() >= self.supervision.loss_after => {
+                (_, Some(reason)) => reason,
+                (Some(Err(error)), None) if answered.elapsed() >= self.supervision.loss_after => {
                     format!(
                         "{} stopped answering on {} ({})",
                         spec.address,
@@ -335,7 +333,7 @@ impl<B: DeviceBackend> DeviceService<B> {
                         error.message
                     )
                 }
-                (Err(_), None) => continue,
+                _ => continue,
             };
             self.transition(name, LinkState::Lost, Some(reason));
             let (address, rtt) = self.rejoin(&spec, &mut signals).await;

@@ -26,6 +26,15 @@ fn service() -> (Arc<FakeDevices>, Arc<DeviceService<FakeDevices>>) {
     (backend, service)
 }
 
+/// Brings the link up; the events from then on (`connecting` and `up` already read).
+async fn brought_up(service: &Arc<DeviceService<FakeDevices>>) -> broadcast::Receiver<DeviceEvent> {
+    let mut events = service.subscribe();
+    service.up("cozmo").await.unwrap();
+    assert_eq!(next_state(&mut events).await, LinkState::Connecting);
+    assert_eq!(next_state(&mut events).await, LinkState::Up);
+    events
+}
+
 async fn next_state(events: &mut broadcast::Receiver<DeviceEvent>) -> LinkState {
     events.recv().await.unwrap().state
 }
@@ -78,10 +87,7 @@ async fn loss_is_reported_within_two_seconds_and_the_link_rejoins() {
 #[tokio::test(start_paused = true)]
 async fn a_lost_signal_checked_by_one_probe_reports_the_loss_at_once() {
     let (device, service) = service();
-    let mut events = service.subscribe();
-    service.up("cozmo").await.unwrap();
-    assert_eq!(next_state(&mut events).await, LinkState::Connecting);
-    assert_eq!(next_state(&mut events).await, LinkState::Up);
+    let mut events = brought_up(&service).await;
     tokio::time::sleep(Duration::from_millis(3_200)).await;
 
     // A stale signal (the device still answers) is not a loss.
@@ -118,10 +124,7 @@ async fn a_lost_signal_checked_by_one_probe_reports_the_loss_at_once() {
 #[tokio::test(start_paused = true)]
 async fn a_lost_signal_after_a_missed_probe_is_a_loss_at_once() {
     let (device, service) = service();
-    let mut events = service.subscribe();
-    service.up("cozmo").await.unwrap();
-    assert_eq!(next_state(&mut events).await, LinkState::Connecting);
-    assert_eq!(next_state(&mut events).await, LinkState::Up);
+    let mut events = brought_up(&service).await;
     tokio::time::sleep(Duration::from_millis(3_010)).await;
 
     // The device goes quiet; one probe goes unanswered (0.5 s), then the carrier goes.
@@ -138,10 +141,7 @@ async fn a_lost_signal_after_a_missed_probe_is_a_loss_at_once() {
 #[tokio::test(start_paused = true)]
 async fn a_changed_signal_while_up_is_not_a_loss() {
     let (device, service) = service();
-    let mut events = service.subscribe();
-    service.up("cozmo").await.unwrap();
-    assert_eq!(next_state(&mut events).await, LinkState::Connecting);
-    assert_eq!(next_state(&mut events).await, LinkState::Up);
+    let mut events = brought_up(&service).await;
     for _ in 0..5 {
         device.signal(LinkSignal::Changed);
         tokio::time::sleep(Duration::from_millis(300)).await;
