@@ -1,7 +1,9 @@
 //! wpa_supplicant's own D-Bus interface, for what NetworkManager does not offer: how a
 //! lost link's supplicant is doing, cheaply, and asking it to look for its network now.
 //! Left alone, the supplicant tries again at its next scheduled scan, which backs off to
-//! about 10 s after failed attempts: too slow for a robot switched off and on again.
+//! about 10 s after failed attempts, and after four failed attempts in a row it disables
+//! the SSID for 10 s (`CTRL-EVENT-SSID-TEMP-DISABLED … reason=CONN_FAILED`): too slow for
+//! a robot switched off and on again.
 
 use zbus::zvariant::{OwnedObjectPath, OwnedValue};
 
@@ -13,7 +15,8 @@ const BSS: &str = "fi.w1.wpa_supplicant1.BSS";
 /// What the supplicant of a lost link is doing about it.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Rejoining {
-    /// It was looking for the network at its own pace; it was asked to look now.
+    /// It was looking for the network at its own pace (or had put it off for a while);
+    /// it was asked to look now.
     AskedNow,
     /// It is joining the network, or has joined it (the rest is NetworkManager's).
     Joining,
@@ -48,11 +51,28 @@ pub async fn rejoin_now(
                 property(bus, &path, INTERFACE, "Networks").await?,
             )
             .unwrap_or_default();
-            if networks.is_empty() {
-                return Ok(Rejoining::LetGo);
+            match networks.as_slice() {
+                [] => return Ok(Rejoining::LetGo),
+                // NetworkManager's one network. Selecting it again, as NetworkManager did
+                // when it added it, also lifts a temporary disabling, which `Reassociate`
+                // leaves in place; the failed attempts behind it were made on the AP's
+                // stale entry while the robot was off.
+                [network] => {
+                    bus.call_method(
+                        Some(SERVICE),
+                        &path,
+                        Some(INTERFACE),
+                        "SelectNetwork",
+                        &(network,),
+                    )
+                    .await?;
+                }
+                // Not NetworkManager's alone: selecting one would disable the others.
+                _ => {
+                    bus.call_method(Some(SERVICE), &path, Some(INTERFACE), "Reassociate", &())
+                        .await?;
+                }
             }
-            bus.call_method(Some(SERVICE), &path, Some(INTERFACE), "Reassociate", &())
-                .await?;
             Ok(Rejoining::AskedNow)
         }
         "authenticating" | "associating" | "associated" | "4way_handshake" | "group_handshake"

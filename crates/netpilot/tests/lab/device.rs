@@ -97,8 +97,9 @@ fn ap_off(ap: &str) {
 /// The access point switched on again; returns once hostapd has started.
 fn ap_on(ap: &str) {
     let out = sh(&format!(
-        "ip -n aps link set {ap} up && ip netns exec aps hostapd -B -P {RUN}/hostapd-{ap}.pid \
-         -f {RUN}/hostapd-{ap}-restarted.log {RUN}/hostapd-{ap}.conf && echo started"
+        "ip -n aps link set {ap} up && ip netns exec aps hostapd -B -t -P {RUN}/hostapd-{ap}.pid \
+         -f {out}/hostapd-{ap}-restarted.log {RUN}/hostapd-{ap}.conf && echo started",
+        out = std::env::var("NETPILOT_LAB_OUT").expect("set by run-tests"),
     ));
     assert!(
         out.contains("started"),
@@ -220,9 +221,9 @@ fn device_link_on_a_second_radio_leaves_route_and_dns_alone() {
 }
 
 /// Ten times: the robot goes off (the loss must be reported within 2 s, the internet keeps
-/// working), and on again (the link must come back with no one asking, within 10 s as a
-/// rule). Loss is timed from the moment the AP is gone (hostapd killed, its radio down),
-/// return from the moment hostapd has started; the figures are written out for the record.
+/// working), and on again (the link must come back with no one asking, within 10 s).
+/// Loss is timed from the moment the AP is gone (hostapd killed, its radio down), return
+/// from the moment hostapd has started; the figures are written out for the record.
 #[test]
 #[ignore = "needs the WiFi lab: lab/run"]
 fn device_loss_is_reported_within_2_s_and_the_link_returns_by_itself() {
@@ -288,12 +289,10 @@ fn device_loss_is_reported_within_2_s_and_the_link_returns_by_itself() {
         detections.iter().all(|d| *d <= Duration::from_secs(2)),
         "{figures}"
     );
-    // The issue's 10 s holds for the median. A round can take longer when wpa_supplicant
-    // has disabled the SSID for 10 s after failed attempts on the AP it still remembers
-    // (`CTRL-EVENT-SSID-TEMP-DISABLED`); seen once in 40 rounds, at 12.7 s.
-    assert!(median(&recoveries) <= Duration::from_secs(10), "{figures}");
+    // Every round: a nudge also lifts the supplicant's 10 s disabling of the SSID after
+    // failed attempts on the AP it still remembered (one round in 20 took 12.7 s before).
     assert!(
-        recoveries.iter().all(|d| *d <= Duration::from_secs(20)),
+        recoveries.iter().all(|d| *d <= Duration::from_secs(10)),
         "{figures}"
     );
     ui.ok("device.reset", json!({ "name": "cozmo" }));
