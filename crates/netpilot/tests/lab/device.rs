@@ -24,11 +24,15 @@ fn sh(command: &str) -> String {
 
 /// Joins the home network on wlan0 with nmcli (the user's own internet link).
 fn home_on_wlan0() {
+    home_on("wlan0");
+}
+
+fn home_on(interface: &str) {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let out = Command::new("nmcli")
             .args(["device", "wifi", "connect", HOME.0, "password", HOME.1])
-            .args(["ifname", "wlan0"])
+            .args(["ifname", interface])
             .output()
             .expect("nmcli runs");
         if out.status.success() {
@@ -42,7 +46,7 @@ fn home_on_wlan0() {
         std::thread::sleep(Duration::from_secs(1));
     }
     assert!(
-        default_routes().contains("dev wlan0"),
+        default_routes().contains(&format!("dev {interface}")),
         "{}",
         default_routes()
     );
@@ -451,7 +455,111 @@ fn device_link_on_one_radio_uses_a_virtual_interface_and_removes_it() {
     assert!(reset.status.success(), "{}", text(&reset));
 }
 
-/// What cannot work says so, and what would.
+/// A radio added beside the lab's that can use two channels at once (hwsim's radios use
+/// one by default), carrying the home network. wlan0 and wlan1 are out of NetworkManager's
+/// hands, so a device link can only go on a virtual interface on this radio. On leaving,
+/// the radio is removed and both are put back.
+struct TwoChannelRadio {
+    station: String,
+}
+
+const TWO_CHANNEL_RADIO: &str = "np-twochan";
+
+fn hwsim_radio(args: &[&str]) -> String {
+    let tool = concat!(env!("CARGO_MANIFEST_DIR"), "/../../lab/guest/hwsim-radio");
+    let out = Command::new(tool)
+        .args(args)
+        .output()
+        .expect("hwsim-radio runs");
+    assert!(
+        out.status.success(),
+        "hwsim-radio {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+impl TwoChannelRadio {
+    fn set_up() -> TwoChannelRadio {
+        let station = hwsim_radio(&["add", TWO_CHANNEL_RADIO, "2"]);
+        let radio = TwoChannelRadio { station };
+        sh(
+            "nmcli device disconnect wlan0; nmcli device set wlan0 managed no; \
+            nmcli device set wlan1 managed no",
+        );
+        home_on(&radio.station);
+        radio
+    }
+}
+
+impl Drop for TwoChannelRadio {
+    fn drop(&mut self) {
+        sh(&format!("nmcli device disconnect {}", self.station));
+        hwsim_radio(&["del", TWO_CHANNEL_RADIO]);
+        sh("nmcli device set wlan0 managed yes; nmcli device set wlan1 managed yes");
+        // Until NetworkManager has both in hand again.
+        for _ in 0..100 {
+            let devices = sh("nmcli -t -f DEVICE,STATE device");
+            let state = |device: &str| {
+                devices
+                    .lines()
+                    .find_map(|line| line.strip_prefix(&format!("{device}:")))
+                    .map(str::to_string)
+            };
+            let wlan0 = state("wlan0").unwrap_or_default();
+            if state("wlan1").as_deref() == Some("disconnected")
+                && !["", "unmanaged", "unavailable"].contains(&wlan0.as_str())
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// One radio that can use two channels at once: the virtual interface joins the robot on
+/// its channel (6) while the home network stays on its own (1), with no warning.
+#[test]
+#[ignore = "needs the WiFi lab: lab/run"]
+fn device_link_on_a_two_channel_radio_joins_the_robot_on_its_own_channel() {
+    if !in_lab("device_link_on_a_two_channel_radio_joins_the_robot_on_its_own_channel") {
+        return;
+    }
+    let radio = TwoChannelRadio::set_up();
+    let station = radio.station.as_str();
+    let routes = default_routes();
+    let dns = resolv_conf();
+    let _daemon = start_daemon("device-two-channels");
+    sh(&format!(
+        "nmcli device wifi rescan ifname {station}; sleep 4"
+    ));
+    let configured = configure_robot(&[]);
+    let said = text(&configured);
+    assert!(configured.status.success(), "{said}");
+    assert!(!said.contains("one channel at a time"), "{said}");
+    let spec = json_of(&device(&["list", "--json"], ""));
+    assert_eq!(spec["devices"][0]["interface"], json!("np-cozmo"), "{spec}");
+    assert_eq!(spec["devices"][0]["virtualOf"], json!(station), "{spec}");
+
+    let up = device(&["up", "cozmo"], "");
+    assert!(up.status.success(), "{}", text(&up));
+    assert!(sh("iw dev np-cozmo info").contains("channel 6 (2437 MHz)"));
+    assert!(sh(&format!("iw dev {station} info")).contains("channel 1 (2412 MHz)"));
+    assert_eq!(default_routes(), routes);
+    assert_eq!(resolv_conf(), dns);
+    assert!(sh("busybox ping -c1 -W2 -I np-cozmo 172.31.1.1").contains("1 packets received"));
+    assert!(sh("getent hosts internet.lab").contains("192.168.50.1"));
+
+    let down = device(&["down", "cozmo"], "");
+    assert!(down.status.success(), "{}", text(&down));
+    assert!(
+        !sh("ip link").contains("np-cozmo"),
+        "np-cozmo is still there"
+    );
+    let reset = device(&["reset", "cozmo"], "");
+    assert!(reset.status.success(), "{}", text(&reset));
+}
+
 /// The Python client's tests (python/tests) against this daemon and the robot's AP.
 #[test]
 #[ignore = "needs the WiFi lab: lab/run"]
@@ -480,6 +588,7 @@ fn device_python_client_drives_a_device_link() {
     );
 }
 
+/// What cannot work says so, and what would.
 #[test]
 #[ignore = "needs the WiFi lab: lab/run"]
 fn device_bad_input_gets_clear_errors() {
