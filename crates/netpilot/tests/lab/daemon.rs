@@ -33,7 +33,7 @@ pub(super) struct Daemon {
 
 impl Daemon {
     pub(super) fn start(name: &str, extra: &[&str]) -> Daemon {
-        let out = PathBuf::from(std::env::var("NETPILOT_LAB_OUT").expect("set by run-tests"));
+        let out = PathBuf::from(super::lab_out());
         let log = out.join(format!("daemon-{name}.log"));
         let file = std::fs::File::create(&log).expect("log created");
         let child = Command::new(NETPILOT)
@@ -697,7 +697,7 @@ fn daemon_survives_a_networkmanager_restart() {
     assert_eq!(ui.ok("network.status", json!({}))["success"], json!(true));
 
     // The lab's NetworkManager, started again as lab-up starts it.
-    let out = std::env::var("NETPILOT_LAB_OUT").unwrap();
+    let out = super::lab_out();
     let started = Command::new("sh")
         .arg("-c")
         .arg(format!(

@@ -5,7 +5,7 @@
 
 use super::aps::{HOME, ROBOT};
 use super::daemon::{Daemon, SOCKET};
-use super::{in_lab, netpilot};
+use super::{in_lab, lab_out, netpilot};
 use serde_json::{Value, json};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -103,7 +103,7 @@ fn ap_on(ap: &str) {
     let out = sh(&format!(
         "ip -n aps link set {ap} up && ip netns exec aps hostapd -B -t -P {RUN}/hostapd-{ap}.pid \
          -f {out}/hostapd-{ap}-restarted.log {RUN}/hostapd-{ap}.conf && echo started",
-        out = std::env::var("NETPILOT_LAB_OUT").expect("set by run-tests"),
+        out = lab_out(),
     ));
     assert!(
         out.contains("started"),
@@ -287,8 +287,7 @@ fn device_loss_is_reported_within_2_s_and_the_link_returns_by_itself() {
         seconds(*recoveries.iter().max().expect("ten")),
     );
     eprint!("{figures}");
-    let out = std::env::var("NETPILOT_LAB_OUT").expect("set by run-tests");
-    std::fs::write(format!("{out}/device-figures.txt"), &figures).expect("figures written");
+    std::fs::write(format!("{}/device-figures.txt", lab_out()), &figures).expect("figures written");
     assert!(
         detections.iter().all(|d| *d <= Duration::from_secs(2)),
         "{figures}"
@@ -365,8 +364,32 @@ fn the_default_route_returns_to_the_home_link_never_to_the_device_link() {
     drop(daemon);
 }
 
-fn rescan_wlan0() {
-    sh("nmcli device wifi rescan ifname wlan0; sleep 4");
+fn rescan(interface: &str) {
+    sh(&format!(
+        "nmcli device wifi rescan ifname {interface}; sleep 4"
+    ));
+}
+
+/// NetworkManager's state of `device` (`disconnected`, `unmanaged`…; empty if unknown).
+fn nm_state(device: &str) -> String {
+    sh(&format!("nmcli -g GENERAL.STATE device show {device}"))
+        .split_whitespace()
+        .nth(1)
+        .map(|state| state.trim_matches(['(', ')']).to_string())
+        .unwrap_or_default()
+}
+
+/// Waits up to 20 s for NetworkManager to have taken the lab's stations back in hand
+/// (the next test wants wlan1 free).
+fn until_stations_are_back() {
+    for _ in 0..100 {
+        if nm_state("wlan1") == "disconnected"
+            && !["", "unmanaged", "unavailable"].contains(&nm_state("wlan0").as_str())
+        {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// One radio for both: wlan1 is taken out of NetworkManager's hands and the robot's AP moves
@@ -385,13 +408,7 @@ impl Drop for OneRadio {
     fn drop(&mut self) {
         robot_channel(6);
         sh("nmcli device set wlan1 managed yes");
-        // Until NetworkManager has wlan1 back in hand (the next test wants it free).
-        for _ in 0..100 {
-            if sh("nmcli -t -f DEVICE,STATE device").contains("wlan1:disconnected") {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        until_stations_are_back();
     }
 }
 
@@ -416,7 +433,7 @@ fn device_link_on_one_radio_uses_a_virtual_interface_and_removes_it() {
     let routes = default_routes();
     let dns = resolv_conf();
     let _daemon = start_daemon("device-one-radio");
-    rescan_wlan0();
+    rescan("wlan0");
     let configured = configure_robot(&[]);
     assert!(configured.status.success(), "{}", text(&configured));
     assert!(
@@ -424,14 +441,28 @@ fn device_link_on_one_radio_uses_a_virtual_interface_and_removes_it() {
         "{}",
         text(&configured)
     );
+    the_robot_link_runs_on_a_virtual_interface_of("wlan0", (&routes, &dns), || {
+        assert!(sh("iw dev np-cozmo info").contains("type managed"));
+    });
+}
+
+/// The configured robot link planned on a virtual interface of `parent`'s radio: `up`
+/// brings it up (`while_up` checks the radio), the robot answers, the internet's route and
+/// DNS are untouched, `device test` agrees; `down` removes the interface, `reset` the rest.
+/// `routes` and `dns` are the internet's, read before netpilot was started.
+fn the_robot_link_runs_on_a_virtual_interface_of(
+    parent: &str,
+    (routes, dns): (&str, &str),
+    while_up: impl FnOnce(),
+) {
     let spec = json_of(&device(&["list", "--json"], ""));
     assert_eq!(spec["devices"][0]["interface"], json!("np-cozmo"), "{spec}");
-    assert_eq!(spec["devices"][0]["virtualOf"], json!("wlan0"), "{spec}");
+    assert_eq!(spec["devices"][0]["virtualOf"], json!(parent), "{spec}");
 
     let up = device(&["up", "cozmo"], "");
     assert!(up.status.success(), "{}", text(&up));
     assert!(String::from_utf8_lossy(&up.stdout).contains("cozmo is up: np-cozmo 172.31.1."));
-    assert!(sh("iw dev np-cozmo info").contains("type managed"));
+    while_up();
     assert_eq!(default_routes(), routes);
     assert_eq!(resolv_conf(), dns);
     assert!(sh("busybox ping -c1 -W2 -I np-cozmo 172.31.1.1").contains("1 packets received"));
@@ -465,23 +496,19 @@ struct TwoChannelRadio {
 
 const TWO_CHANNEL_RADIO: &str = "np-twochan";
 
-fn hwsim_radio(args: &[&str]) -> String {
+fn hwsim_radio(args: &[&str]) -> std::process::Output {
     let tool = concat!(env!("CARGO_MANIFEST_DIR"), "/../../lab/guest/hwsim-radio");
-    let out = Command::new(tool)
+    Command::new(tool)
         .args(args)
         .output()
-        .expect("hwsim-radio runs");
-    assert!(
-        out.status.success(),
-        "hwsim-radio {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+        .expect("hwsim-radio runs")
 }
 
 impl TwoChannelRadio {
     fn set_up() -> TwoChannelRadio {
-        let station = hwsim_radio(&["add", TWO_CHANNEL_RADIO, "2"]);
+        let added = hwsim_radio(&["add", TWO_CHANNEL_RADIO, "2"]);
+        assert!(added.status.success(), "{}", text(&added));
+        let station = String::from_utf8_lossy(&added.stdout).trim().to_string();
         let radio = TwoChannelRadio { station };
         sh(
             "nmcli device disconnect wlan0; nmcli device set wlan0 managed no; \
@@ -495,25 +522,10 @@ impl TwoChannelRadio {
 impl Drop for TwoChannelRadio {
     fn drop(&mut self) {
         sh(&format!("nmcli device disconnect {}", self.station));
-        hwsim_radio(&["del", TWO_CHANNEL_RADIO]);
+        // Not asserted: this may run while a failed test unwinds.
+        let _ = hwsim_radio(&["del", TWO_CHANNEL_RADIO]);
         sh("nmcli device set wlan0 managed yes; nmcli device set wlan1 managed yes");
-        // Until NetworkManager has both in hand again.
-        for _ in 0..100 {
-            let devices = sh("nmcli -t -f DEVICE,STATE device");
-            let state = |device: &str| {
-                devices
-                    .lines()
-                    .find_map(|line| line.strip_prefix(&format!("{device}:")))
-                    .map(str::to_string)
-            };
-            let wlan0 = state("wlan0").unwrap_or_default();
-            if state("wlan1").as_deref() == Some("disconnected")
-                && !["", "unmanaged", "unavailable"].contains(&wlan0.as_str())
-            {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        until_stations_are_back();
     }
 }
 
@@ -530,34 +542,15 @@ fn device_link_on_a_two_channel_radio_joins_the_robot_on_its_own_channel() {
     let routes = default_routes();
     let dns = resolv_conf();
     let _daemon = start_daemon("device-two-channels");
-    sh(&format!(
-        "nmcli device wifi rescan ifname {station}; sleep 4"
-    ));
+    rescan(station);
     let configured = configure_robot(&[]);
     let said = text(&configured);
     assert!(configured.status.success(), "{said}");
     assert!(!said.contains("one channel at a time"), "{said}");
-    let spec = json_of(&device(&["list", "--json"], ""));
-    assert_eq!(spec["devices"][0]["interface"], json!("np-cozmo"), "{spec}");
-    assert_eq!(spec["devices"][0]["virtualOf"], json!(station), "{spec}");
-
-    let up = device(&["up", "cozmo"], "");
-    assert!(up.status.success(), "{}", text(&up));
-    assert!(sh("iw dev np-cozmo info").contains("channel 6 (2437 MHz)"));
-    assert!(sh(&format!("iw dev {station} info")).contains("channel 1 (2412 MHz)"));
-    assert_eq!(default_routes(), routes);
-    assert_eq!(resolv_conf(), dns);
-    assert!(sh("busybox ping -c1 -W2 -I np-cozmo 172.31.1.1").contains("1 packets received"));
-    assert!(sh("getent hosts internet.lab").contains("192.168.50.1"));
-
-    let down = device(&["down", "cozmo"], "");
-    assert!(down.status.success(), "{}", text(&down));
-    assert!(
-        !sh("ip link").contains("np-cozmo"),
-        "np-cozmo is still there"
-    );
-    let reset = device(&["reset", "cozmo"], "");
-    assert!(reset.status.success(), "{}", text(&reset));
+    the_robot_link_runs_on_a_virtual_interface_of(station, (&routes, &dns), || {
+        assert!(sh("iw dev np-cozmo info").contains("channel 6 (2437 MHz)"));
+        assert!(sh(&format!("iw dev {station} info")).contains("channel 1 (2412 MHz)"));
+    });
 }
 
 /// The Python client's tests (python/tests) against this daemon and the robot's AP.
@@ -620,7 +613,7 @@ fn device_bad_input_gets_clear_errors() {
         "{}",
         String::from_utf8_lossy(&open.stderr)
     );
-    rescan_wlan0();
+    rescan("wlan0");
     let virtual_plan = configure_robot(&[]);
     assert!(virtual_plan.status.success(), "{}", text(&virtual_plan));
     let said = text(&virtual_plan);

@@ -14,6 +14,11 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// The directory lab/run carries out of the VM (logs, figures).
+pub fn lab_out() -> String {
+    std::env::var("NETPILOT_LAB_OUT").expect("set by run-tests")
+}
+
 /// Whether the lab is here; otherwise skips with a printed reason, or fails when
 /// NETPILOT_REQUIRE_LAB=1.
 pub fn in_lab(test: &str) -> bool {

@@ -359,7 +359,7 @@ fn no_password_reaches_trace_logs_json_or_the_labs_logs() {
     }
     // And nothing the lab's daemons wrote names one of its passwords in clear text,
     // except hostapd's own configuration (which is not a log).
-    let out = std::env::var("NETPILOT_LAB_OUT").unwrap();
+    let out = super::lab_out();
     for entry in std::fs::read_dir(out).unwrap() {
         let path = entry.unwrap().path();
         let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
