@@ -364,10 +364,26 @@ fn the_default_route_returns_to_the_home_link_never_to_the_device_link() {
     drop(daemon);
 }
 
-fn rescan(interface: &str) {
-    sh(&format!(
-        "nmcli device wifi rescan ifname {interface}; sleep 4"
-    ));
+/// Scans on `interface` until it has seen the robot's AP on `channel`: `configure` plans
+/// from what that radio last saw, and a scan asked for right after another (the robot
+/// just moved, the interface just joined) can be refused or come back stale.
+fn until_robot_seen(interface: &str, channel: u8) {
+    let seen = format!("{}:{channel}", ROBOT.0);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let aps = sh(&format!(
+            "nmcli -t -f SSID,CHAN device wifi list ifname {interface} --rescan yes"
+        ));
+        if aps.lines().any(|line| line == seen) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{interface} did not see {} on channel {channel}: {aps}",
+            ROBOT.0
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
 }
 
 /// NetworkManager's state of `device` (`disconnected`, `unmanaged`…; empty if unknown).
@@ -433,7 +449,7 @@ fn device_link_on_one_radio_uses_a_virtual_interface_and_removes_it() {
     let routes = default_routes();
     let dns = resolv_conf();
     let _daemon = start_daemon("device-one-radio");
-    rescan("wlan0");
+    until_robot_seen("wlan0", 1);
     let configured = configure_robot(&[]);
     assert!(configured.status.success(), "{}", text(&configured));
     assert!(
@@ -542,7 +558,7 @@ fn device_link_on_a_two_channel_radio_joins_the_robot_on_its_own_channel() {
     let routes = default_routes();
     let dns = resolv_conf();
     let _daemon = start_daemon("device-two-channels");
-    rescan(station);
+    until_robot_seen(station, 6);
     let configured = configure_robot(&[]);
     let said = text(&configured);
     assert!(configured.status.success(), "{said}");
@@ -613,7 +629,7 @@ fn device_bad_input_gets_clear_errors() {
         "{}",
         String::from_utf8_lossy(&open.stderr)
     );
-    rescan("wlan0");
+    until_robot_seen("wlan0", 6);
     let virtual_plan = configure_robot(&[]);
     assert!(virtual_plan.status.success(), "{}", text(&virtual_plan));
     let said = text(&virtual_plan);
