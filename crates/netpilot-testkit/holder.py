@@ -10,6 +10,9 @@ command per line on stdin and answers one line on stdout:
   send ID N                           -> "ok N"      (N bytes, all written)
   close ID                            -> "ok"
   received                            -> "ok BYTES"  (read so far from accepted connections)
+  udp udp|udp6 ADDR PORT              -> "ok ID PORT" (bound, unconnected; reads and counts in the background)
+  datagrams ID SIZE COUNT [ADDR PORT] -> "ok COUNT"  (COUNT datagrams of SIZE bytes; to ADDR PORT when given)
+  udpreceived                         -> "ok BYTES DATAGRAMS" (read so far by every UDP socket)
   accepted                            -> "ok COUNT"  (connections accepted so far)
 
 It exits when stdin closes. Ports may be 0 (the kernel picks one).
@@ -20,6 +23,7 @@ import sys
 import threading
 
 PR_SET_NAME = 15
+SO_RCVBUFFORCE = 33
 
 def set_name(name):
     libc = ctypes.CDLL(None, use_errno=True)
@@ -33,6 +37,8 @@ FAMILIES = {"tcp": (socket.AF_INET, socket.SOCK_STREAM), "tcp6": (socket.AF_INET
 lock = threading.Lock()
 received = 0
 accepted = 0
+udp_bytes = 0
+udp_datagrams = 0
 keep = []          # every socket stays open until we exit
 connections = {}   # id -> socket
 
@@ -52,6 +58,17 @@ def drain(conn):
             return
         with lock:
             received += len(data)
+
+def read_datagrams(sock):
+    global udp_bytes, udp_datagrams
+    while True:
+        try:
+            data = sock.recv(1 << 16)
+        except OSError:
+            return
+        with lock:
+            udp_bytes += len(data)
+            udp_datagrams += 1
 
 def accept_forever(listener):
     global accepted
@@ -101,6 +118,28 @@ def obey(command, args):
     elif command == "close":
         connections.pop(int(args[0])).close()
         reply = "ok"
+    elif command == "udp":
+        s = make(args[0])
+        # Room for a burst (root may exceed rmem_max): tests count datagrams that arrive,
+        # and a full queue would drop some after the counter saw them.
+        s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 8 << 20)
+        s.bind((args[1], int(args[2])))
+        ident = max(connections, default=0) + 1
+        connections[ident] = s
+        threading.Thread(target=read_datagrams, args=(s,), daemon=True).start()
+        reply = f"ok {ident} {s.getsockname()[1]}"
+    elif command == "datagrams":
+        s, size, count = connections[int(args[0])], int(args[1]), int(args[2])
+        payload = b"x" * size
+        for _ in range(count):
+            if len(args) > 3:
+                s.sendto(payload, (args[3], int(args[4])))
+            else:
+                s.send(payload)
+        reply = f"ok {count}"
+    elif command == "udpreceived":
+        with lock:
+            reply = f"ok {udp_bytes} {udp_datagrams}"
     elif command == "received":
         with lock:
             reply = f"ok {received}"

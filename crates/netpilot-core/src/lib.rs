@@ -8,6 +8,7 @@
 
 pub mod device;
 pub mod error;
+pub mod flows;
 pub mod interface;
 pub mod monitor;
 pub mod network;
@@ -18,6 +19,7 @@ pub mod socket;
 pub mod wifi;
 
 pub use error::{Error, ErrorCode};
+pub use flows::{Flow, FlowCounters, FlowKey};
 pub use interface::{Interface, InterfaceAddress, InterfaceKind, LinkCounters, OperState};
 pub use monitor::{
     Connection, ConnectionCounts, InterfaceSample, LinkRate, ListeningPort, PortBinding,

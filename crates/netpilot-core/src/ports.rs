@@ -69,6 +69,18 @@ pub trait ClosedSocketFeed {
     fn lost(&mut self) -> u64;
 }
 
+/// Per-socket packet counters kept by the kernel for every protocol (an eBPF program on
+/// the cgroup v2 root), read as cumulative [`Flow`](crate::Flow)s. Flows of sockets of
+/// other network namespaces may be among them: callers keep those whose cookie they know.
+pub trait FlowSource {
+    /// Every flow counted and not forgotten, with its counters since counting began.
+    fn flows(&mut self) -> Result<Vec<crate::Flow>, Error>;
+    /// Drops flows whose socket is gone, once their last counts have been read.
+    fn forget(&mut self, flows: &[crate::FlowKey]);
+    /// Packets the kernel could not count since counting began (its flow table was full).
+    fn missed(&mut self) -> u64;
+}
+
 /// Why a process's fd table could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FdTableError {

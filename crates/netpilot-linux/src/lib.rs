@@ -2,7 +2,8 @@
 //!
 //! Layer: backends. Depends on `netpilot-core` only (never on the engine). Modules:
 //! [`links`] (rtnetlink link and address dumps), [`sockdiag`] (`NETLINK_SOCK_DIAG` dumps
-//! and destroy notices), [`procfs`] (socket ownership from `/proc/PID/fd`), [`netns`]
+//! and destroy notices), [`flows`] (the eBPF packet counter: bytes per socket for every
+//! protocol), [`procfs`] (socket ownership from `/proc/PID/fd`), [`netns`]
 //! (`--netns NAME`), [`nm`] (NetworkManager over D-Bus and the secret agent), [`secrets`]
 //! (agent-owned secrets at rest). Raw netlink and NetworkManager types never leave this crate.
 // Only the binary writes to stdout and stderr, so `--json` output stays clean.
@@ -10,6 +11,7 @@
 
 pub mod device_checks;
 mod errors;
+pub mod flows;
 pub mod link_watch;
 pub mod links;
 mod netlink;
@@ -22,6 +24,7 @@ pub mod routes;
 pub mod secrets;
 pub mod sockdiag;
 
+pub use flows::FlowCounter;
 pub use links::Links;
 pub use procfs::ProcFs;
 pub use sockdiag::{ClosedSocketListener, SockDiag};

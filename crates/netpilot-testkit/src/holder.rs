@@ -96,6 +96,34 @@ impl Holder {
         self.call(&format!("close {id}"));
     }
 
+    /// A bound, unconnected UDP socket that reads everything sent to it; returns (id,
+    /// port). `kind` is `udp` or `udp6`; `send_datagrams` sends from it too.
+    pub fn udp(&mut self, kind: &str, address: &str, port: u16) -> (u32, u16) {
+        let words = self.call(&format!("udp {kind} {address} {port}"));
+        (
+            words[0].parse().expect("an id"),
+            words[1].parse().expect("a port"),
+        )
+    }
+
+    /// Sends `count` datagrams of `size` bytes on socket `id`: to its peer (a connected
+    /// socket), or to `to`.
+    pub fn send_datagrams(&mut self, id: u32, size: usize, count: u32, to: Option<(&str, u16)>) {
+        let target = to.map_or(String::new(), |(address, port)| {
+            format!(" {address} {port}")
+        });
+        self.call(&format!("datagrams {id} {size} {count}{target}"));
+    }
+
+    /// Bytes and datagrams read so far by this holder's UDP sockets.
+    pub fn udp_received(&mut self) -> (u64, u64) {
+        let words = self.call("udpreceived");
+        (
+            words[0].parse().expect("bytes"),
+            words[1].parse().expect("datagrams"),
+        )
+    }
+
     /// Bytes read so far from accepted connections.
     pub fn received(&mut self) -> u64 {
         self.call("received")[0].parse().expect("a count")

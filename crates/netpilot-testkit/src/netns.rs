@@ -90,20 +90,44 @@ impl Veth {
         peer_ip: "10.77.0.2",
     };
 
+    /// The IPv6 addresses [`Veth::connect_dual_stack`] gives the two ends.
+    pub const LOCAL_IP6: &'static str = "fd77::1";
+    pub const PEER_IP6: &'static str = "fd77::2";
+
     pub fn connect_to(&self, peer_pid: u32) -> io::Result<()> {
+        self.connect(peer_pid, false)
+    }
+
+    /// As [`Veth::connect_to`], plus IPv6 addresses ([`Veth::LOCAL_IP6`],
+    /// [`Veth::PEER_IP6`]) with static neighbours, no duplicate address detection and no
+    /// router solicitations. The kernel still sends an MLD report or two when the link
+    /// comes up.
+    pub fn connect_dual_stack(&self, peer_pid: u32) -> io::Result<()> {
+        self.connect(peer_pid, true)
+    }
+
+    fn connect(&self, peer_pid: u32, ipv6: bool) -> io::Result<()> {
         let pid = peer_pid.to_string();
         let in_peer = |args: &[&str]| {
             let mut all = vec!["-t", &pid, "-n"];
             all.extend_from_slice(args);
             run("nsenter", &all)
         };
-        let no_ipv6 = [
-            "-w",
-            "net.ipv6.conf.all.disable_ipv6=1",
-            "net.ipv6.conf.default.disable_ipv6=1",
-        ];
-        run("sysctl", &no_ipv6)?;
-        in_peer(&["sysctl", no_ipv6[0], no_ipv6[1], no_ipv6[2]])?;
+        let v6 = if ipv6 {
+            [
+                "-w",
+                "net.ipv6.conf.default.accept_dad=0",
+                "net.ipv6.conf.default.router_solicitations=0",
+            ]
+        } else {
+            [
+                "-w",
+                "net.ipv6.conf.all.disable_ipv6=1",
+                "net.ipv6.conf.default.disable_ipv6=1",
+            ]
+        };
+        run("sysctl", &v6)?;
+        in_peer(&["sysctl", v6[0], v6[1], v6[2]])?;
         ip(&[
             "link",
             "add",
@@ -161,6 +185,53 @@ impl Veth {
             "nud",
             "permanent",
         ])?;
+        if ipv6 {
+            let (local, peer) = (Self::LOCAL_IP6, Self::PEER_IP6);
+            ip(&[
+                "-6",
+                "addr",
+                "add",
+                &format!("{local}/64"),
+                "dev",
+                self.local,
+                "nodad",
+            ])?;
+            ip(&[
+                "-6",
+                "neigh",
+                "replace",
+                peer,
+                "lladdr",
+                self.peer_mac,
+                "dev",
+                self.local,
+                "nud",
+                "permanent",
+            ])?;
+            in_peer(&[
+                "ip",
+                "-6",
+                "addr",
+                "add",
+                &format!("{peer}/64"),
+                "dev",
+                self.peer,
+                "nodad",
+            ])?;
+            in_peer(&[
+                "ip",
+                "-6",
+                "neigh",
+                "replace",
+                local,
+                "lladdr",
+                self.local_mac,
+                "dev",
+                self.peer,
+                "nud",
+                "permanent",
+            ])?;
+        }
         Ok(())
     }
 }

@@ -1,3 +1,4 @@
+mod flows;
 mod link_watch;
 mod links;
 mod netns;
