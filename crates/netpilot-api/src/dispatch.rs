@@ -4,7 +4,7 @@
 
 use crate::device::Devices;
 use crate::monitor::{ConnectionsDocument, InterfacesDocument, PortsDocument, TrafficDocument};
-use crate::protocol::{Event, Request, Response, SERVICES};
+use crate::protocol::{Event, Request, Response, SERVICES, params_of};
 use netpilot_core::{ConnectionKind, Error, ErrorCode, Secret};
 use netpilot_engine::network::{ConnectParams, NetworkHandle, ServiceEvent};
 use serde::Deserialize;
@@ -478,16 +478,6 @@ fn services(params: &Map<String, Value>) -> Result<Vec<&'static str>, Error> {
                 .ok_or_else(bad)
         })
         .collect()
-}
-
-/// Parses params into `T`. The message names the expected shape, never the values given:
-/// they may hold a password.
-pub(crate) fn params_of<T: serde::de::DeserializeOwned>(
-    params: Map<String, Value>,
-    shape: &str,
-) -> Result<T, Error> {
-    serde_json::from_value(Value::Object(params))
-        .map_err(|_| Error::new(ErrorCode::InvalidParams, format!("params must be {shape}")))
 }
 
 const CONNECT_SHAPE: &str = "{\"ssid\": string, \"password\"?: string, \"interactive\"?: boolean, \"save\"?: boolean, \"hidden\"?: boolean, \"interface\"?: string}";
