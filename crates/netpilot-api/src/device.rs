@@ -2,7 +2,7 @@
 //! device-link service. Type-erased ([`Devices`]) so the dispatcher does not carry the
 //! backend's type.
 
-use crate::dispatch::params_of;
+use crate::protocol::params_of;
 use netpilot_core::device::{DeviceEvent, DeviceRequest, Probe, Subnet};
 use netpilot_core::ports::DeviceBackend;
 use netpilot_core::{Error, ErrorCode, Secret};

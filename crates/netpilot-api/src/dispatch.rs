@@ -4,8 +4,8 @@
 
 use crate::device::Devices;
 use crate::monitor::{ConnectionsDocument, InterfacesDocument, PortsDocument, TrafficDocument};
-use crate::protocol::{Event, Request, Response, SERVICES};
-use netpilot_core::{Error, ErrorCode, Secret};
+use crate::protocol::{Event, Request, Response, SERVICES, params_of};
+use netpilot_core::{ConnectionKind, Error, ErrorCode, Secret};
 use netpilot_engine::network::{ConnectParams, NetworkHandle, ServiceEvent};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -23,7 +23,7 @@ pub trait Monitor: Send + Sync + 'static {
     ) -> impl Future<Output = Result<InterfacesDocument, Error>> + Send;
     fn connections(
         &self,
-        kind: &str,
+        kind: ConnectionKind,
     ) -> impl Future<Output = Result<ConnectionsDocument, Error>> + Send;
     fn ports(&self) -> impl Future<Output = Result<PortsDocument, Error>> + Send;
     /// One sample of per-process traffic over about a second.
@@ -347,7 +347,7 @@ impl Session {
                 )?;
                 let document = dispatcher
                     .monitor
-                    .connections(params.kind.as_deref().unwrap_or("all"))
+                    .connections(params.kind.unwrap_or_default())
                     .await?;
                 (ok("ok", Some(to_value(&document))), Vec::new())
             }
@@ -480,16 +480,6 @@ fn services(params: &Map<String, Value>) -> Result<Vec<&'static str>, Error> {
         .collect()
 }
 
-/// Parses params into `T`. The message names the expected shape, never the values given:
-/// they may hold a password.
-pub(crate) fn params_of<T: serde::de::DeserializeOwned>(
-    params: Map<String, Value>,
-    shape: &str,
-) -> Result<T, Error> {
-    serde_json::from_value(Value::Object(params))
-        .map_err(|_| Error::new(ErrorCode::InvalidParams, format!("params must be {shape}")))
-}
-
 const CONNECT_SHAPE: &str = "{\"ssid\": string, \"password\"?: string, \"interactive\"?: boolean, \"save\"?: boolean, \"hidden\"?: boolean, \"interface\"?: string}";
 const SUBMIT_SHAPE: &str = "{\"token\": string, \"secrets\": {field: string}, \"save\"?: boolean}";
 
@@ -534,5 +524,5 @@ struct InterfacesRequest {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConnectionsRequest {
-    kind: Option<String>,
+    kind: Option<ConnectionKind>,
 }

@@ -7,6 +7,7 @@
 // Only the binary writes to stdout and stderr, so `--json` output stays clean.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod client;
 pub mod device;
 pub mod dispatch;
 pub mod monitor;

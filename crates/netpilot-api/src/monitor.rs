@@ -4,6 +4,7 @@ use netpilot_core::{
     Connection, Error, InterfaceSample, ListeningPort, ProcessTraffic, SocketState,
     UnattributedTraffic, Visibility,
 };
+use netpilot_engine::monitor::{ConnectionsSnapshot, PortsSnapshot, TrafficSample};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -46,12 +47,31 @@ impl ConnectionSummary {
     }
 }
 
+impl From<ConnectionsSnapshot> for ConnectionsDocument {
+    fn from(snapshot: ConnectionsSnapshot) -> Self {
+        ConnectionsDocument {
+            summary: ConnectionSummary::of(&snapshot.connections),
+            connections: snapshot.connections,
+            visibility: snapshot.visibility,
+        }
+    }
+}
+
 /// `netpilot ports --json`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PortsDocument {
     pub ports: Vec<ListeningPort>,
     pub visibility: Visibility,
+}
+
+impl From<PortsSnapshot> for PortsDocument {
+    fn from(snapshot: PortsSnapshot) -> Self {
+        PortsDocument {
+            ports: snapshot.ports,
+            visibility: snapshot.visibility,
+        }
+    }
 }
 
 /// `netpilot traffic --json`: one document per interval (JSON Lines).
@@ -71,6 +91,20 @@ pub struct TrafficDocument {
     /// Destroy notices the kernel dropped during this interval.
     pub lost_notices: u64,
     pub visibility: Visibility,
+}
+
+impl From<TrafficSample> for TrafficDocument {
+    fn from(sample: TrafficSample) -> Self {
+        TrafficDocument {
+            interval_ms: sample.interval.map_or(0, |i| i.as_millis() as u64),
+            processes: sample.processes,
+            unattributed: sample.unattributed,
+            udp_bytes_measured: false,
+            closed_sockets_tracked: sample.closed_sockets_tracked,
+            lost_notices: sample.lost_notices,
+            visibility: sample.visibility,
+        }
+    }
 }
 
 /// What `--json` prints when a command fails.

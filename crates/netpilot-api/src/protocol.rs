@@ -182,6 +182,16 @@ impl Event {
     }
 }
 
+/// Parses params into `T`. The message names the expected shape, never the values given:
+/// they may hold a password.
+pub(crate) fn params_of<T: serde::de::DeserializeOwned>(
+    params: Map<String, Value>,
+    shape: &str,
+) -> Result<T, Error> {
+    serde_json::from_value(Value::Object(params))
+        .map_err(|_| Error::new(ErrorCode::InvalidParams, format!("params must be {shape}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

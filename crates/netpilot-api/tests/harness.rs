@@ -53,7 +53,10 @@ impl Monitor for FakeMonitor {
                 "rate": null}]
         })))
     }
-    async fn connections(&self, _kind: &str) -> Result<ConnectionsDocument, Error> {
+    async fn connections(
+        &self,
+        _kind: netpilot_core::ConnectionKind,
+    ) -> Result<ConnectionsDocument, Error> {
         let connections: Vec<netpilot_core::Connection> = document(serde_json::json!([{
             "protocol": "tcp", "family": "ipv4", "local": "192.168.50.10:53012",
             "remote": "192.168.50.1:80", "state": "established", "uid": 1000, "user": "ada",

@@ -98,7 +98,10 @@ impl Monitor for NoMonitor {
     async fn interfaces(&self, _rates: bool) -> Result<InterfacesDocument, Error> {
         unsupported()
     }
-    async fn connections(&self, _kind: &str) -> Result<ConnectionsDocument, Error> {
+    async fn connections(
+        &self,
+        _kind: netpilot_core::ConnectionKind,
+    ) -> Result<ConnectionsDocument, Error> {
         unsupported()
     }
     async fn ports(&self) -> Result<PortsDocument, Error> {

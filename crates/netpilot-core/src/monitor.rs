@@ -5,6 +5,54 @@ use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+/// Which sockets to show: `connections --kind` and the protocol's `monitor.connections`
+/// spell it the same way (the one definition both parse).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectionKind {
+    #[default]
+    All,
+    Tcp,
+    Udp,
+    Established,
+    /// Listening TCP and bound, unconnected UDP sockets.
+    Listen,
+}
+
+impl ConnectionKind {
+    pub const ALL: [ConnectionKind; 5] = [
+        ConnectionKind::All,
+        ConnectionKind::Tcp,
+        ConnectionKind::Udp,
+        ConnectionKind::Established,
+        ConnectionKind::Listen,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionKind::All => "all",
+            ConnectionKind::Tcp => "tcp",
+            ConnectionKind::Udp => "udp",
+            ConnectionKind::Established => "established",
+            ConnectionKind::Listen => "listen",
+        }
+    }
+}
+
+impl std::str::FromStr for ConnectionKind {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        ConnectionKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
+            .ok_or_else(|| {
+                let names: Vec<&str> = ConnectionKind::ALL.iter().map(|k| k.as_str()).collect();
+                format!("{text:?} is not one of {}", names.join(", "))
+            })
+    }
+}
+
 /// A socket with the processes that hold it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -3,20 +3,8 @@
 use super::names::Names;
 use super::owners::{ScanQueue, SocketOwners};
 use netpilot_core::ports::{ProcessSource, SocketQuery, SocketSource};
-use netpilot_core::{Connection, Error, Protocol, Socket, SocketState, Visibility};
+use netpilot_core::{Connection, ConnectionKind, Error, Protocol, Socket, SocketState, Visibility};
 use std::net::IpAddr;
-
-/// Which sockets to show, as `connections --kind` spells it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum ConnectionKind {
-    #[default]
-    All,
-    Tcp,
-    Udp,
-    Established,
-    /// Listening TCP and bound, unconnected UDP sockets.
-    Listen,
-}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConnectionFilter {

@@ -9,7 +9,7 @@ pub mod ports;
 pub mod services;
 pub mod traffic;
 
-pub use connections::{ConnectionFilter, ConnectionKind, ConnectionsSnapshot, collect_connections};
+pub use connections::{ConnectionFilter, ConnectionsSnapshot, collect_connections};
 pub use owners::SocketOwners;
 pub use ports::{PortsSnapshot, collect_ports};
 pub use traffic::{TrafficMeter, TrafficSample};

@@ -1,7 +1,8 @@
 //! `netpilot ports`: listening TCP and bound UDP sockets grouped by protocol and port.
 
-use super::connections::{ConnectionFilter, ConnectionKind, collect_connections};
+use super::connections::{ConnectionFilter, collect_connections};
 use super::services::service_name;
+use netpilot_core::ConnectionKind;
 use netpilot_core::ports::{ProcessSource, SocketSource};
 use netpilot_core::{Connection, Error, ListeningPort, PortBinding, Visibility};
 use std::collections::BTreeMap;

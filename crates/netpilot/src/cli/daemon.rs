@@ -1,8 +1,9 @@
 //! `netpilot daemon`
 
 use super::{Ctx, parse_seconds};
-use crate::daemon::{Settings, default_socket};
+use crate::daemon::Settings;
 use clap::Args;
+use netpilot_api::client::default_socket;
 use netpilot_core::{Error, ErrorCode};
 use netpilot_engine::connect::Timeouts;
 use netpilot_engine::device::Supervision;

@@ -146,14 +146,7 @@ impl DeviceArgs {
 
 /// The daemon, on the socket named, else the user's or the system's.
 async fn connect(socket: Option<PathBuf>) -> Result<Daemon, Error> {
-    let mut candidates = match socket {
-        Some(socket) => vec![socket],
-        None => vec![
-            crate::daemon::default_socket(),
-            PathBuf::from("/run/netpilot/netpilot.sock"),
-        ],
-    };
-    candidates.dedup();
+    let candidates = netpilot_api::client::sockets(socket);
     for socket in &candidates {
         if let Some(daemon) = Daemon::find(socket).await {
             return Ok(daemon);

@@ -11,7 +11,6 @@ mod ports;
 mod progress;
 mod prompt;
 mod traffic;
-mod visibility;
 mod wifi;
 
 use clap::{Args, Parser, Subcommand};
@@ -91,10 +90,6 @@ impl Cli {
         }
     }
 }
-
-pub use connections::{cells as connection_cells, processes_cell};
-pub use traffic::cells as traffic_cells;
-pub use traffic::document as traffic_document;
 
 /// Where logs go.
 pub enum LogTarget {

@@ -1,12 +1,11 @@
 //! `netpilot traffic`
 
-use super::visibility::hidden_note;
 use super::{Ctx, Scope, parse_seconds};
+use crate::output::notes::hidden_note;
 use crate::output::table::{Align, Table};
-use crate::output::{print_json, units};
+use crate::output::{print_json, rows, units};
 use clap::Args;
 use netpilot_api::monitor::TrafficDocument;
-use netpilot_core::ProcessTraffic;
 use netpilot_engine::monitor::{TrafficMeter, TrafficSample};
 use netpilot_linux::{ClosedSocketListener, ProcFs, SockDiag};
 use std::io::Write;
@@ -66,42 +65,13 @@ impl TrafficArgs {
                 noted_hidden = true;
             }
             if ctx.json {
-                print_json(&document(sample))?;
+                print_json(&TrafficDocument::from(sample))?;
             } else {
                 write_report(&sample, reports > 1)?;
             }
         }
         Ok(())
     }
-}
-
-pub fn document(sample: TrafficSample) -> TrafficDocument {
-    TrafficDocument {
-        interval_ms: sample.interval.map_or(0, |i| i.as_millis() as u64),
-        processes: sample.processes,
-        unattributed: sample.unattributed,
-        udp_bytes_measured: false,
-        closed_sockets_tracked: sample.closed_sockets_tracked,
-        lost_notices: sample.lost_notices,
-        visibility: sample.visibility,
-    }
-}
-
-/// PID, PROCESS, RX/s, TX/s, RX TOTAL, TX TOTAL, CONNS, ESTAB, LISTEN, UDP: as the table
-/// and the monitor show them.
-pub fn cells(p: &ProcessTraffic) -> Vec<String> {
-    vec![
-        p.pid.to_string(),
-        p.name.to_string(),
-        units::rate(p.rx_bytes_per_sec),
-        units::rate(p.tx_bytes_per_sec),
-        units::bytes(p.rx_bytes),
-        units::bytes(p.tx_bytes),
-        p.connections.total.to_string(),
-        p.connections.established.to_string(),
-        p.connections.listening.to_string(),
-        p.udp_sockets.to_string(),
-    ]
 }
 
 fn write_report(sample: &TrafficSample, separate: bool) -> anyhow::Result<()> {
@@ -118,7 +88,7 @@ fn write_report(sample: &TrafficSample, separate: bool) -> anyhow::Result<()> {
         ("UDP", Align::Right),
     ]);
     for p in &sample.processes {
-        table.row(cells(p));
+        table.row(rows::traffic(p));
     }
     let u = &sample.unattributed;
     if u.rx_bytes + u.tx_bytes > 0 {

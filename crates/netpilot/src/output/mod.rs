@@ -1,5 +1,8 @@
-//! Rendering: aligned tables for people, JSON for scripts.
+//! Rendering: aligned tables for people, JSON for scripts; the cells of each row and the
+//! notes on what could not be seen, shared by the commands and the live monitor.
 
+pub mod notes;
+pub mod rows;
 pub mod table;
 pub mod units;
 

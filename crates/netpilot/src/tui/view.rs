@@ -2,8 +2,7 @@
 //! built, so tens of thousands of connections cost no more to draw than a page of them.
 
 use super::app::{App, Column, History, Tab};
-use crate::cli::{connection_cells, processes_cell, traffic_cells};
-use crate::output::units;
+use crate::output::{notes, rows, units};
 use netpilot_api::monitor::ConnectionSummary;
 use netpilot_core::{Connection, InterfaceSample};
 use ratatui::Frame;
@@ -149,21 +148,8 @@ fn note(app: &App) -> Option<Line<'static>> {
         return Some(Line::from(format!("refresh failed: {error}")).red());
     }
     let visibility = app.snapshot.as_ref()?.traffic.visibility;
-    let hidden = visibility.unattributed_sockets;
-    if hidden == 0 || visibility.unreadable_processes == 0 {
-        return None;
-    }
-    let sockets = if hidden == 1 { "socket" } else { "sockets" };
-    let why = if app.root {
-        let refusing = match visibility.unreadable_processes {
-            1 => "1 process refuses".to_string(),
-            n => format!("{n} processes refuse"),
-        };
-        format!("{refusing} inspection even to root (another user namespace)")
-    } else {
-        "other users' processes are hidden without root: sudo netpilot monitor".to_string()
-    };
-    Some(Line::from(format!("{hidden} {sockets} without a process: {why}")).yellow())
+    let hidden = notes::hidden(&visibility, app.root)?;
+    Some(Line::from(hidden.line()).yellow())
 }
 
 fn status(app: &App) -> Line<'_> {
@@ -279,7 +265,7 @@ fn connections<'a>(app: &'a App, area: Rect) -> Table<'a> {
 }
 
 fn connection_row(c: &Connection) -> Row<'static> {
-    Row::new(connection_cells(c))
+    Row::new(rows::connection(c))
 }
 
 fn ports<'a>(app: &'a App, area: Rect) -> Table<'a> {
@@ -294,7 +280,7 @@ fn ports<'a>(app: &'a App, area: Rect) -> Table<'a> {
             port.port.to_string(),
             port.service.clone().unwrap_or_default(),
             binding.address.to_string(),
-            processes_cell(&binding.processes),
+            rows::processes(&binding.processes),
             binding.user.as_deref().unwrap_or("").to_string(),
         ])
     });
@@ -321,7 +307,7 @@ fn traffic<'a>(app: &'a App, area: Rect) -> Table<'a> {
         .expect("drawn with a snapshot")
         .traffic;
     let rows = visible(app, area, sample.processes.iter(), |p| {
-        let mut cells = traffic_cells(p);
+        let mut cells = rows::traffic(p);
         if p.udp_sockets > 0 {
             cells[1].push_str(" *"); // bytes of its UDP sockets are not measured
         }

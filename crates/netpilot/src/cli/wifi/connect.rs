@@ -120,7 +120,7 @@ impl ConnectArgs {
         let interactive = self.ask || (given.is_none() && on_terminal);
         let mut progress = Progress::new(ctx.json, ctx.quiet);
         if !self.no_daemon
-            && let Some(daemon) = Daemon::find(&crate::daemon::default_socket()).await
+            && let Some(daemon) = Daemon::find(&netpilot_api::client::default_socket()).await
         {
             let request = Request {
                 ssid: &self.ssid,
