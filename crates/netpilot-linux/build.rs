@@ -34,9 +34,18 @@ fn main() {
     }
 }
 
+/// Two objects: one that counts only netpilot's network namespace, and one for kernels
+/// before 6.14 whose cgroup_skb programs cannot tell namespaces apart.
 fn compile() -> Result<(), String> {
     let out = PathBuf::from(std::env::var("OUT_DIR").map_err(|e| e.to_string())?);
-    let object = out.join("traffic.bpf.o");
+    compile_one(&out.join("traffic.bpf.o"), "-DNETNS_FILTER=1")?;
+    compile_one(
+        &out.join("traffic-all-namespaces.bpf.o"),
+        "-DNETNS_FILTER=0",
+    )
+}
+
+fn compile_one(object: &std::path::Path, define: &str) -> Result<(), String> {
     let candidates: Vec<String> = match std::env::var("CLANG") {
         Ok(clang) => vec![clang],
         Err(_) => std::iter::once("clang".to_string())
@@ -50,11 +59,11 @@ fn compile() -> Result<(), String> {
     let mut last = String::from("no clang found");
     for clang in &candidates {
         let mut command = Command::new(clang);
-        command.args(["-target", "bpf", "-O2", "-g", "-Wall", "-Werror"]);
+        command.args(["-target", "bpf", "-O2", "-g", "-Wall", "-Werror", define]);
         if std::path::Path::new(&multiarch).is_dir() {
             command.arg(format!("-I{multiarch}"));
         }
-        command.args(["-c", SOURCE, "-o"]).arg(&object);
+        command.args(["-c", SOURCE, "-o"]).arg(object);
         match command.output() {
             Ok(output) if output.status.success() => return Ok(()),
             Ok(output) => {

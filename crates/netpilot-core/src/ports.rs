@@ -79,6 +79,10 @@ pub trait FlowSource {
     fn forget(&mut self, flows: &[crate::FlowKey]);
     /// Packets the kernel could not count since counting began (its flow table was full).
     fn missed(&mut self) -> u64;
+    /// Whether only the caller's network namespace is counted, so that a flow of an
+    /// unknown socket is one of ours that opened and closed between two reads (else it
+    /// may be another namespace's, and is left out).
+    fn this_namespace_only(&self) -> bool;
 }
 
 /// Why a process's fd table could not be read.

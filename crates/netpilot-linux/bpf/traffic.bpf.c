@@ -64,6 +64,23 @@ struct {
 	__type(value, __u64);
 } missed SEC(".maps");
 
+// The network namespace counted (its cookie, SO_NETNS_COOKIE), set by netpilot before it
+// attaches. The program sees every namespace's packets; counting only one keeps the map
+// to the sockets netpilot can name. Built with NETNS_FILTER=0 for kernels before 6.14,
+// whose cgroup_skb programs cannot call bpf_get_netns_cookie.
+#ifndef NETNS_FILTER
+#define NETNS_FILTER 1
+#endif
+#if NETNS_FILTER
+static __u64 (*bpf_get_netns_cookie)(void *ctx) = (void *)BPF_FUNC_get_netns_cookie;
+#endif
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} netns SEC(".maps");
+
 // The header lengths of one packet and its remote end.
 struct parsed {
 	__u32 headers; // IP header (with IPv6 extension headers) plus transport header
@@ -144,6 +161,13 @@ static __always_inline void count(struct __sk_buff *skb, int ingress)
 	__u32 segments = skb->gso_segs > 1 ? skb->gso_segs : 1;
 	__u64 payload, wire;
 
+#if NETNS_FILTER
+	__u32 slot = 0;
+	__u64 *want = bpf_map_lookup_elem(&netns, &slot);
+
+	if (want && *want && bpf_get_netns_cookie(skb) != *want)
+		return;
+#endif
 	if (parse(skb, ingress, &p, &k))
 		return; // not IP (the hook sees only IP; nothing else to count)
 	k.cookie = bpf_get_socket_cookie(skb);
@@ -158,8 +182,8 @@ static __always_inline void count(struct __sk_buff *skb, int ingress)
 
 		// BPF_NOEXIST: another CPU may have added it meanwhile; then use its entry.
 		if (bpf_map_update_elem(&flows, &k, &zero, BPF_NOEXIST) && !bpf_map_lookup_elem(&flows, &k)) {
-			__u32 slot = 0;
-			__u64 *lost = bpf_map_lookup_elem(&missed, &slot);
+			__u32 zero_slot = 0;
+			__u64 *lost = bpf_map_lookup_elem(&missed, &zero_slot);
 
 			if (lost)
 				*lost += segments;

@@ -7,6 +7,7 @@
 //! killed, the kernel closes them and the program is detached. Each netpilot process
 //! loads its own program and map, so several can count at once.
 
+#[cfg_attr(not(netpilot_bpf), allow(dead_code))]
 mod cgroup;
 #[cfg(netpilot_bpf)]
 mod program;
@@ -46,6 +47,19 @@ impl FlowCounter {
         }
     }
 
+    /// Whether only this network namespace's packets are counted (kernels ≥ 6.14); on
+    /// older kernels every namespace's sockets are counted and only known cookies count.
+    pub fn this_namespace_only(&self) -> bool {
+        #[cfg(netpilot_bpf)]
+        {
+            self.loaded.this_namespace_only
+        }
+        #[cfg(not(netpilot_bpf))]
+        {
+            false
+        }
+    }
+
     /// The kernel's id of each attached program (ingress, egress), as `bpftool` shows
     /// them.
     pub fn program_ids(&self) -> Vec<u32> {
@@ -58,6 +72,34 @@ impl FlowCounter {
             Vec::new()
         }
     }
+}
+
+/// The cookie of the calling thread's network namespace (`SO_NETNS_COOKIE`, Linux 5.14),
+/// from a socket opened for the purpose.
+#[cfg_attr(not(netpilot_bpf), allow(dead_code))]
+fn netns_cookie() -> std::io::Result<u64> {
+    use std::os::fd::AsRawFd;
+    const SO_NETNS_COOKIE: i32 = 71;
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0")
+        .or_else(|_| std::net::UdpSocket::bind("[::1]:0"))?;
+    let mut cookie = 0u64;
+    let mut length = std::mem::size_of::<u64>() as aya_libc::socklen_t;
+    // SAFETY: getsockopt writes at most `length` bytes into `cookie`, a u64 of that size,
+    // and the fd is a socket we own for the duration of the call.
+    #[allow(unsafe_code)]
+    let status = unsafe {
+        aya_libc::getsockopt(
+            socket.as_raw_fd(),
+            aya_libc::SOL_SOCKET,
+            SO_NETNS_COOKIE,
+            (&raw mut cookie).cast(),
+            &mut length,
+        )
+    };
+    if status != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(cookie)
 }
 
 /// The error of a netpilot built without clang.
@@ -109,6 +151,10 @@ impl FlowSource for FlowCounter {
         self.loaded.forget(flows);
         #[cfg(not(netpilot_bpf))]
         let _ = flows;
+    }
+
+    fn this_namespace_only(&self) -> bool {
+        FlowCounter::this_namespace_only(self)
     }
 
     fn missed(&mut self) -> u64 {

@@ -9,6 +9,10 @@ use std::os::fd::OwnedFd;
 
 /// The compiled program; aligned, as the ELF parser reads its headers in place.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/traffic.bpf.o"));
+/// The same without the namespace filter, for kernels before 6.14 (their cgroup_skb
+/// programs may not call bpf_get_netns_cookie).
+static OBJECT_ALL_NAMESPACES: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/traffic-all-namespaces.bpf.o"));
 
 const PROGRAMS: [(&str, CgroupSkbAttachType); 2] = [
     ("netpilot_ingress", CgroupSkbAttachType::Ingress),
@@ -49,15 +53,45 @@ unsafe impl aya::Pod for RawCounters {}
 pub struct Loaded {
     /// Owns the programs and their links: dropping it detaches them.
     ebpf: aya::Ebpf,
+    /// Whether only this network namespace's packets are counted.
+    pub this_namespace_only: bool,
     flows: PerCpuHashMap<MapData, RawKey, RawCounters>,
     missed: PerCpuArray<MapData, u64>,
 }
 
 impl Loaded {
+    /// Loads the namespace-filtering program, or on a kernel that refuses it the other.
     pub fn attach(cgroup_root: &OwnedFd) -> Result<Loaded, Error> {
+        let netns = super::netns_cookie().map_err(|e| {
+            Error::new(
+                ErrorCode::Io,
+                format!("reading the namespace's cookie: {e}"),
+            )
+        })?;
+        match Self::attach_object(cgroup_root, OBJECT, Some(netns)) {
+            Err(e) if e.code == ErrorCode::Unsupported && e.message.contains("loading") => {
+                tracing::debug!(error = %e.message, "namespace filter refused; counting every namespace");
+                Self::attach_object(cgroup_root, OBJECT_ALL_NAMESPACES, None)
+            }
+            other => other,
+        }
+    }
+
+    fn attach_object(
+        cgroup_root: &OwnedFd,
+        object: &[u8],
+        netns: Option<u64>,
+    ) -> Result<Loaded, Error> {
         let mut ebpf = aya::EbpfLoader::new()
-            .load(OBJECT)
+            .load(object)
             .map_err(|e| refused("creating its maps", &e))?;
+        if let Some(cookie) = netns {
+            let map = ebpf.map_mut("netns").ok_or_else(|| missing("netns"))?;
+            let mut slot: aya::maps::Array<&mut MapData, u64> =
+                aya::maps::Array::try_from(map).map_err(|e| refused("opening its map", &e))?;
+            slot.set(0, cookie, 0)
+                .map_err(|e| refused("configuring it", &e))?;
+        }
         for (name, attach_type) in PROGRAMS {
             let program: &mut CgroupSkb = ebpf
                 .program_mut(name)
@@ -80,6 +114,7 @@ impl Loaded {
             flows: PerCpuHashMap::try_from(flows).map_err(|e| refused("opening its map", &e))?,
             missed: PerCpuArray::try_from(missed).map_err(|e| refused("opening its map", &e))?,
             ebpf,
+            this_namespace_only: netns.is_some(),
         })
     }
 

@@ -10,9 +10,9 @@ use netpilot_testkit::{Holder, wait};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-/// The UDP sockets of the namespace `pid` lives in (a netlink socket stays in the
-/// namespace it was opened in, so it is opened on a thread moved there).
-fn udp_sockets_of_namespace(pid: u32) -> Vec<Socket> {
+/// Runs `f` on a thread in the network namespace `pid` lives in (netlink sockets and the
+/// counter's namespace are those of the thread that opens them).
+fn in_namespace_of<T: Send + 'static>(pid: u32, f: impl FnOnce() -> T + Send + 'static) -> T {
     std::thread::spawn(move || {
         let ns = std::fs::File::open(format!("/proc/{pid}/ns/net")).unwrap();
         rustix::thread::move_into_link_name_space(
@@ -20,7 +20,7 @@ fn udp_sockets_of_namespace(pid: u32) -> Vec<Socket> {
             Some(rustix::thread::LinkNameSpaceType::Network),
         )
         .unwrap();
-        udp_sockets()
+        f()
     })
     .join()
     .unwrap()
@@ -71,6 +71,7 @@ fn udp_to_each_end(family: &str) {
     let (_, idle_port) = bystander.udp(family, local_ip, 7301);
 
     let mut counter = FlowCounter::start().expect("the counter starts as root");
+    let mut counter_there = in_namespace_of(source.pid(), FlowCounter::start).unwrap();
     // Unconnected: sendto() each datagram; connected: send() to the socket's peer.
     let wildcard = if v6 { "::" } else { "0.0.0.0" };
     let (unconnected, unconnected_port) = source.udp(family, wildcard, 0);
@@ -85,8 +86,9 @@ fn udp_to_each_end(family: &str) {
     );
 
     let flows = counter.flows().unwrap();
+    let flows_there = counter_there.flows().unwrap();
     let here = udp_sockets();
-    let there = udp_sockets_of_namespace(source.pid());
+    let there = in_namespace_of(source.pid(), udp_sockets);
     let headers: u64 = if v6 { 40 + 8 } else { 20 + 8 };
 
     let sink_cookie = cookie_on_port(&here, sink_port);
@@ -123,7 +125,16 @@ fn udp_to_each_end(family: &str) {
             .all(|f| f.key.ip_protocol == 17)
     );
 
-    let sent_unconnected = of_socket(&flows, cookie_on_port(&there, unconnected_port));
+    if counter.this_namespace_only() {
+        // Each counter sees its own namespace's sockets only.
+        assert!(
+            flows
+                .iter()
+                .all(|f| there.iter().all(|s| s.cookie != f.key.cookie))
+        );
+        assert!(flows_there.iter().all(|f| f.key.cookie != sink_cookie));
+    }
+    let sent_unconnected = of_socket(&flows_there, cookie_on_port(&there, unconnected_port));
     assert_eq!(
         (
             sent_unconnected.tx_payload,
@@ -132,7 +143,7 @@ fn udp_to_each_end(family: &str) {
         ),
         (200_000, 200, 0)
     );
-    let sent_connected = of_socket(&flows, cookie_on_port(&there, connected_port));
+    let sent_connected = of_socket(&flows_there, cookie_on_port(&there, connected_port));
     assert_eq!(
         (sent_connected.tx_payload, sent_connected.tx_packets),
         (150_000, 300)
