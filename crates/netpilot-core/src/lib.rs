@@ -22,8 +22,9 @@ pub use error::{Error, ErrorCode};
 pub use flows::{Flow, FlowCounters, FlowKey};
 pub use interface::{Interface, InterfaceAddress, InterfaceKind, LinkCounters, OperState};
 pub use monitor::{
-    Connection, ConnectionCounts, ConnectionKind, InterfaceSample, LinkRate, ListeningPort,
-    PortBinding, ProcessTraffic, UnattributedTraffic, Visibility,
+    Connection, ConnectionCounts, ConnectionKind, ConnectionTraffic, InterfaceReconciliation,
+    InterfaceSample, LinkRate, ListeningPort, PortBinding, ProcessTraffic, RemoteTraffic,
+    UnattributedTraffic, Visibility,
 };
 pub use process::ProcessRef;
 pub use secret::{Secret, SecretFlags, SecretRequest};

@@ -119,15 +119,86 @@ pub struct LinkRate {
 pub struct ProcessTraffic {
     pub pid: u32,
     pub name: String,
-    /// TCP payload received and acknowledged-sent, per second, over the last interval.
+    /// The owner of its sockets (their creator's effective uid), by name when known.
+    pub user: Option<Arc<str>>,
+    /// Payload received and sent, per second, over the last interval: TCP (received,
+    /// and sent and acknowledged) plus UDP when UDP is measured.
     pub rx_bytes_per_sec: f64,
     pub tx_bytes_per_sec: f64,
-    /// TCP payload since sampling began.
+    /// Payload since sampling began, TCP plus UDP.
     pub rx_bytes: u64,
     pub tx_bytes: u64,
+    /// Of those, UDP payload (the datagrams without IP and UDP headers), since sampling
+    /// began; 0 when UDP is not measured.
+    pub udp_rx_bytes: u64,
+    pub udp_tx_bytes: u64,
+    /// Datagrams that reached its UDP sockets and were dropped there, their receive
+    /// queue being full (sock_diag `SK_MEMINFO_DROPS`), since sampling began. Their bytes
+    /// are in `udpRxBytes`: they crossed the network to this process.
+    pub udp_rx_dropped: u64,
     pub connections: ConnectionCounts,
-    /// UDP sockets held; their bytes are not measured.
+    /// UDP sockets held.
     pub udp_sockets: u32,
+}
+
+/// One connection's traffic: a TCP connection, or what a UDP socket exchanged with one
+/// remote end (an unconnected socket has a row per remote it talked to).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConnectionTraffic {
+    pub protocol: Protocol,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub pid: Option<u32>,
+    pub process: Option<String>,
+    pub user: Option<Arc<str>>,
+    pub rx_bytes_per_sec: f64,
+    pub tx_bytes_per_sec: f64,
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+}
+
+/// Traffic with one remote host, over every connection to it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RemoteTraffic {
+    pub address: IpAddr,
+    /// Its name by reverse DNS, once known (never waited for).
+    pub name: Option<String>,
+    pub rx_bytes_per_sec: f64,
+    pub tx_bytes_per_sec: f64,
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+    /// Connections (TCP connections and UDP socket–remote pairs) seen with it.
+    pub connections: u32,
+    /// Processes that exchanged bytes with it, by name.
+    pub processes: Vec<String>,
+}
+
+/// How much of an interface's traffic since sampling began was attributed: IP bytes as
+/// they crossed the interface (its own counters, less one link-layer header per packet),
+/// split into bytes of sockets whose process is known, bytes of sockets netpilot knows
+/// with no process, and the rest (forwarded packets, ICMP, ARP, raw sockets, sockets
+/// opened and closed between two samples…).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InterfaceReconciliation {
+    pub interface: String,
+    pub bytes: u64,
+    pub to_processes: u64,
+    pub to_sockets_without_process: u64,
+    pub unattributed: u64,
+}
+
+impl InterfaceReconciliation {
+    /// The share of the bytes attributed to a process, in percent (100 with no bytes).
+    pub fn attributed_percent(&self) -> f64 {
+        if self.bytes == 0 {
+            100.0
+        } else {
+            self.to_processes as f64 / self.bytes as f64 * 100.0
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,8 +221,9 @@ pub struct Visibility {
     pub unreadable_processes: u32,
 }
 
-/// TCP payload no process could be named for: sockets opened and closed between two
-/// samples, or held by processes we may not inspect.
+/// Payload no process could be named for: sockets opened and closed between two samples
+/// (TCP through the kernel's destroy notices; UDP through the packet counter), or held
+/// by processes we may not inspect.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UnattributedTraffic {

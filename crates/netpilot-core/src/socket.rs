@@ -133,6 +133,10 @@ pub struct Socket {
     /// TCP byte counters from `tcp_info`, when they were asked for and exist.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tcp: Option<TcpCounters>,
+    /// Packets the socket dropped since it was created (`SK_MEMINFO_DROPS`: a full
+    /// receive queue, above all), for UDP sockets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drops: Option<u32>,
 }
 
 /// The kernel's own per-socket TCP byte counters (`struct tcp_info`).

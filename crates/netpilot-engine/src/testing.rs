@@ -2,12 +2,15 @@
 //! real backend: those are tested against the kernel in `netpilot-linux`.
 
 use netpilot_core::ports::{
-    ClosedSocket, ClosedSocketFeed, FdTableError, LinkSource, ProcessSource, SocketQuery,
-    SocketSource,
+    ClosedSocket, ClosedSocketFeed, FdTableError, FlowSource, LinkSource, ProcessSource,
+    SocketQuery, SocketSource,
 };
-use netpilot_core::{Error, Family, Interface, Protocol, Socket, SocketState, TcpCounters};
+use netpilot_core::{
+    Error, Family, Flow, FlowCounters, FlowKey, Interface, Protocol, Socket, SocketState,
+    TcpCounters,
+};
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Clone)]
 enum FakeProcess {
@@ -180,6 +183,90 @@ impl ClosedSocketFeed for FakeClosedFeed {
     }
 }
 
+/// The packet counter's map, held in memory and shared by clones (the test keeps one to
+/// change the counters, the meter reads another). Forgotten flows leave the map, as in
+/// the kernel.
+#[derive(Debug, Clone, Default)]
+pub struct FakeFlows(Arc<Mutex<FakeFlowsState>>);
+
+#[derive(Debug, Default)]
+struct FakeFlowsState {
+    flows: BTreeMap<FlowKey, FlowCounters>,
+    forgotten: Vec<FlowKey>,
+    missed: u64,
+    every_namespace: bool,
+}
+
+impl FakeFlows {
+    /// Sets a flow's cumulative counters (as the kernel would have counted them).
+    pub fn set(&self, key: FlowKey, counters: FlowCounters) {
+        self.0
+            .lock()
+            .expect("not poisoned")
+            .flows
+            .insert(key, counters);
+    }
+
+    /// Flows forgotten so far.
+    pub fn forgotten(&self) -> Vec<FlowKey> {
+        self.0.lock().expect("not poisoned").forgotten.clone()
+    }
+
+    pub fn set_missed(&self, packets: u64) {
+        self.0.lock().expect("not poisoned").missed = packets;
+    }
+
+    /// As a kernel before 6.14: other namespaces' sockets are counted too.
+    pub fn count_every_namespace(&self) {
+        self.0.lock().expect("not poisoned").every_namespace = true;
+    }
+}
+
+impl FlowSource for FakeFlows {
+    fn flows(&mut self) -> Result<Vec<Flow>, Error> {
+        let state = self.0.lock().expect("not poisoned");
+        Ok(state
+            .flows
+            .iter()
+            .map(|(&key, &counters)| Flow { key, counters })
+            .collect())
+    }
+
+    fn forget(&mut self, flows: &[FlowKey]) {
+        let mut state = self.0.lock().expect("not poisoned");
+        for key in flows {
+            state.flows.remove(key);
+            state.forgotten.push(*key);
+        }
+    }
+
+    fn missed(&mut self) -> u64 {
+        self.0.lock().expect("not poisoned").missed
+    }
+
+    fn this_namespace_only(&self) -> bool {
+        !self.0.lock().expect("not poisoned").every_namespace
+    }
+}
+
+/// An Ethernet interface, up, with a hardware address and zero counters.
+pub fn interface(index: u32, name: &str) -> Interface {
+    Interface {
+        index,
+        name: name.to_string(),
+        kind: netpilot_core::InterfaceKind::Ethernet,
+        link_kind: None,
+        admin_up: true,
+        oper_state: netpilot_core::OperState::Up,
+        carrier: true,
+        mac: Some("02:00:00:00:00:01".to_string()),
+        mtu: 1500,
+        ipv4: vec![],
+        ipv6: vec![],
+        counters: netpilot_core::LinkCounters::default(),
+    }
+}
+
 /// An established IPv4 TCP socket 10.0.0.1:40000+inode → 10.0.0.2:443 with `inode`
 /// (and the inode as its cookie).
 pub fn tcp_socket(inode: u64) -> Socket {
@@ -195,6 +282,7 @@ pub fn tcp_socket(inode: u64) -> Socket {
         recv_queue: 0,
         send_queue: 0,
         tcp: Some(TcpCounters::default()),
+        drops: None,
     }
 }
 

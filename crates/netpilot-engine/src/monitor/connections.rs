@@ -189,6 +189,7 @@ mod tests {
             remote: None,
             state: SocketState::Unconnected,
             tcp: None,
+            drops: None,
             ..tcp_socket(inode)
         }
     }

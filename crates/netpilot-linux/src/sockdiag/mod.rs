@@ -10,7 +10,7 @@ use crate::netlink::{Netlink, NetlinkError};
 use netlink_packet_core::{NetlinkSerializable, NlasIterator, Parseable};
 use netlink_packet_sock_diag::SockDiagMessage;
 use netlink_packet_sock_diag::constants::{
-    AF_INET, AF_INET6, INET_DIAG_INFO, IPPROTO_UDP, SOCK_DIAG_BY_FAMILY,
+    AF_INET, AF_INET6, INET_DIAG_INFO, INET_DIAG_SKMEMINFO, IPPROTO_UDP, SOCK_DIAG_BY_FAMILY,
 };
 use netlink_packet_sock_diag::inet::nlas::TcpInfo;
 use netlink_packet_sock_diag::inet::{
@@ -119,7 +119,8 @@ impl SockDiag {
                 Family::Ipv6 => AF_INET6,
             },
             protocol: IPPROTO_UDP,
-            extensions: ExtensionFlags::empty(),
+            // Socket memory, for the drop counter (datagrams a full queue refused).
+            extensions: ExtensionFlags::SKMEMINFO,
             states: StateFlags::from_bits_retain(states),
             socket_id: match family {
                 Family::Ipv4 => SocketId::new_v4(),
@@ -399,7 +400,23 @@ fn socket_from(protocol: Protocol, payload: &[u8]) -> Result<Socket, NetlinkErro
     let decode = |e: netlink_packet_core::DecodeError| NetlinkError::Decode(e.to_string());
     let header = InetResponseHeader::parse(payload).map_err(decode)?;
     let attributes = payload.get(INET_DIAG_MSG_LEN..).unwrap_or_default();
-    Ok(socket_with(protocol, &header, tcp_counters(attributes)))
+    let mut socket = socket_with(protocol, &header, tcp_counters(attributes));
+    if protocol == Protocol::Udp {
+        socket.drops = drops(attributes);
+    }
+    Ok(socket)
+}
+
+/// `SK_MEMINFO_DROPS` of the `INET_DIAG_SKMEMINFO` attribute (an array of u32s,
+/// include/uapi/linux/sock_diag.h).
+fn drops(attributes: &[u8]) -> Option<u32> {
+    const SK_MEMINFO_DROPS: usize = 8;
+    let nla = NlasIterator::new(attributes)
+        .filter_map(Result::ok)
+        .find(|nla| nla.kind() == INET_DIAG_SKMEMINFO)?;
+    let at = SK_MEMINFO_DROPS * 4;
+    let bytes = nla.value().get(at..at + 4)?;
+    Some(u32::from_ne_bytes(bytes.try_into().ok()?))
 }
 
 fn socket_with(
@@ -428,6 +445,7 @@ fn socket_with(
         recv_queue: header.recv_queue,
         send_queue: header.send_queue,
         tcp,
+        drops: None,
     }
 }
 
@@ -477,6 +495,7 @@ mod tests {
             recv_queue: 0,
             send_queue: 0,
             tcp: None,
+            drops: None,
         }
     }
 
