@@ -13,9 +13,9 @@ pub enum NetworkStatus {
     Disconnected,
 }
 
-/// The `network` service's state.
+/// The `network` service's state. Clients must ignore fields they do not know: fields are
+/// added beside the seed's seven, never renamed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct NetworkState {
     #[serde(rename = "networkStatus")]
     pub network_status: NetworkStatus,
@@ -50,7 +50,6 @@ impl NetworkState {
 
 /// A credential prompt (`network.credentials` event data).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Prompt {
     /// Answers name this prompt by it; unguessable.
     pub token: String,
@@ -61,6 +60,31 @@ pub struct Prompt {
     pub hints: Vec<String>,
     /// "Credentials required", or "Previous password was incorrect".
     pub reason: String,
+}
+
+/// How a prompt stopped being pending (`{"token", "resolved": …}` on `network.credentials`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PromptOutcome {
+    /// Someone submitted the secrets.
+    Answered,
+    /// Someone cancelled it.
+    Cancelled,
+    /// Nobody answered in time, or the attempt it belonged to ended.
+    Expired,
+    /// NetworkManager no longer wants the secrets.
+    Withdrawn,
+}
+
+impl PromptOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PromptOutcome::Answered => "answered",
+            PromptOutcome::Cancelled => "cancelled",
+            PromptOutcome::Expired => "expired",
+            PromptOutcome::Withdrawn => "withdrawn",
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,146 @@
+//! One connect attempt: the request, what NetworkManager does with it, the verdict, and
+//! what is kept or undone afterwards.
+
+use super::ConnectParams;
+use super::service::{ActiveAttempt, Internal, Service, clock_now};
+use crate::connect::{Attempt, ConnectTracker, Verdict};
+use netpilot_core::network::PromptOutcome;
+use netpilot_core::ports::{JoinRequest, SecretAnswer, WifiBackend};
+use netpilot_core::secret::{validate_psk, validate_ssid};
+use netpilot_core::wifi::{DeviceState, FailureReason};
+use netpilot_core::{Error, ErrorCode};
+use std::sync::Arc;
+
+impl<B: WifiBackend> Service<B> {
+    pub(super) fn connect(&mut self, params: ConnectParams) -> Result<(), Error> {
+        validate_ssid(&params.ssid)?;
+        if let Some(password) = &params.password {
+            validate_psk(password)?;
+        }
+        if self.attempt.is_some() {
+            // A new request replaces the attempt in progress, as NetworkManager does.
+            self.fail(Error::new(
+                ErrorCode::ConnectionAttemptFailed,
+                "replaced by a newer request",
+            ));
+        }
+        let request = JoinRequest {
+            ssid: params.ssid.clone(),
+            hidden: params.hidden,
+            interface: params.interface.clone(),
+            save: params.save,
+            has_password: params.password.is_some(),
+            interactive: params.interactive,
+        };
+        tracing::debug!(ssid = %params.ssid, interactive = params.interactive, save = params.save, "connect");
+        // Until the join reports back: assume in range, and secured if a password may come.
+        let described = Attempt {
+            ssid: params.ssid.clone(),
+            in_range: true,
+            secured: params.password.is_some() || params.interactive,
+        };
+        self.attempt = Some(ActiveAttempt {
+            ssid: params.ssid.clone(),
+            password: params.password,
+            interactive: params.interactive,
+            save: params.save,
+            joining: None,
+            tracker: ConnectTracker::new(described, self.config.timeouts, clock_now()),
+            early: Vec::new(),
+            answered: None,
+        });
+        self.state.is_connecting = true;
+        self.state.connecting_ssid = params.ssid.clone();
+        self.state.last_error.clear();
+        self.changed();
+        let backend = Arc::clone(&self.backend);
+        let internal = self.internal.clone();
+        tokio::spawn(async move {
+            let result = backend.join(&request).await;
+            let _ = internal
+                .send(Internal::Joined {
+                    ssid: request.ssid,
+                    result,
+                })
+                .await;
+        });
+        Ok(())
+    }
+
+    /// A state of the device the attempt is on.
+    pub(super) fn on_our_device(&mut self, state: DeviceState, reason: FailureReason) {
+        let verdict = self
+            .attempt
+            .as_mut()
+            .and_then(|a| a.tracker.on_device(state, reason, clock_now()));
+        self.judged(verdict);
+    }
+
+    pub(super) fn judged(&mut self, verdict: Option<Verdict>) {
+        match verdict {
+            Some(Verdict::Connected) => self.succeed(),
+            Some(Verdict::Failed(error)) => self.fail(error),
+            None => {}
+        }
+    }
+
+    pub(super) fn succeed(&mut self) {
+        let Some(attempt) = self.attempt.take() else {
+            return;
+        };
+        tracing::debug!(ssid = %attempt.ssid, "connected");
+        if attempt.save
+            && let (Some(joining), Some((setting, secrets))) = (&attempt.joining, &attempt.answered)
+        {
+            let backend = Arc::clone(&self.backend);
+            let (ssid, setting, secrets, joining) = (
+                attempt.ssid.clone(),
+                setting.clone(),
+                secrets.clone(),
+                joining.clone(),
+            );
+            tokio::spawn(async move {
+                if let Some(uuid) = &joining.profile_uuid
+                    && let Err(error) = backend.remember(uuid, &ssid, &setting, &secrets).await
+                {
+                    tracing::warn!(%error, "the password was not saved");
+                }
+            });
+        }
+        self.state.is_connecting = false;
+        self.state.connecting_ssid.clear();
+        self.state.last_error.clear();
+        // Connected means with an address: take the backend's word for both, and send
+        // the state once it has come (a state that is neither connecting nor connected
+        // nor failed would read as a silent failure).
+        self.refresh();
+    }
+
+    pub(super) fn fail(&mut self, error: Error) {
+        let Some(attempt) = self.attempt.take() else {
+            return;
+        };
+        tracing::debug!(ssid = %attempt.ssid, code = ?error.code, message = %error.message, "connect failed");
+        let ours: Vec<usize> = self
+            .prompts
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.prompt.ssid == attempt.ssid)
+            .map(|(i, _)| i)
+            .collect();
+        for index in ours.into_iter().rev() {
+            let pending = self.prompts.remove(index);
+            self.resolved(&pending.prompt.token, PromptOutcome::Expired);
+            pending.responder.answer(SecretAnswer::UserCanceled);
+        }
+        if let Some(joining) = attempt.joining.filter(|j| j.created_profile.is_some()) {
+            let backend = Arc::clone(&self.backend);
+            tokio::spawn(async move { backend.abandon(&joining).await });
+        }
+        self.state.is_connecting = false;
+        self.state.connecting_ssid.clear();
+        self.state.last_error = error.code.as_str().to_string();
+        self.changed();
+        self.refresh();
+    }
+}

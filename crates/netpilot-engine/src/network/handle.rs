@@ -1,0 +1,101 @@
+//! The commands the network service takes, and the handle callers send them with.
+
+use super::{ConnectParams, ServiceEvent};
+use netpilot_core::network::{NetworkState, Prompt};
+use netpilot_core::wifi::WifiNetwork;
+use netpilot_core::{Error, ErrorCode, Secret};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+type Reply<T> = oneshot::Sender<Result<T, Error>>;
+
+pub enum Command {
+    Status(oneshot::Sender<NetworkState>),
+    /// The pending prompts, for a client that subscribes late.
+    Pending(oneshot::Sender<Vec<Prompt>>),
+    Connect(ConnectParams, Reply<()>),
+    Submit {
+        token: String,
+        secrets: Vec<(String, Secret)>,
+        save: Option<bool>,
+        reply: Reply<()>,
+    },
+    Cancel {
+        token: String,
+        reply: Reply<()>,
+    },
+    Scan(Reply<Vec<WifiNetwork>>),
+    Disconnect(Reply<Vec<String>>),
+    Forget {
+        ssid: String,
+        reply: Reply<u32>,
+    },
+}
+
+/// A cheap handle to the running service.
+#[derive(Clone)]
+pub struct NetworkHandle {
+    pub(super) commands: mpsc::Sender<Command>,
+    pub(super) events: broadcast::Sender<ServiceEvent>,
+}
+
+impl NetworkHandle {
+    pub fn subscribe(&self) -> broadcast::Receiver<ServiceEvent> {
+        self.events.subscribe()
+    }
+
+    pub async fn status(&self) -> Result<NetworkState, Error> {
+        self.ask(Command::Status).await
+    }
+
+    pub async fn pending(&self) -> Result<Vec<Prompt>, Error> {
+        self.ask(Command::Pending).await
+    }
+
+    pub async fn connect(&self, params: ConnectParams) -> Result<(), Error> {
+        self.ask(|reply| Command::Connect(params, reply)).await?
+    }
+
+    pub async fn submit(
+        &self,
+        token: String,
+        secrets: Vec<(String, Secret)>,
+        save: Option<bool>,
+    ) -> Result<(), Error> {
+        self.ask(|reply| Command::Submit {
+            token,
+            secrets,
+            save,
+            reply,
+        })
+        .await?
+    }
+
+    pub async fn cancel(&self, token: String) -> Result<(), Error> {
+        self.ask(|reply| Command::Cancel { token, reply }).await?
+    }
+
+    pub async fn scan(&self) -> Result<Vec<WifiNetwork>, Error> {
+        self.ask(Command::Scan).await?
+    }
+
+    pub async fn disconnect(&self) -> Result<Vec<String>, Error> {
+        self.ask(Command::Disconnect).await?
+    }
+
+    pub async fn forget(&self, ssid: String) -> Result<u32, Error> {
+        self.ask(|reply| Command::Forget { ssid, reply }).await?
+    }
+
+    async fn ask<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, Error> {
+        let (reply, answer) = oneshot::channel();
+        let stopped = || Error::new(ErrorCode::Io, "the network service has stopped");
+        self.commands
+            .send(command(reply))
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())
+    }
+}

@@ -1,0 +1,332 @@
+//! The actor: one task owns the state, the attempt in progress and the pending prompts;
+//! commands, backend events and timers are handled one at a time, so nothing is locked.
+
+use super::{Command, Config, ServiceEvent};
+use crate::connect::ConnectTracker;
+use netpilot_core::network::{NetworkState, Prompt, PromptOutcome};
+use netpilot_core::ports::{
+    Joining, LinkSnapshot, SecretAnswer, SecretResponder, WifiBackend, WifiEvent,
+};
+use netpilot_core::wifi::{DeviceState, FailureReason};
+use netpilot_core::{Error, ErrorCode, Secret, SecretRequest};
+use std::sync::Arc;
+use tokio::sync::{broadcast, mpsc};
+use tokio::time::Instant;
+
+/// Results of backend calls that ran beside the actor.
+pub(super) enum Internal {
+    Joined {
+        ssid: String,
+        result: Result<Joining, Error>,
+    },
+    Snapshot(Result<LinkSnapshot, Error>),
+    /// What the store holds for a request of the attempt that gave no password.
+    Recalled {
+        request: SecretRequest,
+        responder: Box<dyn SecretResponder>,
+        stored: Vec<(String, Secret)>,
+    },
+}
+
+pub(super) struct PendingPrompt {
+    pub(super) prompt: Prompt,
+    pub(super) responder: Box<dyn SecretResponder>,
+    pub(super) connection_uuid: String,
+    /// For prompts outside an attempt (none yet): when to give up.
+    pub(super) expires: Instant,
+}
+
+pub(super) struct ActiveAttempt {
+    pub(super) ssid: String,
+    pub(super) password: Option<Secret>,
+    pub(super) interactive: bool,
+    pub(super) save: bool,
+    /// What the backend started, once it reports back.
+    pub(super) joining: Option<Joining>,
+    /// Judges the attempt from the request on: NetworkManager may ask for secrets, and
+    /// the user may cancel, before the join reports back.
+    pub(super) tracker: ConnectTracker,
+    /// Device events that came before the join reported back (which device is ours is
+    /// known only then): replayed to the tracker when it does.
+    pub(super) early: Vec<(String, DeviceState, FailureReason)>,
+    /// The last password handed to the backend.
+    pub(super) answered: Option<(String, Vec<(String, Secret)>)>,
+}
+
+pub(super) struct Service<B> {
+    pub(super) backend: Arc<B>,
+    pub(super) config: Config,
+    pub(super) state: NetworkState,
+    pub(super) attempt: Option<ActiveAttempt>,
+    pub(super) prompts: Vec<PendingPrompt>,
+    pub(super) broadcast: broadcast::Sender<ServiceEvent>,
+    pub(super) internal: mpsc::Sender<Internal>,
+    /// A state event is due at this time (debounce).
+    pub(super) flush_at: Option<Instant>,
+    /// When the last state event went out: the next waits until the debounce has passed.
+    pub(super) sent_at: Option<Instant>,
+    /// The last state sent, so unchanged states are not repeated.
+    pub(super) sent: Option<NetworkState>,
+}
+
+impl<B: WifiBackend> Service<B> {
+    pub(super) async fn run(
+        mut self,
+        mut inbox: mpsc::Receiver<Command>,
+        mut events: mpsc::Receiver<WifiEvent>,
+        mut internal: mpsc::Receiver<Internal>,
+    ) {
+        self.refresh();
+        loop {
+            let deadline = self.next_deadline();
+            tokio::select! {
+                command = inbox.recv() => match command {
+                    Some(command) => self.on_command(command),
+                    None => return, // every handle is gone: the daemon is stopping
+                },
+                Some(event) = events.recv() => self.on_event(event),
+                Some(done) = internal.recv() => self.on_internal(done),
+                _ = sleep_until(deadline) => self.on_timer(),
+            }
+        }
+    }
+
+    pub(super) fn next_deadline(&self) -> Option<Instant> {
+        let tracker = self
+            .attempt
+            .as_ref()
+            .map(|a| Instant::from_std(a.tracker.deadline()));
+        let prompts = self.prompts.iter().map(|p| p.expires).min();
+        [tracker, prompts, self.flush_at]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    pub(super) fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Status(reply) => {
+                let _ = reply.send(self.state.clone());
+            }
+            Command::Pending(reply) => {
+                let _ = reply.send(self.prompts.iter().map(|p| p.prompt.clone()).collect());
+            }
+            Command::Connect(params, reply) => {
+                let _ = reply.send(self.connect(params));
+            }
+            Command::Submit {
+                token,
+                secrets,
+                save,
+                reply,
+            } => {
+                let _ = reply.send(self.submit(&token, secrets, save));
+            }
+            Command::Cancel { token, reply } => {
+                let _ = reply.send(self.cancel(&token));
+            }
+            Command::Scan(reply) => {
+                let backend = Arc::clone(&self.backend);
+                tokio::spawn(async move {
+                    let _ = reply.send(backend.scan().await);
+                });
+            }
+            Command::Disconnect(reply) => {
+                if self.attempt.is_some() {
+                    self.fail(Error::new(
+                        ErrorCode::ConnectionAttemptFailed,
+                        "disconnected while connecting",
+                    ));
+                }
+                let backend = Arc::clone(&self.backend);
+                let internal = self.internal.clone();
+                tokio::spawn(async move {
+                    let result = backend.disconnect(None).await;
+                    let _ = reply.send(result);
+                    let _ = internal
+                        .send(Internal::Snapshot(backend.snapshot().await))
+                        .await;
+                });
+            }
+            Command::Forget { ssid, reply } => {
+                let backend = Arc::clone(&self.backend);
+                let internal = self.internal.clone();
+                tokio::spawn(async move {
+                    let _ = reply.send(backend.forget(&ssid).await);
+                    let _ = internal
+                        .send(Internal::Snapshot(backend.snapshot().await))
+                        .await;
+                });
+            }
+        }
+    }
+
+    pub(super) fn on_internal(&mut self, done: Internal) {
+        match done {
+            Internal::Joined { ssid, result } => {
+                let Some(attempt) = self
+                    .attempt
+                    .as_mut()
+                    .filter(|a| a.ssid == ssid && a.joining.is_none())
+                else {
+                    // The attempt was replaced or ended meanwhile: undo what it started.
+                    if let Ok(joining) = result {
+                        let backend = Arc::clone(&self.backend);
+                        tokio::spawn(async move { backend.abandon(&joining).await });
+                    }
+                    return;
+                };
+                match result {
+                    Ok(joining) => {
+                        attempt.tracker.joined(joining.in_range, joining.secured);
+                        let early = std::mem::take(&mut attempt.early);
+                        let interface = joining.interface.clone();
+                        attempt.joining = Some(joining);
+                        for (_, state, reason) in early.into_iter().filter(|e| e.0 == interface) {
+                            if self.attempt.is_some() {
+                                self.on_our_device(state, reason);
+                            }
+                        }
+                    }
+                    Err(error) => self.fail(error),
+                }
+            }
+            Internal::Snapshot(Ok(snapshot)) => self.apply_snapshot(&snapshot),
+            Internal::Snapshot(Err(error)) => {
+                tracing::debug!(%error, "no snapshot");
+                self.changed();
+            }
+            Internal::Recalled {
+                request,
+                responder,
+                stored,
+            } => self.recalled(request, responder, stored),
+        }
+    }
+
+    pub(super) fn on_event(&mut self, event: WifiEvent) {
+        match event {
+            WifiEvent::Device {
+                interface,
+                state,
+                reason,
+            } => {
+                tracing::trace!(%interface, ?state, ?reason, "device");
+                if let Some(attempt) = self.attempt.as_mut() {
+                    match &attempt.joining {
+                        None => attempt.early.push((interface, state, reason)),
+                        Some(joining) if joining.interface == interface => {
+                            self.on_our_device(state, reason)
+                        }
+                        Some(_) => {}
+                    }
+                }
+                if matches!(
+                    state,
+                    DeviceState::Connected | DeviceState::Disconnected | DeviceState::Unavailable
+                ) {
+                    self.refresh();
+                }
+            }
+            WifiEvent::SecretsRequested { request, responder } => {
+                self.secrets_requested(request, responder)
+            }
+            WifiEvent::SecretsCanceled {
+                connection_uuid,
+                setting,
+            } => {
+                let withdrawn: Vec<usize> = self
+                    .prompts
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| {
+                        p.connection_uuid == connection_uuid && p.prompt.setting == setting
+                    })
+                    .map(|(i, _)| i)
+                    .collect();
+                for index in withdrawn.into_iter().rev() {
+                    let pending = self.prompts.remove(index);
+                    self.resolved(&pending.prompt.token, PromptOutcome::Withdrawn);
+                    pending.responder.answer(SecretAnswer::NoSecrets);
+                }
+            }
+        }
+    }
+
+    pub(super) fn on_timer(&mut self) {
+        let now = Instant::now();
+        if self.flush_at.is_some_and(|at| at <= now) {
+            self.flush_at = None;
+            if self.sent.as_ref() != Some(&self.state) {
+                self.sent = Some(self.state.clone());
+                self.sent_at = Some(now);
+                let _ = self
+                    .broadcast
+                    .send(ServiceEvent::Network(self.state.clone()));
+            }
+        }
+        let expired: Vec<usize> = self
+            .prompts
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.expires <= now)
+            .map(|(i, _)| i)
+            .collect();
+        let mut unanswered = None;
+        for index in expired.into_iter().rev() {
+            let pending = self.prompts.remove(index);
+            self.resolved(&pending.prompt.token, PromptOutcome::Expired);
+            pending.responder.answer(SecretAnswer::UserCanceled);
+            if self
+                .attempt
+                .as_ref()
+                .is_some_and(|a| a.ssid == pending.prompt.ssid)
+            {
+                unanswered = Some(pending.prompt.ssid);
+            }
+        }
+        if let Some(ssid) = unanswered {
+            // Ends the attempt now: NetworkManager would report "no secrets" instead.
+            let message = format!(
+                "no password for {ssid:?} was given within {} s",
+                self.config.timeouts.prompt.as_secs()
+            );
+            self.fail(Error::new(ErrorCode::Timeout, message));
+        }
+        let verdict = self
+            .attempt
+            .as_mut()
+            .and_then(|a| a.tracker.on_timer(clock_now()));
+        self.judged(verdict);
+    }
+
+    /// The state changed: send it as soon as the handler is done, unless an event went out
+    /// within the debounce; then once it has passed, merged with what follows. A lone
+    /// change costs no latency; a burst costs a UI at most one event per debounce.
+    pub(super) fn changed(&mut self) {
+        if self.flush_at.is_none() {
+            let now = Instant::now();
+            let allowed = self.sent_at.map_or(now, |at| at + self.config.debounce);
+            self.flush_at = Some(allowed.max(now));
+        }
+    }
+}
+
+/// Now, on tokio's clock (paused and advanced in tests), as the tracker's `Instant`.
+pub(super) fn clock_now() -> std::time::Instant {
+    Instant::now().into_std()
+}
+
+pub(super) fn unknown_token() -> Error {
+    Error::new(
+        ErrorCode::UnknownToken,
+        "no pending prompt has this token (already answered, cancelled or expired)",
+    )
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
