@@ -1,10 +1,10 @@
 //! Documents of the monitor commands.
 
 use netpilot_core::{
-    Connection, Error, InterfaceSample, ListeningPort, ProcessTraffic, SocketState,
-    UnattributedTraffic, Visibility,
+    Connection, ConnectionTraffic, Error, InterfaceReconciliation, InterfaceSample, ListeningPort,
+    ProcessTraffic, RemoteTraffic, SocketState, UnattributedTraffic, Visibility,
 };
-use netpilot_engine::monitor::{ConnectionsSnapshot, PortsSnapshot, TrafficSample};
+use netpilot_engine::monitor::{ConnectionsSnapshot, PortsSnapshot, TrafficSample, UdpStatus};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -82,9 +82,23 @@ pub struct TrafficDocument {
     /// Processes holding sockets, busiest first.
     pub processes: Vec<ProcessTraffic>,
     pub unattributed: UnattributedTraffic,
-    /// Always `false` for now: the kernel keeps no per-socket UDP byte counters, so UDP
-    /// sockets are counted but their bytes are not measured.
+    /// Whether UDP bytes are counted (by netpilot's eBPF packet counter). When not, the
+    /// processes' bytes are TCP's alone, and `udpNotMeasured` says why and what to do.
     pub udp_bytes_measured: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub udp_not_measured: Option<Error>,
+    /// Packets the counter could not count since it started (its table was full).
+    #[serde(default)]
+    pub udp_missed_packets: u64,
+    /// Traffic per connection: TCP connections, and UDP sockets per remote end.
+    #[serde(default)]
+    pub connections: Vec<ConnectionTraffic>,
+    /// Traffic per remote host.
+    #[serde(default)]
+    pub remotes: Vec<RemoteTraffic>,
+    /// How much of each interface's traffic since sampling began was attributed.
+    #[serde(default)]
+    pub interfaces: Vec<InterfaceReconciliation>,
     /// Whether bytes moved by sockets that closed between samples are counted (needs the
     /// kernel's socket-destroy notices).
     pub closed_sockets_tracked: bool,
@@ -93,13 +107,24 @@ pub struct TrafficDocument {
     pub visibility: Visibility,
 }
 
+/// The interfaces' reconciliation is not in the sample (it needs the link counters): the
+/// caller adds it, and the remote hosts' names.
 impl From<TrafficSample> for TrafficDocument {
     fn from(sample: TrafficSample) -> Self {
+        let (udp_bytes_measured, udp_not_measured, udp_missed_packets) = match sample.udp {
+            UdpStatus::Measured { missed_packets } => (true, None, missed_packets),
+            UdpStatus::NotMeasured(why) => (false, Some(why), 0),
+        };
         TrafficDocument {
             interval_ms: sample.interval.map_or(0, |i| i.as_millis() as u64),
             processes: sample.processes,
             unattributed: sample.unattributed,
-            udp_bytes_measured: false,
+            udp_bytes_measured,
+            udp_not_measured,
+            udp_missed_packets,
+            connections: sample.connections,
+            remotes: sample.remotes,
+            interfaces: Vec::new(),
             closed_sockets_tracked: sample.closed_sockets_tracked,
             lost_notices: sample.lost_notices,
             visibility: sample.visibility,

@@ -20,6 +20,7 @@ pub mod nm;
 pub mod probe;
 pub mod procfs;
 pub mod radio;
+pub mod rdns;
 pub mod routes;
 pub mod secrets;
 pub mod sockdiag;

@@ -4,6 +4,7 @@
 mod cli;
 mod daemon;
 mod output;
+mod traffic_sampler;
 mod tui;
 
 use clap::Parser;

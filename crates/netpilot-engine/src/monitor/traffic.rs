@@ -294,6 +294,11 @@ where
     F: ClosedSocketFeed,
     C: FlowSource,
 {
+    /// Whether destroy notices are received.
+    pub fn closed_sockets_tracked(&self) -> bool {
+        self.closed.is_some()
+    }
+
     /// The packet counter, when it runs.
     pub fn flows(&self) -> Option<&C> {
         match &self.udp {
@@ -435,7 +440,17 @@ where
                     self.flow_sockets.insert(socket.cookie, endpoint.clone());
                     Some(endpoint)
                 }
-                None => self.flow_sockets.get(&g.key.cookie).cloned(),
+                // Gone since the dump: as it was then. A TCP socket's owner is tracked
+                // for its destroy notice; its addresses matter not here.
+                None => self.flow_sockets.get(&g.key.cookie).cloned().or_else(|| {
+                    self.tracked.get(&g.key.cookie).map(|t| Endpoint {
+                        protocol: Protocol::Tcp,
+                        local: g.key.remote,
+                        remote: g.key.remote,
+                        owner: t.owner,
+                        uid: 0,
+                    })
+                }),
             };
             let udp = UDP_PROTOCOLS.contains(&g.key.ip_protocol);
             let moved = Bytes {
@@ -470,6 +485,14 @@ where
             }
         }
         for socket in waiting.iter().filter(|s| s.protocol == Protocol::Udp) {
+            // Known before it moves: a socket that closes before the next dump keeps its
+            // process for the flows read after.
+            let owner = self
+                .owner(socket)
+                .or_else(|| self.flow_sockets.get(&socket.cookie).and_then(|e| e.owner));
+            let remote = socket.remote.unwrap_or(socket.local);
+            self.flow_sockets
+                .insert(socket.cookie, endpoint_of(socket, remote, owner));
             let Some(drops) = socket.drops else { continue };
             let before = self.udp_drops.insert(socket.cookie, drops);
             let dropped = match before {
@@ -1169,6 +1192,19 @@ mod tests {
         let sample = meter.sample(secs(t0, 3)).unwrap();
         assert_eq!(row(&sample, 10).rx_bytes, 1_900);
         assert_eq!(flows.forgotten(), vec![flow(8, "10.0.0.2:53", 17)]);
+        assert_eq!(sample.unattributed.rx_bytes, 0);
+    }
+
+    #[test]
+    fn a_udp_socket_that_first_moves_and_closes_within_one_interval_keeps_its_process() {
+        let procs = FakeProcesses::new().with(10, "ntpdate", &[8]);
+        let (mut meter, flows, t0) = udp_meter(vec![udp_socket(8, 123)], procs);
+        meter.sample(t0).unwrap();
+        flows.set(flow(8, "10.0.0.2:123", 17), moved(48, 48));
+        meter.sockets.replace(vec![]);
+        meter.procs.set(10, &[]);
+        let sample = meter.sample(secs(t0, 1)).unwrap();
+        assert_eq!(row(&sample, 10).rx_bytes, 48);
         assert_eq!(sample.unattributed.rx_bytes, 0);
     }
 

@@ -27,6 +27,9 @@ pub struct MonitorArgs {
     /// screen.
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
+    /// Numeric addresses: no reverse DNS for the Traffic view's remote hosts.
+    #[arg(short = 'n', long)]
+    numeric: bool,
 }
 
 impl MonitorArgs {
@@ -45,7 +48,7 @@ impl MonitorArgs {
             ));
         }
         self.scope.enter()?;
-        let sampler = Sampler::open()?;
+        let sampler = Sampler::open(!self.numeric)?;
         let root = rustix::process::geteuid().is_root();
         let app = App::new(self.interval, root, self.scope.netns.clone());
         tui::run(sampler, app, self.interval)

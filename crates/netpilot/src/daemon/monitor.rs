@@ -1,6 +1,7 @@
 //! The monitor as the daemon serves it: the Linux ports behind the dispatcher's
 //! [`Monitor`], each call on a blocking thread, and the `monitor.traffic` sampler.
 
+use crate::traffic_sampler::TrafficSampler;
 use netpilot_api::dispatch::{Dispatcher, Monitor};
 use netpilot_api::monitor::{
     ConnectionsDocument, InterfacesDocument, PortsDocument, TrafficDocument,
@@ -8,10 +9,8 @@ use netpilot_api::monitor::{
 use netpilot_core::ports::LinkSource;
 use netpilot_core::{ConnectionKind, Error, ErrorCode};
 use netpilot_engine::monitor::interfaces::{with_rates, without_rates};
-use netpilot_engine::monitor::{
-    ConnectionFilter, TrafficMeter, collect_connections, collect_ports,
-};
-use netpilot_linux::{ClosedSocketListener, Links, ProcFs, SockDiag};
+use netpilot_engine::monitor::{ConnectionFilter, collect_connections, collect_ports};
+use netpilot_linux::{Links, ProcFs, SockDiag};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,11 +19,9 @@ pub async fn sample_traffic<M: Monitor>(dispatcher: Arc<Dispatcher<M>>) {
     loop {
         dispatcher.traffic_listened().await;
         let Ok(Ok(mut meter)) = tokio::task::spawn_blocking(|| {
-            Ok::<_, Error>(TrafficMeter::new(
-                SockDiag::open()?,
-                ProcFs::open()?,
-                ClosedSocketListener::start(),
-            ))
+            let mut sampler = TrafficSampler::open(true)?;
+            sampler.sample(Instant::now())?;
+            Ok::<_, Error>(sampler)
         })
         .await
         else {
@@ -43,10 +40,10 @@ pub async fn sample_traffic<M: Monitor>(dispatcher: Arc<Dispatcher<M>>) {
                 break;
             };
             meter = returned;
-            if let Ok(sample) = sample
-                && sample.interval.is_some()
+            if let Ok(sampled) = sample
+                && sampled.sample.interval.is_some()
             {
-                dispatcher.publish_traffic(TrafficDocument::from(sample));
+                dispatcher.publish_traffic(sampled.document());
             }
         }
     }
@@ -108,14 +105,11 @@ impl Monitor for LinuxMonitor {
 
     async fn traffic(&self) -> Result<TrafficDocument, Error> {
         blocking(|| {
-            let mut meter = TrafficMeter::new(
-                SockDiag::open()?,
-                ProcFs::open()?,
-                ClosedSocketListener::start(),
-            );
-            meter.sample(Instant::now())?;
+            // Numeric: one request is one second, never longer for a name.
+            let mut sampler = TrafficSampler::open(false)?;
+            sampler.sample(Instant::now())?;
             std::thread::sleep(Duration::from_secs(1));
-            Ok(TrafficDocument::from(meter.sample(Instant::now())?))
+            Ok(sampler.sample(Instant::now())?.document())
         })
         .await
     }

@@ -2,7 +2,10 @@
 //! column means the same wherever it is drawn.
 
 use super::units;
-use netpilot_core::{Connection, Family, ListeningPort, ProcessRef, ProcessTraffic};
+use netpilot_core::{
+    Connection, ConnectionTraffic, Family, InterfaceReconciliation, ListeningPort, ProcessRef,
+    ProcessTraffic, RemoteTraffic,
+};
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
@@ -44,20 +47,97 @@ pub fn port(port: &ListeningPort) -> Vec<String> {
     ]
 }
 
-/// PID, PROCESS, RX/s, TX/s, RX TOTAL, TX TOTAL, CONNS, ESTAB, LISTEN, UDP.
+/// The columns of [`traffic`]; numbers are right-aligned from RX/s on.
+pub const TRAFFIC: [&str; 11] = [
+    "PID", "PROCESS", "USER", "RX/s", "TX/s", "RX TOTAL", "TX TOTAL", "UDP RX", "UDP TX", "CONNS",
+    "UDP",
+];
+
+/// One process: its rates and totals (TCP and UDP), the UDP part, its sockets.
 pub fn traffic(p: &ProcessTraffic) -> Vec<String> {
     vec![
         p.pid.to_string(),
         p.name.to_string(),
+        p.user.as_deref().unwrap_or("-").to_string(),
         units::rate(p.rx_bytes_per_sec),
         units::rate(p.tx_bytes_per_sec),
         units::bytes(p.rx_bytes),
         units::bytes(p.tx_bytes),
+        units::bytes(p.udp_rx_bytes),
+        units::bytes(p.udp_tx_bytes),
         p.connections.total.to_string(),
-        p.connections.established.to_string(),
-        p.connections.listening.to_string(),
         p.udp_sockets.to_string(),
     ]
+}
+
+/// The columns of [`connection_traffic`].
+pub const CONNECTION_TRAFFIC: [&str; 9] = [
+    "PROTO", "LOCAL", "REMOTE", "PROCESS", "USER", "RX/s", "TX/s", "RX TOTAL", "TX TOTAL",
+];
+
+pub fn connection_traffic(c: &ConnectionTraffic) -> Vec<String> {
+    let process = match (c.pid, &c.process) {
+        (Some(pid), Some(name)) => format!("{pid}/{name}"),
+        (Some(pid), None) => pid.to_string(),
+        _ => "-".to_string(),
+    };
+    vec![
+        c.protocol.as_str().to_string(),
+        c.local.to_string(),
+        c.remote.to_string(),
+        process,
+        c.user.as_deref().unwrap_or("-").to_string(),
+        units::rate(c.rx_bytes_per_sec),
+        units::rate(c.tx_bytes_per_sec),
+        units::bytes(c.rx_bytes),
+        units::bytes(c.tx_bytes),
+    ]
+}
+
+/// The columns of [`remote_traffic`].
+pub const REMOTE_TRAFFIC: [&str; 8] = [
+    "REMOTE",
+    "NAME",
+    "RX/s",
+    "TX/s",
+    "RX TOTAL",
+    "TX TOTAL",
+    "CONNS",
+    "PROCESSES",
+];
+
+pub fn remote_traffic(r: &RemoteTraffic) -> Vec<String> {
+    vec![
+        r.address.to_string(),
+        r.name.clone().unwrap_or_else(|| "-".into()),
+        units::rate(r.rx_bytes_per_sec),
+        units::rate(r.tx_bytes_per_sec),
+        units::bytes(r.rx_bytes),
+        units::bytes(r.tx_bytes),
+        r.connections.to_string(),
+        r.processes.join(","),
+    ]
+}
+
+/// "np0: 97.8 % of 1.2 MB attributed to processes (0.1 % to sockets without a process,
+/// 2.1 % to none: ICMP, ARP, forwarding…)"
+pub fn reconciliation(r: &InterfaceReconciliation) -> String {
+    let percent = |part: u64| {
+        if r.bytes == 0 {
+            0.0
+        } else {
+            part as f64 / r.bytes as f64 * 100.0
+        }
+    };
+    format!(
+        "{}: {:.1} % of {} attributed to processes ({:.1} % to sockets without a process, \
+         {:.1} % to none: ICMP, ARP, forwarding, raw sockets…)",
+        r.interface,
+        r.attributed_percent(),
+        units::bytes(r.bytes),
+        percent(r.to_sockets_without_process),
+        percent(r.unattributed),
+    )
 }
 
 /// "812/sshd", "812/sshd +2", or "-" when no process can be seen.

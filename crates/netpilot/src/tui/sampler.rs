@@ -4,14 +4,13 @@
 //! from it, and one link dump for the interface rates.
 
 use super::Message;
+use crate::traffic_sampler::TrafficSampler;
 use netpilot_api::monitor::ConnectionSummary;
-use netpilot_core::ports::LinkSource;
+use netpilot_core::InterfaceReconciliation;
 use netpilot_core::{Connection, Error, Interface, InterfaceSample, ListeningPort};
-use netpilot_engine::monitor::TrafficMeter;
 use netpilot_engine::monitor::TrafficSample;
 use netpilot_engine::monitor::interfaces::{with_rates, without_rates};
 use netpilot_engine::monitor::ports::group_ports;
-use netpilot_linux::{ClosedSocketListener, Links, ProcFs, SockDiag};
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
@@ -25,28 +24,22 @@ pub struct Snapshot {
     pub summary: ConnectionSummary,
     pub ports: Vec<ListeningPort>,
     pub traffic: TrafficSample,
+    /// How much of each interface's traffic was attributed (with the packet counter).
+    pub reconciliation: Vec<InterfaceReconciliation>,
 }
-
-type Meter = TrafficMeter<SockDiag, ProcFs, ClosedSocketListener>;
 
 /// The kernel interfaces a refresh reads, opened before the screen is taken so that a
 /// failure is an ordinary error message.
 pub struct Sampler {
-    meter: Meter,
-    links: Links,
+    traffic: TrafficSampler,
     /// The last link dump and when it was taken, for rates.
     previous: Option<(Vec<Interface>, Instant)>,
 }
 
 impl Sampler {
-    pub fn open() -> Result<Self, Error> {
+    pub fn open(resolve_names: bool) -> Result<Self, Error> {
         Ok(Sampler {
-            meter: TrafficMeter::new(
-                SockDiag::open()?,
-                ProcFs::open()?,
-                ClosedSocketListener::start(),
-            ),
-            links: Links::open()?,
+            traffic: TrafficSampler::open(resolve_names)?,
             previous: None,
         })
     }
@@ -54,16 +47,16 @@ impl Sampler {
     /// One refresh.
     pub fn take(&mut self) -> Result<Snapshot, Error> {
         let now = Instant::now();
-        let traffic = self.meter.sample(now)?;
-        let sampled = now.elapsed();
-        let connections = self.meter.connections();
-        tracing::trace!(sample = ?sampled, rows = ?(now.elapsed() - sampled), "refresh steps");
+        let sampled = self.traffic.sample(now)?;
+        let took = now.elapsed();
+        let connections = self.traffic.meter().connections();
+        tracing::trace!(sample = ?took, rows = ?(now.elapsed() - took), "refresh steps");
         let listening = connections
             .iter()
             .filter(|c| c.state.is_listening())
             .cloned()
             .collect();
-        let links = self.links.interfaces()?;
+        let links = sampled.links;
         let interfaces = match self.previous.take() {
             Some((before, at)) => with_rates(&before, links.clone(), now - at),
             None => without_rates(links.clone()),
@@ -74,7 +67,8 @@ impl Sampler {
             summary: ConnectionSummary::of(&connections),
             connections,
             ports: group_ports(listening),
-            traffic,
+            traffic: sampled.sample,
+            reconciliation: sampled.reconciliation,
         })
     }
 
