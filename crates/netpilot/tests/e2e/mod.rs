@@ -4,6 +4,7 @@ mod monitor;
 mod netns;
 mod ports;
 mod traffic;
+mod udp;
 mod unprivileged;
 
 use serde::de::DeserializeOwned;

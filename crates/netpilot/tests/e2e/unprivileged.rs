@@ -91,3 +91,48 @@ fn without_privileges_root_sockets_are_shown_without_owner_and_the_gap_is_explai
         String::from_utf8_lossy(&traffic.stderr)
     );
 }
+
+#[test]
+fn issue_14_without_privileges_tcp_is_measured_and_udp_says_why_not() {
+    if !fresh_namespace("issue_14_without_privileges_tcp_is_measured_and_udp_says_why_not") {
+        return;
+    }
+    let netpilot = RunnableCopy::new();
+    let output = netpilot.as_nobody(&["traffic", "--json", "--count", "1", "--interval", "0.1"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let document: netpilot_api::monitor::TrafficDocument =
+        serde_json::from_slice(&output.stdout).unwrap();
+    assert!(!document.udp_bytes_measured);
+    let why = document.udp_not_measured.expect("the reason is given");
+    assert_eq!(
+        why.code,
+        netpilot_core::ErrorCode::PermissionDenied,
+        "{why:?}"
+    );
+    assert!(
+        why.message.contains("UDP bytes are not measured"),
+        "{}",
+        why.message
+    );
+    assert!(why.message.contains("CAP_BPF"), "{}", why.message);
+    assert!(
+        why.hint.as_deref().is_some_and(|h| h.contains("setcap")),
+        "{why:?}"
+    );
+    let note = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        note.contains("UDP bytes are not measured") && note.contains("setcap"),
+        "{note}"
+    );
+
+    let table = netpilot.as_nobody(&["traffic", "--count", "1", "--interval", "0.1"]);
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(
+        text.contains("TCP payload over") && text.contains("UDP bytes not measured"),
+        "{text}"
+    );
+}
