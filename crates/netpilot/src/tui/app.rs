@@ -2,6 +2,7 @@
 //! this by `view`, and tests drive it with keys.
 
 use super::sampler::Snapshot;
+use super::tables::{self, CellTable, TrafficView};
 use netpilot_core::{Connection, Protocol, SocketState};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::cmp::Ordering;
@@ -162,6 +163,15 @@ pub struct App {
     pub offset: [usize; 4],
     /// Rows the body has room for, as last drawn: what PgUp/PgDn move by.
     pub page: usize,
+    /// Which table the Traffic tab shows (`v` cycles).
+    pub traffic_view: TrafficView,
+    /// The Ports and Traffic tabs' rows, searched and sorted as Connections' are.
+    pub ports_table: CellTable,
+    pub traffic_table: CellTable,
+    /// Per tab (Ports, Traffic): the column sorted by (`None`: the natural order), and
+    /// whether reversed.
+    pub table_sort: [Option<usize>; 4],
+    pub table_descending: [bool; 4],
 }
 
 impl App {
@@ -184,6 +194,11 @@ impl App {
             selected: [0; 4],
             offset: [0; 4],
             page: 20,
+            traffic_view: TrafficView::Processes,
+            ports_table: CellTable::default(),
+            traffic_table: CellTable::default(),
+            table_sort: [None; 4],
+            table_descending: [false; 4],
         }
     }
 
@@ -239,14 +254,48 @@ impl App {
             KeyCode::PageDown => self.move_by(self.page as isize),
             KeyCode::Home | KeyCode::Char('g') => self.move_by(isize::MIN),
             KeyCode::End | KeyCode::Char('G') => self.move_by(isize::MAX),
-            KeyCode::Esc if !self.search.is_empty() && self.tab == Tab::Connections => {
+            KeyCode::Esc if !self.search.is_empty() && self.tab != Tab::Interfaces => {
                 self.search.clear();
                 self.refilter();
             }
             code if self.tab == Tab::Connections => self.connections_key(code),
+            code if matches!(self.tab, Tab::Ports | Tab::Traffic) => self.table_key(code),
             _ => {}
         }
         Flow::Continue
+    }
+
+    /// Search, sort and (on Traffic) the view, on the tabs drawn from a [`CellTable`].
+    fn table_key(&mut self, code: KeyCode) {
+        let tab = self.tab.index();
+        let columns = match self.tab {
+            Tab::Ports => self.ports_table.titles.len(),
+            _ => self.traffic_table.titles.len(),
+        };
+        match code {
+            KeyCode::Char('/') => {
+                self.searching = true;
+                return;
+            }
+            // The natural order, then each column in turn.
+            KeyCode::Char('s') => {
+                self.table_sort[tab] = match self.table_sort[tab] {
+                    None => Some(0),
+                    Some(c) if c + 1 < columns => Some(c + 1),
+                    Some(_) => None,
+                };
+            }
+            KeyCode::Char('r') => self.table_descending[tab] = !self.table_descending[tab],
+            KeyCode::Char('v') if self.tab == Tab::Traffic => {
+                self.traffic_view = self.traffic_view.next();
+                // Columns differ from view to view.
+                self.table_sort[tab] = None;
+                self.table_descending[tab] = false;
+                self.selected[tab] = 0;
+            }
+            _ => return,
+        }
+        self.refilter();
     }
 
     fn connections_key(&mut self, code: KeyCode) {
@@ -305,8 +354,8 @@ impl App {
         match tab {
             Tab::Interfaces => snapshot.interfaces.len(),
             Tab::Connections => self.shown.len(),
-            Tab::Ports => snapshot.ports.iter().map(|p| p.bindings.len()).sum(),
-            Tab::Traffic => snapshot.traffic.processes.len(),
+            Tab::Ports => self.ports_table.shown.len(),
+            Tab::Traffic => self.traffic_table.shown.len(),
         }
     }
 
@@ -346,6 +395,19 @@ impl App {
             return;
         };
         let needle = self.search.to_lowercase();
+        let (ports, traffic) = (Tab::Ports.index(), Tab::Traffic.index());
+        self.ports_table = tables::ports(snapshot);
+        self.ports_table.refilter(
+            &needle,
+            self.table_sort[ports],
+            self.table_descending[ports],
+        );
+        self.traffic_table = tables::traffic(snapshot, self.traffic_view);
+        self.traffic_table.refilter(
+            &needle,
+            self.table_sort[traffic],
+            self.table_descending[traffic],
+        );
         let connections = &snapshot.connections;
         self.shown = (0..connections.len())
             .filter(|&i| self.kind.admits(&connections[i]) && matches(&connections[i], &needle))

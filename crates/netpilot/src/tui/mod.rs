@@ -7,6 +7,7 @@
 
 mod app;
 mod sampler;
+mod tables;
 mod view;
 
 pub use app::App;

@@ -9,8 +9,9 @@ use netpilot_core::{
     InterfaceSample, LinkCounters, LinkRate, OperState, ProcessRef, ProcessTraffic, Protocol,
     SocketState, UnattributedTraffic, Visibility,
 };
-use netpilot_engine::monitor::TrafficSample;
+use netpilot_core::{ConnectionTraffic, RemoteTraffic};
 use netpilot_engine::monitor::ports::group_ports;
+use netpilot_engine::monitor::{TrafficSample, UdpStatus};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -81,10 +82,14 @@ fn traffic(pid: u32, name: &str, rx: f64, tx: f64, conns: u32, udp: u32) -> Proc
     ProcessTraffic {
         pid,
         name: name.into(),
+        user: Some("root".into()),
         rx_bytes_per_sec: rx,
         tx_bytes_per_sec: tx,
         rx_bytes: (rx * 10.0) as u64,
         tx_bytes: (tx * 10.0) as u64,
+        udp_rx_bytes: 0,
+        udp_tx_bytes: 0,
+        udp_rx_dropped: 0,
         connections: ConnectionCounts {
             total: conns,
             established: conns.saturating_sub(1),
@@ -156,7 +161,69 @@ fn snapshot() -> Snapshot {
             closed_sockets_tracked: true,
             lost_notices: 0,
             visibility: Visibility::default(),
+            udp: UdpStatus::NotMeasured(netpilot_core::Error::new(
+                netpilot_core::ErrorCode::PermissionDenied,
+                "UDP bytes are not measured: the kernel refused it",
+            )),
+            connections: vec![
+                connection_traffic("192.168.1.10:40000", "1.1.1.1:443", (3000, "curl"), 2048.0),
+                connection_traffic(
+                    "192.168.1.10:5353",
+                    "192.168.1.30:5353",
+                    (700, "avahi-daemon"),
+                    10.0,
+                ),
+                connection_traffic(
+                    "192.168.1.10:22",
+                    "192.168.1.20:51000",
+                    (900, "sshd"),
+                    300.0,
+                ),
+            ],
+            remotes: vec![
+                remote_traffic("1.1.1.1", Some("one.one.one.one"), 2048.0),
+                remote_traffic("192.168.1.20", None, 300.0),
+            ],
+            interface_shares: vec![],
         },
+        reconciliation: vec![],
+    }
+}
+
+fn connection_traffic(
+    local: &str,
+    remote: &str,
+    (pid, name): (u32, &str),
+    rx: f64,
+) -> ConnectionTraffic {
+    ConnectionTraffic {
+        protocol: if local.ends_with(":5353") {
+            Protocol::Udp
+        } else {
+            Protocol::Tcp
+        },
+        local: local.parse().unwrap(),
+        remote: remote.parse().unwrap(),
+        pid: Some(pid),
+        process: Some(name.into()),
+        user: Some("root".into()),
+        rx_bytes_per_sec: rx,
+        tx_bytes_per_sec: 0.0,
+        rx_bytes: (rx * 10.0) as u64,
+        tx_bytes: 0,
+    }
+}
+
+fn remote_traffic(address: &str, name: Option<&str>, rx: f64) -> RemoteTraffic {
+    RemoteTraffic {
+        address: address.parse().unwrap(),
+        name: name.map(str::to_owned),
+        rx_bytes_per_sec: rx,
+        tx_bytes_per_sec: 0.0,
+        rx_bytes: (rx * 10.0) as u64,
+        tx_bytes: 0,
+        connections: 1,
+        processes: vec!["curl".into()],
     }
 }
 
@@ -376,7 +443,88 @@ fn the_traffic_view_ranks_processes_and_marks_what_is_not_measured() {
     );
     assert!(lines[4].starts_with("700     avahi-daemon *"), "{lines:#?}");
     assert!(
-        lines[11].contains("whose bytes are not measured"),
+        lines[11].contains("* UDP not measured: the kernel refused it"),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn issue_14_the_traffic_view_switches_between_processes_connections_and_remote_hosts() {
+    let mut app = app();
+    press(&mut app, KeyCode::Char('4'));
+    press(&mut app, KeyCode::Char('v'));
+    let lines = screen(&mut app, 120, 12);
+    assert!(lines[1].starts_with("PROTO LOCAL"), "{lines:#?}");
+    assert!(
+        lines[2].contains("1.1.1.1:443") && lines[2].contains("3000/curl"),
+        "{lines:#?}"
+    );
+    assert!(
+        lines[11].starts_with("per connection (v: next view)"),
+        "{lines:#?}"
+    );
+    press(&mut app, KeyCode::Char('v'));
+    let lines = screen(&mut app, 120, 12);
+    assert!(lines[1].starts_with("REMOTE"), "{lines:#?}");
+    assert!(
+        lines[2].starts_with("1.1.1.1") && lines[2].contains("one.one.one.one"),
+        "{lines:#?}"
+    );
+    assert!(
+        lines[3].starts_with("192.168.1.20") && lines[3].contains(" - "),
+        "{lines:#?}"
+    );
+    press(&mut app, KeyCode::Char('v'));
+    assert!(screen(&mut app, 120, 12)[1].starts_with("PID"));
+}
+
+#[test]
+fn issue_14_traffic_and_ports_sort_and_search_like_connections() {
+    let mut app = app();
+    press(&mut app, KeyCode::Char('4'));
+    // s: by PID (the first column) ▲, then r: ▼.
+    press(&mut app, KeyCode::Char('s'));
+    let lines = screen(&mut app, 120, 12);
+    assert!(lines[1].starts_with("PID ▲"), "{lines:#?}");
+    let pids: Vec<&str> = lines[2..5]
+        .iter()
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(pids, ["700", "900", "3000"]);
+    press(&mut app, KeyCode::Char('r'));
+    let lines = screen(&mut app, 120, 12);
+    assert!(
+        lines[1].starts_with("PID ▼") && lines[2].starts_with("3000"),
+        "{lines:#?}"
+    );
+    // Search: only sshd's row.
+    press(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "ssh");
+    press(&mut app, KeyCode::Enter);
+    let lines = screen(&mut app, 120, 12);
+    assert!(
+        lines[2].starts_with("900") && lines[3].trim().is_empty(),
+        "{lines:#?}"
+    );
+    press(&mut app, KeyCode::Esc);
+
+    press(&mut app, KeyCode::Char('3'));
+    press(&mut app, KeyCode::Char('s'));
+    press(&mut app, KeyCode::Char('s')); // by PORT
+    press(&mut app, KeyCode::Char('r'));
+    let lines = screen(&mut app, 90, 12);
+    assert!(lines[1].contains("PORT ▼"), "{lines:#?}");
+    assert!(lines[2].starts_with("udp    5353"), "{lines:#?}");
+    press(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "nginx");
+    press(&mut app, KeyCode::Enter);
+    let lines = screen(&mut app, 90, 12);
+    assert!(
+        lines[2].contains("1200/nginx") && lines[3].trim().is_empty(),
+        "{lines:#?}"
+    );
+    assert!(
+        lines[11].starts_with("1 of 3 listening sockets"),
         "{lines:#?}"
     );
 }

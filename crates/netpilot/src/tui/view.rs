@@ -2,9 +2,11 @@
 //! built, so tens of thousands of connections cost no more to draw than a page of them.
 
 use super::app::{App, Column, History, Tab};
+use super::tables::{CellTable, TrafficView};
 use crate::output::{notes, rows, units};
 use netpilot_api::monitor::ConnectionSummary;
 use netpilot_core::{Connection, InterfaceSample};
+use netpilot_engine::monitor::UdpStatus;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style, Stylize};
@@ -65,8 +67,8 @@ fn empty_view(app: &App) -> Option<&'static str> {
     let empty = match app.tab {
         Tab::Interfaces => snapshot.interfaces.is_empty(),
         Tab::Connections => app.shown.is_empty(),
-        Tab::Ports => snapshot.ports.is_empty(),
-        Tab::Traffic => snapshot.traffic.processes.is_empty(),
+        Tab::Ports => app.ports_table.shown.is_empty(),
+        Tab::Traffic => app.traffic_table.shown.is_empty(),
     };
     if !empty {
         return None;
@@ -77,8 +79,18 @@ fn empty_view(app: &App) -> Option<&'static str> {
             "no socket matches (a: all, Esc: clear the search)"
         }
         Tab::Connections => "no sockets",
+        Tab::Ports if !app.ports_table.cells.is_empty() => {
+            "no port matches (Esc: clear the search)"
+        }
         Tab::Ports => "nothing listens",
-        Tab::Traffic => "no process with sockets that this user may inspect",
+        Tab::Traffic if !app.traffic_table.cells.is_empty() => {
+            "no row matches (Esc: clear the search)"
+        }
+        Tab::Traffic => match app.traffic_view {
+            TrafficView::Processes => "no process with sockets that this user may inspect",
+            TrafficView::Connections => "no connection has moved bytes yet",
+            TrafficView::Remotes => "no remote host has exchanged bytes yet",
+        },
     })
 }
 
@@ -157,7 +169,7 @@ fn status(app: &App) -> Line<'_> {
     let Some(snapshot) = &app.snapshot else {
         return Line::from(vec![keys]);
     };
-    if app.tab == Tab::Connections && app.searching {
+    if app.tab != Tab::Interfaces && app.searching {
         return Line::from(vec![
             Span::from(format!("/{}", app.search)),
             Span::styled(" ", SELECTED),
@@ -166,16 +178,59 @@ fn status(app: &App) -> Line<'_> {
     }
     let text = match app.tab {
         Tab::Interfaces => {
-            format!("{} interfaces · ↑↓ choose the one charted", snapshot.interfaces.len())
+            format!(
+                "{} interfaces · ↑↓ choose the one charted",
+                snapshot.interfaces.len()
+            )
         }
         Tab::Connections => connections_status(app, &snapshot.summary),
-        Tab::Ports => format!("{} listening ports", snapshot.ports.len()),
-        Tab::Traffic => {
-            "TCP payload from the kernel's counters · * holds UDP sockets, whose bytes are not measured"
-                .to_string()
+        Tab::Ports => {
+            let mut text = format!(
+                "{} of {} listening sockets · {} ports",
+                app.ports_table.shown.len(),
+                app.ports_table.cells.len(),
+                snapshot.ports.len()
+            );
+            if !app.search.is_empty() {
+                text.push_str(&format!(" · /{}", app.search));
+            }
+            text
         }
+        Tab::Traffic => traffic_status(app, snapshot),
     };
     Line::from(vec![Span::from(text), keys])
+}
+
+/// "per process (v: next view) · TCP and UDP payload · np0 97.8 % attributed", or why
+/// UDP bytes are not measured.
+fn traffic_status(app: &App, snapshot: &super::Snapshot) -> String {
+    let mut text = format!("{} (v: next view)", app.traffic_view.label());
+    match &snapshot.traffic.udp {
+        UdpStatus::Measured { .. } => {
+            text.push_str(" · TCP and UDP payload");
+            // The busiest interface's share says how much of the picture this is.
+            if let Some(busiest) = snapshot.reconciliation.iter().max_by_key(|r| r.bytes)
+                && busiest.bytes > 0
+            {
+                text.push_str(&format!(
+                    " · {} {:.1} % attributed",
+                    busiest.interface,
+                    busiest.attributed_percent()
+                ));
+            }
+        }
+        UdpStatus::NotMeasured(why) => {
+            text.push_str(" · * UDP not measured: ");
+            text.push_str(
+                why.message
+                    .trim_start_matches("UDP bytes are not measured: "),
+            );
+        }
+    }
+    if !app.search.is_empty() {
+        text.push_str(&format!(" · /{}", app.search));
+    }
+    text
 }
 
 /// "12 of 3,400 sockets · ESTAB 3,300, LISTEN 90 · tcp · /ssh · by state ▲"
@@ -269,69 +324,53 @@ fn connection_row(c: &Connection) -> Row<'static> {
 }
 
 fn ports<'a>(app: &'a App, area: Rect) -> Table<'a> {
-    let snapshot = app.snapshot.as_ref().expect("drawn with a snapshot");
-    let bindings = snapshot
-        .ports
-        .iter()
-        .flat_map(|port| port.bindings.iter().map(move |b| (port, b)));
-    let rows = visible(app, area, bindings, |(port, binding)| {
-        Row::new([
-            port.protocol.as_str().to_string(),
-            port.port.to_string(),
-            port.service.clone().unwrap_or_default(),
-            binding.address.to_string(),
-            rows::processes(&binding.processes),
-            binding.user.as_deref().unwrap_or("").to_string(),
-        ])
-    });
-    Table::new(
-        rows,
-        [
-            Constraint::Length(6),
-            Constraint::Length(6),
-            Constraint::Length(12),
-            Constraint::Fill(2),
-            Constraint::Fill(2),
-            Constraint::Length(8),
-        ],
-    )
-    .header(header([
-        "PROTO", "PORT", "SERVICE", "ADDRESS", "PROCESS", "USER",
-    ]))
+    cell_table(app, area, &app.ports_table, &[6, 6, 12, 0, 0, 8])
 }
 
 fn traffic<'a>(app: &'a App, area: Rect) -> Table<'a> {
-    let sample = &app
-        .snapshot
-        .as_ref()
-        .expect("drawn with a snapshot")
-        .traffic;
-    let rows = visible(app, area, sample.processes.iter(), |p| {
-        let mut cells = rows::traffic(p);
-        if p.udp_sockets > 0 {
-            cells[1].push_str(" *"); // bytes of its UDP sockets are not measured
-        }
-        Row::new(cells)
+    let widths: &[u16] = match app.traffic_view {
+        TrafficView::Processes => &[7, 0, 8, 10, 10, 10, 10, 10, 10, 5, 4],
+        TrafficView::Connections => &[5, 0, 0, 0, 8, 10, 10, 10, 10],
+        TrafficView::Remotes => &[0, 0, 10, 10, 10, 10, 5, 0],
+    };
+    cell_table(app, area, &app.traffic_table, widths)
+}
+
+/// A [`CellTable`]'s rows on screen; a width of 0 shares what is left. The sorted column
+/// is marked ▲ (▼ reversed).
+fn cell_table<'a>(app: &'a App, area: Rect, table: &'a CellTable, widths: &[u16]) -> Table<'a> {
+    let tab = app.tab as usize;
+    let marker = if app.table_descending[tab] {
+        " ▼"
+    } else {
+        " ▲"
+    };
+    let head: Vec<String> = table
+        .titles
+        .iter()
+        .enumerate()
+        .map(|(i, title)| {
+            if app.table_sort[tab] == Some(i) {
+                format!("{title}{marker}")
+            } else {
+                title.to_string()
+            }
+        })
+        .collect();
+    let rows = visible(app, area, table.shown.iter(), |&i| {
+        Row::new(table.cells[i].clone())
     });
-    let number = Constraint::Length(10);
-    Table::new(
-        rows,
-        [
-            Constraint::Length(7),
-            Constraint::Fill(1),
-            number,
-            number,
-            number,
-            number,
-            Constraint::Length(5),
-            Constraint::Length(5),
-            Constraint::Length(6),
-            Constraint::Length(4),
-        ],
-    )
-    .header(header([
-        "PID", "PROCESS", "RX/s", "TX/s", "RX TOTAL", "TX TOTAL", "CONNS", "ESTAB", "LISTEN", "UDP",
-    ]))
+    let constraints: Vec<Constraint> = widths
+        .iter()
+        .map(|&w| {
+            if w == 0 {
+                Constraint::Fill(1)
+            } else {
+                Constraint::Length(w)
+            }
+        })
+        .collect();
+    Table::new(rows, constraints).header(Row::new(head).style(HEADER))
 }
 
 /// The table on top, the charts of the selected interface below.
@@ -434,16 +473,21 @@ fn chart(frame: &mut Frame<'_>, area: Rect, what: &str, points: &std::collection
     frame.render_widget(sparkline, area);
 }
 
-const KEYS: [(&str, &str); 13] = [
+const KEYS: [(&str, &str); 15] = [
     ("Tab Shift-Tab 1–4", "switch views"),
     ("↑ ↓ j k", "move"),
     ("PgUp PgDn", "move a page"),
     ("Home End g G", "first / last row"),
-    ("", "Connections:"),
-    ("a t u e l", "all, tcp, udp, established, listening"),
+    ("", "Connections, Ports, Traffic:"),
     ("/", "search address, port, process or pid"),
     ("Esc", "clear the search"),
     ("s  r", "sort by the next column, reverse"),
+    (
+        "a t u e l",
+        "Connections: all, tcp, udp, established, listening",
+    ),
+    ("", "Traffic:"),
+    ("v", "per process, per connection, per remote host"),
     ("", "Interfaces:"),
     ("↑ ↓", "choose the interface charted"),
     ("?", "this help"),
