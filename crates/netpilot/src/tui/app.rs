@@ -141,8 +141,9 @@ pub enum Flow {
 pub struct App {
     pub tab: Tab,
     pub kind: Kind,
-    pub search: String,
-    /// Keys go into the search field.
+    /// Each tab's search (Connections, Ports and Traffic have one).
+    pub searches: [String; 4],
+    /// Keys go into the current tab's search field.
     pub searching: bool,
     pub sort: Column,
     pub descending: bool,
@@ -179,7 +180,7 @@ impl App {
         App {
             tab: Tab::Connections,
             kind: Kind::All,
-            search: String::new(),
+            searches: Default::default(),
             searching: false,
             sort: Column::Proto,
             descending: false,
@@ -254,8 +255,8 @@ impl App {
             KeyCode::PageDown => self.move_by(self.page as isize),
             KeyCode::Home | KeyCode::Char('g') => self.move_by(isize::MIN),
             KeyCode::End | KeyCode::Char('G') => self.move_by(isize::MAX),
-            KeyCode::Esc if !self.search.is_empty() && self.tab != Tab::Interfaces => {
-                self.search.clear();
+            KeyCode::Esc if !self.search().is_empty() && self.tab != Tab::Interfaces => {
+                self.searches[self.tab.index()].clear();
                 self.refilter();
             }
             code if self.tab == Tab::Connections => self.connections_key(code),
@@ -330,17 +331,23 @@ impl App {
         self.refilter();
     }
 
+    /// The current tab's search.
+    pub fn search(&self) -> &str {
+        &self.searches[self.tab.index()]
+    }
+
     fn edit_search(&mut self, code: KeyCode) {
+        let search = &mut self.searches[self.tab.index()];
         match code {
             KeyCode::Enter => self.searching = false,
             KeyCode::Esc => {
                 self.searching = false;
-                self.search.clear();
+                search.clear();
             }
             KeyCode::Backspace => {
-                self.search.pop();
+                search.pop();
             }
-            KeyCode::Char(c) => self.search.push(c),
+            KeyCode::Char(c) => search.push(c),
             _ => return,
         }
         self.refilter();
@@ -394,20 +401,21 @@ impl App {
             self.shown.clear();
             return;
         };
-        let needle = self.search.to_lowercase();
+        let needle = |tab: Tab| self.searches[tab.index()].to_lowercase();
         let (ports, traffic) = (Tab::Ports.index(), Tab::Traffic.index());
         self.ports_table = tables::ports(snapshot);
         self.ports_table.refilter(
-            &needle,
+            &needle(Tab::Ports),
             self.table_sort[ports],
             self.table_descending[ports],
         );
         self.traffic_table = tables::traffic(snapshot, self.traffic_view);
         self.traffic_table.refilter(
-            &needle,
+            &needle(Tab::Traffic),
             self.table_sort[traffic],
             self.table_descending[traffic],
         );
+        let needle = needle(Tab::Connections);
         let connections = &snapshot.connections;
         self.shown = (0..connections.len())
             .filter(|&i| self.kind.admits(&connections[i]) && matches(&connections[i], &needle))

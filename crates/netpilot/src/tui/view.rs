@@ -171,7 +171,7 @@ fn status(app: &App) -> Line<'_> {
     };
     if app.tab != Tab::Interfaces && app.searching {
         return Line::from(vec![
-            Span::from(format!("/{}", app.search)),
+            Span::from(format!("/{}", app.search())),
             Span::styled(" ", SELECTED),
             Span::from("  Enter: keep · Esc: clear").dim(),
         ]);
@@ -191,8 +191,8 @@ fn status(app: &App) -> Line<'_> {
                 app.ports_table.cells.len(),
                 snapshot.ports.len()
             );
-            if !app.search.is_empty() {
-                text.push_str(&format!(" · /{}", app.search));
+            if !app.search().is_empty() {
+                text.push_str(&format!(" · /{}", app.search()));
             }
             text
         }
@@ -227,8 +227,8 @@ fn traffic_status(app: &App, snapshot: &super::Snapshot) -> String {
             );
         }
     }
-    if !app.search.is_empty() {
-        text.push_str(&format!(" · /{}", app.search));
+    if !app.search().is_empty() {
+        text.push_str(&format!(" · /{}", app.search()));
     }
     text
 }
@@ -247,8 +247,8 @@ fn connections_status(app: &App, summary: &ConnectionSummary) -> String {
         states.join(", "),
         app.kind.label()
     );
-    if !app.search.is_empty() {
-        text.push_str(&format!(" · /{}", app.search));
+    if !app.search().is_empty() {
+        text.push_str(&format!(" · /{}", app.search()));
     }
     text
 }

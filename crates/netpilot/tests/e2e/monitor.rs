@@ -156,9 +156,10 @@ fn the_monitor_shows_known_sockets_in_every_view_searches_and_q_restores_the_ter
 
     tmux.keys(&["4"]);
     let screen = tmux.wait_for("the traffic view", |s| s.contains("TX TOTAL"));
+    assert!(screen.contains("np-mon-server"), "{screen}");
     assert!(
-        screen.contains("np-mon-server *"),
-        "holds a UDP socket:\n{screen}"
+        screen.contains("TCP and UDP payload"),
+        "root measures UDP too:\n{screen}"
     );
     assert!(screen.contains("np-mon-client"), "{screen}");
 

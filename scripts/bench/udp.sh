@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Benchmark: the eBPF packet counter under a UDP flood across a veth pair (issue 14).
+#
+#   sudo scripts/bench/udp.sh            # 200,000 datagrams/s of 100 B, 20 s per run
+#   sudo DURATION=10 RATE=100000 scripts/bench/udp.sh
+#   sudo scripts/bench/udp.sh --quick    # CI's smoke run: 4 s runs; bandwhich only if cached
+#
+# np-flood (crates/netpilot-bench) sends datagrams from namespace B to a sink in
+# namespace A over a veth pair (never loopback).
+# 1. throughput: the sender at full speed for DURATION, without any counter attached, then
+#    with `netpilot traffic --interval 1` running (its program attached at the cgroup v2
+#    root sees every packet), three rounds each, alternating; the median datagrams/s, and
+#    the loss the counter costs (goal: at most 3 %).
+# 2. the paced flood (RATE datagrams/s of 100 B) for DURATION, once per tool, each in B
+#    watching the sender: `netpilot traffic --interval 1 --json`, `nethogs -t -C -v 2 -d 1`,
+#    `bandwhich --raw` (installed with `cargo install` into $BENCH_CACHE, or target/bench-tools,
+#    when absent). For each: its CPU share of one core (/proc/PID/stat; goal for netpilot
+#    under 2 %), and the bytes it charged to the sender against the payload sent.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+trap 'udp_cleanup; cleanup' EXIT
+trap 'exit 130' INT TERM
+
+duration=${DURATION:-20}
+rate=${RATE:-200000}
+size=100
+rounds=3
+quick=false
+if [ "${1:-}" = --quick ]; then
+  duration=4; rounds=1; quick=true; shift
+fi
+TOOLS=${BENCH_CACHE:-$REPO/target/bench-tools}
+FLOOD="$TARGET_DIR/release/np-flood"
+
+need_root
+build_release
+command -v nethogs >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nethogs >/dev/null
+
+bandwhich=$(command -v bandwhich || true)
+[ -z "$bandwhich" ] && [ -x "$TOOLS/bin/bandwhich" ] && bandwhich=$TOOLS/bin/bandwhich
+if [ -z "$bandwhich" ] && ! $quick; then
+  echo "installing bandwhich into $TOOLS (cargo install, a few minutes on 2 cores)…" >&2
+  cargo install --quiet --locked --root "$TOOLS" bandwhich >&2 && bandwhich=$TOOLS/bin/bandwhich
+fi
+
+udp_cleanup() {
+  ip netns delete np-udp-a 2>/dev/null || true
+  ip netns delete np-udp-b 2>/dev/null || true
+}
+udp_cleanup
+ip netns add np-udp-a
+ip netns add np-udp-b
+for ns in np-udp-a np-udp-b; do ip -n $ns link set lo up; done
+ip -n np-udp-a link add np0 type veth peer name np1 netns np-udp-b
+ip -n np-udp-a addr add 10.77.0.1/24 dev np0
+ip -n np-udp-b addr add 10.77.0.2/24 dev np1
+ip -n np-udp-a link set np0 up
+ip -n np-udp-b link set np1 up
+ip -n np-udp-a neigh replace 10.77.0.2 lladdr "$(ip -n np-udp-b -br link show np1 | awk '{print $3}')" dev np0 nud permanent
+ip -n np-udp-b neigh replace 10.77.0.1 lladdr "$(ip -n np-udp-a -br link show np0 | awk '{print $3}')" dev np1 nud permanent
+# The sink's queue: big enough that its drops do not hide the sender's pace.
+ip netns exec np-udp-a sysctl -qw net.core.rmem_max=33554432 net.core.rmem_default=33554432
+
+# flood RATE SECONDS: one sender (B) to one sink (A); prints "datagrams bytes seconds".
+flood() {
+  ip netns exec np-udp-a "$FLOOD" sink 10.77.0.1:9000 "$2" > "$BENCH_TMP/sink.out" &
+  local sink=$!
+  sleep 0.3
+  ip netns exec np-udp-b "$FLOOD" send 10.77.0.1:9000 "$size" "$1" "$2" > "$BENCH_TMP/send.out"
+  wait "$sink" || true
+  awk '{print $2, $3, $4}' "$BENCH_TMP/send.out"
+}
+
+# watching NAME COMMAND…: runs the tool in B during one paced flood; prints its CPU share.
+watching() {
+  local name=$1; shift
+  ip netns exec np-udp-b "$@" > "$BENCH_TMP/$name.out" 2> "$BENCH_TMP/$name.err" &
+  local pid=$!
+  sleep 2 # started, baseline taken
+  local before after
+  before=$(cpu_ticks "$pid")
+  flood "$rate" "$duration" > "$BENCH_TMP/$name.sent"
+  after=$(cpu_ticks "$pid")
+  sleep 1.5 # one more report after the flood
+  kill -INT "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  python3 -c "print(f'{($after - $before) / $(getconf CLK_TCK) / $duration * 100:.2f} %')"
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+echo "throughput: $rounds × ${duration}s at full speed, without and with the counter…" >&2
+: > "$BENCH_TMP/without"; : > "$BENCH_TMP/with"
+for _ in $(seq "$rounds"); do
+  flood 0 "$duration" | awk '{printf "%.0f\n", $1 / $3}' >> "$BENCH_TMP/without"
+  ip netns exec np-udp-b "$NETPILOT" traffic --interval 1 --json > /dev/null 2>&1 &
+  np=$!
+  sleep 2
+  flood 0 "$duration" | awk '{printf "%.0f\n", $1 / $3}' >> "$BENCH_TMP/with"
+  kill "$np"; wait "$np" 2>/dev/null || true
+done
+without=$(median < "$BENCH_TMP/without")
+with=$(median < "$BENCH_TMP/with")
+
+echo "paced flood: $rate datagrams/s of $size B for ${duration}s, once per tool…" >&2
+np_cpu=$(watching netpilot "$NETPILOT" traffic --interval 1 --json)
+hogs_cpu=$(watching nethogs nethogs -t -C -v 2 -d 1 np1)
+if [ -n "$bandwhich" ]; then
+  bw_cpu=$(watching bandwhich "$bandwhich" --raw --no-resolve -i np1)
+else
+  bw_cpu="skipped (not installed; --quick does not build it)"
+fi
+
+BENCH_TMP=$BENCH_TMP python3 - "$without" "$with" "$np_cpu" "$hogs_cpu" "$bw_cpu" "$rate" "$size" "$duration" <<'PY'
+import json, os, re, sys
+tmp = os.environ["BENCH_TMP"]
+without, with_, np_cpu, hogs_cpu, bw_cpu, rate, size, duration = sys.argv[1:]
+without, with_ = int(without), int(with_)
+
+def sent(name):
+    datagrams, payload, seconds = open(f"{tmp}/{name}.sent").read().split()
+    return int(datagrams), int(payload)
+
+def netpilot_bytes():
+    total = 0
+    for line in open(f"{tmp}/netpilot.out"):
+        for p in json.loads(line)["processes"]:
+            if p["name"] == "np-flood":
+                total = max(total, p["udpTxBytes"])
+    return total
+
+def nethogs_bytes():
+    # Trace mode: "Refreshing:" then "program/pid/uid<TAB>sent<TAB>received" per process;
+    # -v 2: totals in bytes since nethogs started.
+    total = 0.0
+    for line in open(f"{tmp}/nethogs.out"):
+        fields = line.rstrip("\n").split("\t")
+        if len(fields) == 3 and "np-flood" in fields[0]:
+            total = max(total, float(fields[1]))
+    return int(total)
+
+def bandwhich_bytes():
+    # --raw: one line per process per second, bytes of that second:
+    # process: <1700000000> "np-flood" up/down Bytes: 1234/0 connections: 1
+    total = 0
+    pattern = re.compile(r'^process: <\d+> "([^"]*)" up/down Bytes: (\d+)/(\d+)')
+    for line in open(f"{tmp}/bandwhich.out"):
+        m = pattern.match(line)
+        if m and m.group(1).startswith("np-flood"):
+            total += int(m.group(2))
+    return total
+
+rows = []
+for tool, cpu, counted in (("netpilot traffic --interval 1", np_cpu, netpilot_bytes),
+                           ("nethogs -t -C", hogs_cpu, nethogs_bytes),
+                           ("bandwhich --raw", bw_cpu, bandwhich_bytes)):
+    if not os.path.exists(f"{tmp}/{tool.split()[0]}.sent"):
+        rows.append(f"| {tool} | {cpu} | - | - | - |")
+        continue
+    datagrams, payload = sent(tool.split()[0])
+    got = counted()
+    rows.append(f"| {tool} | {cpu} | {payload:,} B ({datagrams:,} datagrams) | {got:,} B | {got / payload:.3f} |")
+
+loss = (1 - with_ / without) * 100
+print(f"""
+UDP flood across a veth pair, datagrams of {size} B:
+
+sender at full speed, median of the rounds ({duration} s each):
+| counter | datagrams/s |
+|---|---|
+| none attached | {without:,} |
+| netpilot traffic running (program attached) | {with_:,} |
+| loss | {loss:.2f} % |
+
+paced flood of {int(rate):,} datagrams/s for {duration} s, each tool watching the sender (namespace B):
+| tool | CPU (one core) | payload sent | bytes the tool charged to the sender | ratio |
+|---|---|---|---|---|""")
+print("\n".join(rows))
+print("\nnetpilot counts UDP payload (no IP/UDP headers); nethogs and bandwhich count what they capture (with headers), so a ratio above 1 is their headers, below 1 what they missed.")
+PY
