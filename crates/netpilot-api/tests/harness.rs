@@ -29,11 +29,17 @@ impl FakeMonitor {
     pub fn sample() -> TrafficDocument {
         document(serde_json::json!({
             "intervalMs": 1000,
-            "processes": [{"pid": 4242, "name": "firefox", "rxBytesPerSec": 52000.0,
-                "txBytesPerSec": 3100.0, "rxBytes": 52000, "txBytes": 3100,
+            "processes": [{"pid": 4242, "name": "firefox", "user": "alice",
+                "rxBytesPerSec": 52000.0, "txBytesPerSec": 3100.0, "rxBytes": 52000,
+                "txBytes": 3100, "udpRxBytes": 20000, "udpTxBytes": 1000, "udpRxDropped": 0,
                 "connections": {"total": 3, "established": 3, "listening": 0}, "udpSockets": 1}],
             "unattributed": {"rxBytesPerSec": 0.0, "txBytesPerSec": 0.0, "rxBytes": 0, "txBytes": 0},
-            "udpBytesMeasured": false,
+            "udpBytesMeasured": true,
+            "udpMissedPackets": 0,
+            "connections": [],
+            "remotes": [],
+            "interfaces": [{"interface": "wlan0", "bytes": 56000, "toProcesses": 55100,
+                "toSocketsWithoutProcess": 0, "unattributed": 900}],
             "closedSocketsTracked": true,
             "lostNotices": 0,
             "visibility": {"unattributedSockets": 0, "unreadableProcesses": 0}

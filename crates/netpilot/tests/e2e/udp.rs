@@ -299,3 +299,135 @@ fn issue_14_a_resolver_that_never_answers_does_not_slow_a_refresh() {
     assert_eq!(asked, 10);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A real QUIC transfer (aioquic, installed by scripts/test into a venv): the bytes each
+/// end's socket sent and received, as the QUIC stack itself counted them, are what
+/// netpilot charges to each process.
+#[test]
+fn issue_14_a_quic_transfer_is_attributed_to_client_and_server() {
+    if !fresh_namespace("issue_14_a_quic_transfer_is_attributed_to_client_and_server") {
+        return;
+    }
+    // scripts/test's venv, unless another python with aioquic is named.
+    let default = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../target/quic-venv/bin/python"
+    );
+    let python = std::env::var("NETPILOT_QUIC_PYTHON").or_else(|_| {
+        match std::path::Path::new(default).exists() {
+            true => Ok(default.to_string()),
+            false => Err(()),
+        }
+    });
+    let python = match python {
+        Ok(python) => python,
+        Err(_) if std::env::var_os("NETPILOT_REQUIRE_KERNEL").is_some_and(|v| v == "1") => {
+            panic!("no python with aioquic: scripts/test installs one in target/quic-venv")
+        }
+        Err(_) => {
+            eprintln!("skipped: no NETPILOT_QUIC_PYTHON (a python with aioquic; see scripts/test)");
+            return;
+        }
+    };
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../netpilot-testkit/quic.py");
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    let mut server = Command::new(&python)
+        .args([
+            script,
+            "server",
+            "np-quic-srv",
+            Veth::DEFAULT.local_ip,
+            "4433",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server_out = BufReader::new(server.stdout.take().unwrap());
+    let mut line = String::new();
+    // The client waits in its own namespace for a line on stdin: the veth first.
+    const SIZE: u64 = 3_000_000;
+    let mut client = Command::new("unshare")
+        .args([
+            "--net",
+            "--",
+            "sh",
+            "-c",
+            "read go && exec \"$0\" \"$@\"",
+            &python,
+            script,
+        ])
+        .args([
+            "client",
+            "np-quic-cli",
+            Veth::DEFAULT.local_ip,
+            "4433",
+            &SIZE.to_string(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    Veth::DEFAULT.connect_to(client.id()).unwrap();
+    server_out.read_line(&mut line).unwrap();
+    assert!(line.starts_with("listening"), "{line}");
+
+    let mut at_server = Watch::start(None);
+    let mut at_client = Watch::start(Some(client.id()));
+    writeln!(client.stdin.as_mut().unwrap(), "go").unwrap();
+    let output = client.wait_with_output().unwrap();
+    let report = String::from_utf8_lossy(&output.stdout).to_string();
+    let words: Vec<u64> = report
+        .split_whitespace()
+        .skip(1)
+        .map(|w| w.parse().unwrap())
+        .collect();
+    let [fetched, client_sent, client_received] = words[..] else {
+        panic!("the client said {report:?}")
+    };
+    assert_eq!(fetched, SIZE, "the transfer completed");
+    drop(server.stdin.take());
+    line.clear();
+    server_out.read_line(&mut line).unwrap();
+    let served: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|w| w.parse().unwrap())
+        .collect();
+    let [server_sent, server_received] = served[..] else {
+        panic!("the server said {line:?}")
+    };
+    let _ = server.wait();
+
+    let at_srv = at_server.until("the server's QUIC bytes", "np-quic-srv", |p| {
+        p.udp_tx_bytes >= server_sent && p.udp_rx_bytes >= server_received
+    });
+    assert!(
+        within_one_percent(at_srv.udp_tx_bytes, server_sent),
+        "{at_srv:?} vs {server_sent}"
+    );
+    assert!(
+        within_one_percent(at_srv.udp_rx_bytes, server_received),
+        "{at_srv:?}"
+    );
+    let at_cli = at_client.until("the client's QUIC bytes", "np-quic-cli", |p| {
+        p.udp_tx_bytes >= client_sent && p.udp_rx_bytes >= client_received
+    });
+    assert!(
+        within_one_percent(at_cli.udp_tx_bytes, client_sent),
+        "{at_cli:?} vs {client_sent}"
+    );
+    // Datagrams that arrived but the client's full queue dropped count as received by
+    // netpilot (and as udpRxDropped), not by the QUIC stack.
+    if at_cli.udp_rx_dropped == 0 {
+        assert!(
+            within_one_percent(at_cli.udp_rx_bytes, client_received),
+            "{at_cli:?}"
+        );
+    }
+    assert!(
+        at_cli.udp_rx_bytes >= SIZE && at_srv.udp_tx_bytes >= SIZE,
+        "a real transfer"
+    );
+}
