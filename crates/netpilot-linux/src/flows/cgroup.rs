@@ -79,7 +79,7 @@ fn unescape(field: &str) -> String {
 /// the mount go: the open directory keeps the cgroup (not the mount) for attaching, and
 /// the host's mount table never shows it. The root of any cgroup2 mount holds every
 /// process, whether or not a cgroup2 is mounted elsewhere.
-fn mount_privately() -> Result<OwnedFd, CgroupError> {
+pub fn mount_privately() -> Result<OwnedFd, CgroupError> {
     let helper = std::thread::spawn(|| -> Result<OwnedFd, Errno> {
         // SAFETY: unsharing the mount namespace changes only this helper thread's view of
         // the file system (it also gets its own cwd and root, CLONE_FS); no other thread

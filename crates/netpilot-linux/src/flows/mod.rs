@@ -25,6 +25,14 @@ pub const PRIVILEGE_HINT: &str = "run as root, or grant the binary the capabilit
      cap_bpf,cap_perfmon,cap_net_admin,cap_sys_admin,cap_sys_ptrace,cap_dac_read_search+ep \
      $(command -v netpilot)";
 
+/// How [`FlowCounter::start_with`] starts.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Start {
+    pub private_mount: bool,
+    pub every_namespace: bool,
+}
+
 /// The loaded and attached counter; dropping it detaches the program.
 pub struct FlowCounter {
     #[cfg(netpilot_bpf)]
@@ -34,15 +42,29 @@ pub struct FlowCounter {
 impl FlowCounter {
     /// Loads the program and attaches it; the error says why it could not and what to do.
     pub fn start() -> Result<FlowCounter, Error> {
+        Self::start_with(Start::default())
+    }
+
+    /// [`FlowCounter::start`] along a path this machine would not take by itself, for the
+    /// kernel tests: a private cgroup2 mount though one is mounted, or the program for
+    /// kernels without the namespace filter.
+    #[doc(hidden)]
+    pub fn start_with(how: Start) -> Result<FlowCounter, Error> {
         #[cfg(netpilot_bpf)]
         {
-            let root = cgroup::open_root().map_err(cgroup_error)?;
+            let root = if how.private_mount {
+                cgroup::mount_privately()
+            } else {
+                cgroup::open_root()
+            }
+            .map_err(cgroup_error)?;
             Ok(FlowCounter {
-                loaded: program::Loaded::attach(&root)?,
+                loaded: program::Loaded::attach(&root, how.every_namespace)?,
             })
         }
         #[cfg(not(netpilot_bpf))]
         {
+            let _ = how;
             Err(not_built_in())
         }
     }

@@ -60,8 +60,12 @@ pub struct Loaded {
 }
 
 impl Loaded {
-    /// Loads the namespace-filtering program, or on a kernel that refuses it the other.
-    pub fn attach(cgroup_root: &OwnedFd) -> Result<Loaded, Error> {
+    /// Loads the namespace-filtering program, or on a kernel that refuses it
+    /// (or when asked to: `every_namespace`) the other.
+    pub fn attach(cgroup_root: &OwnedFd, every_namespace: bool) -> Result<Loaded, Error> {
+        if every_namespace {
+            return Self::attach_object(cgroup_root, OBJECT_ALL_NAMESPACES, None);
+        }
         let netns = super::netns_cookie().map_err(|e| {
             Error::new(
                 ErrorCode::Io,

@@ -284,3 +284,106 @@ fn without_privileges_the_counter_says_why() {
         "{error:?}"
     );
 }
+
+/// Where no cgroup2 is mounted, one is mounted in a mount namespace of a helper thread's
+/// own and let go at once: the counter attached through it still counts, and the host's
+/// mount table and temporary directory show nothing of it.
+#[test]
+fn a_private_cgroup2_mount_attaches_and_leaves_nothing_behind() {
+    if !fresh_namespace("a_private_cgroup2_mount_attaches_and_leaves_nothing_behind") {
+        return;
+    }
+    let how = netpilot_linux::flows::Start {
+        private_mount: true,
+        every_namespace: false,
+    };
+    let mut counter = FlowCounter::start_with(how).unwrap();
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains("netpilot-cgroup2"),
+        "no mount is left:\n{mounts}"
+    );
+    let prefix = format!("netpilot-cgroup2-{}-", std::process::id());
+    let leftovers: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let receiver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let cookie = cookie_on_port(&udp_sockets(), sender.local_addr().unwrap().port());
+    sender
+        .send_to(&[0; 200], receiver.local_addr().unwrap())
+        .unwrap();
+    assert_eq!(of_socket(&counter.flows().unwrap(), cookie).tx_payload, 200);
+}
+
+/// The program for kernels before 6.14 (no namespace filter) loads and counts too; it
+/// sees other namespaces' sockets, which the meter then leaves out.
+#[test]
+fn the_program_without_the_namespace_filter_counts_every_namespace() {
+    if !fresh_namespace("the_program_without_the_namespace_filter_counts_every_namespace") {
+        return;
+    }
+    let how = netpilot_linux::flows::Start {
+        private_mount: false,
+        every_namespace: true,
+    };
+    let mut counter = FlowCounter::start_with(how).unwrap();
+    assert!(!counter.this_namespace_only());
+    let elsewhere = std::thread::spawn(|| {
+        netpilot_testkit::netns::enter_fresh().unwrap();
+        let receiver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let cookie = cookie_on_port(&udp_sockets(), sender.local_addr().unwrap().port());
+        sender
+            .send_to(&[0; 300], receiver.local_addr().unwrap())
+            .unwrap();
+        cookie
+    })
+    .join()
+    .unwrap();
+    assert_eq!(
+        of_socket(&counter.flows().unwrap(), elsewhere).tx_payload,
+        300
+    );
+}
+
+/// The UDP dump carries each socket's drop counter: datagrams the counter saw arrive that
+/// a full receive queue then refused.
+#[test]
+fn the_udp_dump_counts_datagrams_a_full_queue_dropped() {
+    if !fresh_namespace("the_udp_dump_counts_datagrams_a_full_queue_dropped") {
+        return;
+    }
+    let receiver = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
+    receiver.set_recv_buffer_size(4096).unwrap();
+    receiver
+        .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    let receiver: std::net::UdpSocket = receiver.into();
+    let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for _ in 0..100 {
+        sender
+            .send_to(&[9; 1_000], receiver.local_addr().unwrap())
+            .unwrap();
+    }
+    let port = receiver.local_addr().unwrap().port();
+    let drops = udp_sockets()
+        .iter()
+        .find(|s| s.local.port() == port)
+        .and_then(|s| s.drops)
+        .expect("the drop counter is dumped");
+    receiver.set_nonblocking(true).unwrap();
+    let mut queued = 0;
+    while receiver.recv(&mut [0; 2_000]).is_ok() {
+        queued += 1;
+    }
+    assert!(drops > 0, "a 4 KiB queue cannot hold 100 KB");
+    assert_eq!(
+        u64::from(drops) + queued,
+        100,
+        "each datagram was queued or dropped"
+    );
+}
