@@ -137,14 +137,14 @@ pub async fn serve_session<M: Monitor>(
                 Err(broadcast::error::RecvError::Closed) => return,
             },
             event = devices.recv() => match event {
-                Ok(event) if session.subscriptions.contains("device") => vec![device_event(&event)],
+                Ok(event) if session.subscriptions.contains("device") => vec![Event::Device(event).to_line()],
                 Ok(_) => Vec::new(),
                 // Fell behind: every link's state now.
                 Err(broadcast::error::RecvError::Lagged(_)) => session.device_snapshot(&dispatcher).await,
                 Err(broadcast::error::RecvError::Closed) => return,
             },
             sample = next_sample(&mut session.traffic) => match sample {
-                Ok(sample) => vec![Event { service: "monitor.traffic", data: to_value(&sample) }.to_line()],
+                Ok(sample) => vec![Event::Traffic(Box::new(sample)).to_line()],
                 Err(_) => Vec::new(),
             },
         };
@@ -234,7 +234,7 @@ impl Session {
                 // The current state at once, and prompts still pending: a UI that
                 // (re)connects loses nothing.
                 if services.contains(&"network") {
-                    events.push(network_event(&network.status().await?));
+                    events.push(Event::Network(network.status().await?).to_line());
                 }
                 if services.contains(&"device") {
                     events.extend(self.device_snapshot(dispatcher).await);
@@ -245,7 +245,7 @@ impl Session {
                             .pending()
                             .await?
                             .iter()
-                            .map(|p| credentials_event(to_value(p))),
+                            .map(|p| Event::Prompt(p.clone()).to_line()),
                     );
                 }
                 (
@@ -278,7 +278,11 @@ impl Session {
                 Vec::new(),
             ),
             "network.wifi.scan" => {
-                let networks = network.scan().await?;
+                let params: ScanRequest =
+                    params_of(params, "{\"interface\"?: string, \"rescan\"?: boolean}")?;
+                let networks = network
+                    .scan(params.interface, params.rescan.unwrap_or(true))
+                    .await?;
                 (ok("ok", Some(json!({ "networks": networks }))), Vec::new())
             }
             "network.wifi.connect" => {
@@ -298,7 +302,8 @@ impl Session {
                 (ok("connecting", None), Vec::new())
             }
             "network.wifi.disconnect" => {
-                let interfaces = network.disconnect().await?;
+                let params: InterfaceRequest = params_of(params, "{\"interface\"?: string}")?;
+                let interfaces = network.disconnect(params.interface).await?;
                 (
                     ok("disconnected", Some(json!({ "interfaces": interfaces }))),
                     Vec::new(),
@@ -387,17 +392,15 @@ impl Session {
     fn on_service_event(&self, event: ServiceEvent) -> Vec<String> {
         match event {
             ServiceEvent::Network(state) if self.subscriptions.contains("network") => {
-                vec![network_event(&state)]
+                vec![Event::Network(state).to_line()]
             }
             ServiceEvent::Prompt(prompt) if self.subscriptions.contains("network.credentials") => {
-                vec![credentials_event(to_value(&prompt))]
+                vec![Event::Prompt(prompt).to_line()]
             }
             ServiceEvent::PromptResolved { token, outcome }
                 if self.subscriptions.contains("network.credentials") =>
             {
-                vec![credentials_event(
-                    json!({ "token": token, "resolved": outcome }),
-                )]
+                vec![Event::PromptResolved { token, outcome }.to_line()]
             }
             _ => Vec::new(),
         }
@@ -412,7 +415,7 @@ impl Session {
             .snapshot()
             .await
             .iter()
-            .map(device_event)
+            .map(|event| Event::Device(event.clone()).to_line())
             .collect()
     }
 
@@ -421,39 +424,15 @@ impl Session {
         if self.subscriptions.contains("network")
             && let Ok(state) = dispatcher.network.status().await
         {
-            lines.push(network_event(&state));
+            lines.push(Event::Network(state).to_line());
         }
         if self.subscriptions.contains("network.credentials")
             && let Ok(prompts) = dispatcher.network.pending().await
         {
-            lines.extend(prompts.iter().map(|p| credentials_event(to_value(p))));
+            lines.extend(prompts.into_iter().map(|p| Event::Prompt(p).to_line()));
         }
         lines
     }
-}
-
-fn network_event(state: &netpilot_core::network::NetworkState) -> String {
-    Event {
-        service: "network",
-        data: to_value(state),
-    }
-    .to_line()
-}
-
-fn device_event(event: &netpilot_core::device::DeviceEvent) -> String {
-    Event {
-        service: "device",
-        data: to_value(event),
-    }
-    .to_line()
-}
-
-fn credentials_event(data: Value) -> String {
-    Event {
-        service: "network.credentials",
-        data,
-    }
-    .to_line()
 }
 
 fn to_value<T: serde::Serialize>(value: &T) -> Value {
@@ -492,6 +471,19 @@ struct ConnectRequest {
     save: Option<bool>,
     #[serde(default)]
     hidden: bool,
+    interface: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScanRequest {
+    interface: Option<String>,
+    rescan: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InterfaceRequest {
     interface: Option<String>,
 }
 

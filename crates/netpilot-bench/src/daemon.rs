@@ -18,8 +18,8 @@ use netpilot_api::monitor::{
     ConnectionsDocument, InterfacesDocument, PortsDocument, TrafficDocument,
 };
 use netpilot_api::server::{WebSocketPolicy, serve_websocket};
-use netpilot_core::ports::{LinkSnapshot, WifiEvent};
-use netpilot_core::wifi::{DeviceState, FailureReason, WifiDevice};
+use netpilot_core::ports::WifiEvent;
+use netpilot_core::wifi::{DeviceState, FailureReason};
 use netpilot_core::{Error, ErrorCode};
 use netpilot_engine::connect::Timeouts;
 use netpilot_engine::network::{self, Config};
@@ -125,15 +125,10 @@ impl Trigger {
         } else {
             DeviceState::Disconnected
         };
-        *self.backend.snapshot.lock().expect("not poisoned") = LinkSnapshot {
-            wifi: connected.then(|| WifiDevice {
-                interface: "wlan0".into(),
-                state,
-                ssid: Some("np-home".into()),
-                ipv4: Some("192.168.50.10/24".into()),
-                mac: None,
-            }),
-            ethernet_connected: false,
+        *self.backend.snapshot.lock().expect("not poisoned") = if connected {
+            FakeWifi::connected("np-home")
+        } else {
+            FakeWifi::idle()
         };
         let event = WifiEvent::Device {
             interface: "wlan0".into(),
@@ -174,6 +169,7 @@ fn start_server(floor: bool) -> (u16, Server) {
                 timeouts: Timeouts::default(),
                 debounce: Duration::from_millis(50), // as `netpilot daemon`
                 tokens: Box::new(|| "unused".to_string()),
+                claims: netpilot_engine::network::no_claims(),
             };
             let network = network::spawn(Arc::clone(&backend), receiver, config);
             let (traffic, _) = tokio::sync::broadcast::channel(16);

@@ -10,5 +10,6 @@ pub mod connect;
 pub mod device;
 pub mod monitor;
 pub mod network;
+pub mod radios;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -259,6 +259,27 @@ impl NmClient {
 
     /// The UUID of the profile active on `device`, if any.
     pub async fn active_uuid(&self, device: &NmWifiDevice) -> Result<Option<String>, Error> {
+        Ok(match self.active(device).await? {
+            Some(active) => active.uuid().await.ok(),
+            None => None,
+        })
+    }
+
+    /// The path of the profile active on `device`, if any.
+    pub async fn active_profile(
+        &self,
+        device: &NmWifiDevice,
+    ) -> Result<Option<OwnedObjectPath>, Error> {
+        Ok(match self.active(device).await? {
+            Some(active) => active.connection().await.ok(),
+            None => None,
+        })
+    }
+
+    async fn active(
+        &self,
+        device: &NmWifiDevice,
+    ) -> Result<Option<ActiveConnectionProxy<'static>>, Error> {
         let active = self
             .device_uncached(&device.path)
             .await?
@@ -275,7 +296,7 @@ impl NmClient {
             .build()
             .await
             .map_err(nm_error)?;
-        Ok(proxy.uuid().await.ok())
+        Ok(Some(proxy))
     }
 
     /// One profile's settings (secrets left out).

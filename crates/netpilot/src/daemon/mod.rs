@@ -4,6 +4,7 @@
 
 mod listen;
 mod monitor;
+pub mod private;
 
 use listen::{bind_socket, random_token, token};
 use monitor::{LinuxMonitor, sample_traffic};
@@ -70,6 +71,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         timeouts: settings.timeouts,
         debounce: Duration::from_millis(50),
         tokens: Box::new(random_token),
+        claims: netpilot_engine::network::no_claims(),
     };
     let devices = DeviceService::new(Arc::new(backend.clone()), settings.supervision);
     // Links already up (a daemon restart) are supervised too, once NetworkManager answers;
