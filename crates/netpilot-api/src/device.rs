@@ -146,9 +146,10 @@ impl<B: DeviceBackend> Devices for DeviceApi<B> {
                         None => service.list().await?,
                     };
                     let internet = service.internet().await.ok().flatten();
+                    let radios = service.radios();
                     (
                         "ok".into(),
-                        json!({ "internet": internet, "devices": devices }),
+                        json!({ "internet": internet, "devices": devices, "wifiDevices": radios }),
                     )
                 }
                 "up" => {

@@ -56,6 +56,8 @@ pub struct Dispatcher<M> {
     /// someone listens (no wakeups when idle).
     traffic_wanted: tokio::sync::Notify,
     rate_limit: RateLimit,
+    /// Set when the daemon stops: each session ends once its current request is answered.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl<M: Monitor> Dispatcher<M> {
@@ -74,8 +76,20 @@ impl<M: Monitor> Dispatcher<M> {
             devices,
             traffic,
             traffic_wanted: tokio::sync::Notify::new(),
+            stopping: tokio::sync::watch::channel(false).0,
             rate_limit,
         }
+    }
+
+    /// Stops every session once it has answered the request it is on (what the services
+    /// sent before is still delivered); the transports then close the connections.
+    pub fn stop_sessions(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    /// The network service behind the methods.
+    pub fn network(&self) -> &NetworkHandle {
+        &self.network
     }
 
     /// Waits until some client listens to `monitor.traffic`.
@@ -123,6 +137,7 @@ pub async fn serve_session<M: Monitor>(
         refilled: Instant::now(),
     };
     let mut network = dispatcher.network.subscribe();
+    let mut stopping = dispatcher.stopping.subscribe();
     let mut devices = dispatcher.devices.subscribe();
     loop {
         let lines = tokio::select! {
@@ -143,6 +158,19 @@ pub async fn serve_session<M: Monitor>(
                 Err(broadcast::error::RecvError::Lagged(_)) => session.device_snapshot(&dispatcher).await,
                 Err(broadcast::error::RecvError::Closed) => return,
             },
+            () = stopped(&mut stopping) => {
+                // What the services said before the stop still goes out (a withdrawn prompt).
+                let mut last = Vec::new();
+                while let Ok(event) = network.try_recv() {
+                    last.extend(session.on_service_event(event));
+                }
+                for line in last {
+                    if outgoing.send(line).await.is_err() {
+                        break;
+                    }
+                }
+                return;
+            }
             sample = next_sample(&mut session.traffic) => match sample {
                 Ok(sample) => vec![Event::Traffic(Box::new(sample)).to_line()],
                 Err(_) => Vec::new(),
@@ -152,6 +180,18 @@ pub async fn serve_session<M: Monitor>(
             if outgoing.send(line).await.is_err() {
                 return;
             }
+        }
+    }
+}
+
+/// Resolves once the daemon stops (never, if the dispatcher goes away first).
+async fn stopped(stopping: &mut tokio::sync::watch::Receiver<bool>) {
+    loop {
+        if *stopping.borrow_and_update() {
+            return;
+        }
+        if stopping.changed().await.is_err() {
+            return std::future::pending().await;
         }
     }
 }

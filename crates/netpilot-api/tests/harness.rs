@@ -112,6 +112,11 @@ impl Daemon {
             network("np-open", 47, Security::Open, 11),
         ];
         let backend = Arc::new(fake);
+        let devices = Arc::new(FakeDevices::default());
+        devices.on.store(true, std::sync::atomic::Ordering::SeqCst);
+        let service = DeviceService::with_clock(Arc::clone(&devices), Default::default(), || {
+            1_790_000_000_000
+        });
         let mut counter = 0;
         let config = Config {
             timeouts: Timeouts::default(),
@@ -120,18 +125,14 @@ impl Daemon {
                 counter += 1;
                 format!("token-{counter}")
             }),
-            claims: netpilot_engine::network::no_claims(),
+            claims: service.claims(),
         };
         let network = spawn(Arc::clone(&backend), receiver, config);
         network.ready().await.unwrap();
         // Its first state event goes out before any client subscribes.
         tokio::time::sleep(Duration::from_millis(100)).await;
+        service.follow(network.radios());
         let (traffic, _) = broadcast::channel(16);
-        let devices = Arc::new(FakeDevices::default());
-        devices.on.store(true, std::sync::atomic::Ordering::SeqCst);
-        let service = DeviceService::with_clock(Arc::clone(&devices), Default::default(), || {
-            1_790_000_000_000
-        });
         let api = Arc::new(DeviceApi::new(service, "internet.lab:80".into()));
         let dispatcher = Arc::new(Dispatcher::new(
             network,

@@ -41,6 +41,9 @@ pub enum Command {
         ssid: String,
         reply: Reply<u32>,
     },
+    /// The daemon is stopping: every pending prompt is withdrawn (its subscribers told,
+    /// NetworkManager told to ask another agent); answers once that is done.
+    Withdraw(oneshot::Sender<()>),
 }
 
 /// A cheap handle to the running service.
@@ -112,6 +115,11 @@ impl NetworkHandle {
     pub async fn disconnect(&self, interface: Option<String>) -> Result<Vec<String>, Error> {
         self.ask(|reply| Command::Disconnect { interface, reply })
             .await?
+    }
+
+    /// Withdraws every pending prompt (the daemon is stopping).
+    pub async fn withdraw(&self) -> Result<(), Error> {
+        self.ask(Command::Withdraw).await
     }
 
     pub async fn forget(&self, ssid: String) -> Result<u32, Error> {

@@ -177,6 +177,13 @@ impl<B: WifiBackend> Service<B> {
                 rescan,
                 reply,
             } => self.scan(interface, rescan, reply),
+            Command::Withdraw(reply) => {
+                for pending in std::mem::take(&mut self.prompts) {
+                    self.resolved(&pending.prompt.token, PromptOutcome::Withdrawn);
+                    pending.responder.answer(SecretAnswer::NoSecrets);
+                }
+                let _ = reply.send(());
+            }
             Command::Disconnect { interface, reply } => {
                 self.afresh(Deferred::Disconnect(interface, reply))
             }

@@ -245,6 +245,17 @@ impl NetworkManagerBackend {
     async fn disconnected(&self) {
         self.inner.connected.lock().await.take();
     }
+
+    /// The daemon is stopping: unregisters the secret agent and lets go of NetworkManager.
+    pub async fn close(&self) {
+        let Some(backend) = self.inner.connected.lock().await.take() else {
+            return;
+        };
+        match agent::unregister(backend.client.bus()).await {
+            Ok(()) => tracing::info!("unregistered the secret agent"),
+            Err(error) => tracing::warn!(%error, "the secret agent could not be unregistered"),
+        }
+    }
 }
 
 impl WifiBackend for NetworkManagerBackend {

@@ -191,3 +191,26 @@ async fn requests_for_other_networks_are_answered_from_the_store_or_declined() {
         "a rejected stored password is not resent"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_stopping_daemon_withdraws_its_prompts() {
+    let mut h = start(true).await;
+    h.handle.connect(params("home", None, true)).await.unwrap();
+    h.settle().await;
+    let responder = h.ask_secrets("home", false).await;
+    let prompt = h.next_prompt().await;
+    h.handle.withdraw().await.unwrap();
+    let resolved = loop {
+        if let ServiceEvent::PromptResolved { token, outcome } = h.next().await {
+            break (token, outcome);
+        }
+    };
+    assert_eq!(resolved, (prompt.token, PromptOutcome::Withdrawn));
+    h.settle().await;
+    assert_eq!(
+        responder.answer(),
+        Some(SecretAnswer::NoSecrets),
+        "NetworkManager may ask another agent"
+    );
+    assert!(h.handle.pending().await.unwrap().is_empty());
+}
