@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use tokio::sync::mpsc;
 use zbus::zvariant::OwnedObjectPath;
 
-pub struct NmBackend {
+pub(crate) struct NmBackend {
     pub(crate) client: NmClient,
     pub(crate) store: std::sync::Arc<SecretStore>,
     /// The tasks that forward NetworkManager's signals; stopped with the backend.
@@ -168,7 +168,7 @@ impl NetworkManagerBackend {
     }
 
     /// The connected backend, connecting first if need be.
-    pub async fn get(&self) -> Result<std::sync::Arc<NmBackend>, Error> {
+    pub(crate) async fn get(&self) -> Result<std::sync::Arc<NmBackend>, Error> {
         let mut connected = self.inner.connected.lock().await;
         if let Some(backend) = connected.as_ref() {
             return Ok(std::sync::Arc::clone(backend));
