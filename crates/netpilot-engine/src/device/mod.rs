@@ -70,6 +70,11 @@ struct Live {
     interface: Option<String>,
     /// Its radio was taken for the internet while it waited, and that was said.
     overtaken: bool,
+    /// Taken down here (or its `up` failed): not adopted again until NetworkManager has
+    /// let go of it.
+    held_down: bool,
+    /// Being adopted.
+    adopting: bool,
 }
 
 pub struct DeviceService<B> {
@@ -168,12 +173,16 @@ impl<B: DeviceBackend> DeviceService<B> {
             return Ok(self.status_of(spec));
         }
         self.stop_supervising(name);
-        self.with_live(name, |live| live.interface = spec.interface.clone());
+        self.with_live(name, |live| {
+            live.interface = spec.interface.clone();
+            live.held_down = false;
+        });
         self.transition(name, LinkState::Connecting, None);
         let up = match self.backend.up(&spec, self.supervision.up_timeout).await {
             Ok(up) => up,
             Err(error) => {
                 // Undo what the attempt made (a virtual interface); the rest is untouched.
+                self.with_live(name, |live| live.held_down = true);
                 self.undo(&spec).await;
                 self.transition(name, LinkState::Down, Some(error.message.clone()));
                 return Err(error);
@@ -193,6 +202,7 @@ impl<B: DeviceBackend> DeviceService<B> {
                         spec.ssid, up.interface, spec.address, error.message
                     );
                     self.transition(name, LinkState::Down, Some(reason.clone()));
+                    self.with_live(name, |live| live.held_down = true);
                     self.undo(&spec).await;
                     return Err(Error::new(ErrorCode::Timeout, reason)
                         .with_hint("is the device on, and is --address right?"));
@@ -214,6 +224,7 @@ impl<B: DeviceBackend> DeviceService<B> {
         let _operation = self.operation(name).await;
         let spec = self.spec(name).await?;
         self.stop_supervising(name);
+        self.with_live(name, |live| live.held_down = true);
         let teardown = self.backend.down(&spec).await;
         self.transition(name, LinkState::Down, None);
         Ok(teardown)

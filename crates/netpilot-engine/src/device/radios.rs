@@ -82,12 +82,41 @@ impl<B: DeviceBackend> DeviceService<B> {
     async fn on_radios(self: &Arc<Self>, radios: Vec<WifiRadio>) {
         *self.radios.lock().unwrap_or_else(|p| p.into_inner()) = radios.clone();
         self.report_overtaken(&radios);
-        for radio in &radios {
-            if let Role::DeviceLink(name) = &radio.role
-                && !self.with_live(name, |live| live.supervisor.is_some())
-            {
-                self.adopt(name).await;
+        let active: Vec<&str> = radios
+            .iter()
+            .filter_map(|r| match &r.role {
+                Role::DeviceLink(name) => Some(name.as_str()),
+                _ => None,
+            })
+            .collect();
+        let mut adopt = Vec::new();
+        {
+            let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+            for (name, link) in live.iter_mut() {
+                // NetworkManager let go of a link taken down here: it may be adopted again.
+                if link.held_down && !active.contains(&name.as_str()) {
+                    link.held_down = false;
+                }
             }
+            for name in active {
+                let link = live.entry(name.to_string()).or_default();
+                let handled = link.supervisor.is_some()
+                    || link.held_down
+                    || link.adopting
+                    || matches!(link.state, Some(LinkState::Connecting));
+                if !handled {
+                    link.adopting = true;
+                    adopt.push(name.to_string());
+                }
+            }
+        }
+        // Beside this loop: an adoption waits for the device to answer.
+        for name in adopt {
+            let service = Arc::clone(self);
+            tokio::spawn(async move {
+                service.adopt(&name).await;
+                service.with_live(&name, |live| live.adopting = false);
+            });
         }
     }
 
@@ -130,10 +159,10 @@ impl<B: DeviceBackend> DeviceService<B> {
     }
 
     /// Supervises a link NetworkManager holds up without `device up`, once its device
-    /// answers on it.
+    /// answers on it. Nothing is activated: only the address is read.
     async fn adopt(self: &Arc<Self>, name: &str) {
         let _operation = self.operation(name).await;
-        if self.with_live(name, |live| live.supervisor.is_some()) {
+        if self.with_live(name, |live| live.supervisor.is_some() || live.held_down) {
             return;
         }
         let Ok(spec) = self.spec(name).await else {
@@ -146,20 +175,10 @@ impl<B: DeviceBackend> DeviceService<B> {
             );
             return;
         };
-        let up = match self
-            .backend
-            .up(&spec, self.supervision.rejoin_timeout)
-            .await
-        {
-            Ok(up) => up,
-            Err(error) => {
-                tracing::debug!(name, %error, "not adopted");
-                return;
-            }
-        };
+        let address = self.backend.address(&spec).await;
         tracing::info!(name, "adopted a device link that was already up");
-        self.with_live(name, |live| live.interface = Some(up.interface.clone()));
-        self.came_up(name, up.local_address, rtt);
+        self.with_live(name, |live| live.interface = spec.interface.clone());
+        self.came_up(name, address, rtt);
         self.supervise_from_now(spec);
     }
 }

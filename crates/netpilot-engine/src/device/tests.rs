@@ -235,9 +235,11 @@ async fn a_link_already_up_is_adopted_and_supervised() {
     let (network, seen) = watch::channel(radios(Role::DeviceLink("cozmo".into())));
     service.follow(seen);
     assert_eq!(next_state(&mut events).await, LinkState::Up);
+    // Asked for the address only: adopting never joins (it could bring back a link that
+    // is being taken down).
     assert_eq!(
         device.ups.load(Ordering::SeqCst),
-        1,
+        0,
         "asked for the address only"
     );
     device.on.store(false, Ordering::SeqCst);
@@ -245,7 +247,34 @@ async fn a_link_already_up_is_adopted_and_supervised() {
     // Told again, the service leaves the supervised link alone.
     network.send_modify(|_| {});
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(device.ups.load(Ordering::SeqCst), 1);
+    assert_eq!(device.ups.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_link_taken_down_is_not_adopted_until_networkmanager_lets_go() {
+    let (device, service) = service();
+    let (network, seen) = watch::channel(Vec::new());
+    service.follow(seen);
+    service.up("cozmo").await.unwrap();
+    service.down("cozmo").await.unwrap();
+    // NetworkManager still shows the profile active for a moment after `down`.
+    network.send_replace(radios(Role::DeviceLink("cozmo".into())));
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        service.status("cozmo").await.unwrap().state,
+        LinkState::Down
+    );
+    // Once it has let go, a later activation (autoconnect, nmcli) is adopted again.
+    network.send_replace(radios(Role::Free));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    network.send_replace(radios(Role::DeviceLink("cozmo".into())));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(service.status("cozmo").await.unwrap().state, LinkState::Up);
+    assert_eq!(
+        device.ups.load(Ordering::SeqCst),
+        1,
+        "only the `up` asked for"
+    );
 }
 
 #[tokio::test(start_paused = true)]
