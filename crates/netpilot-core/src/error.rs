@@ -1,4 +1,4 @@
-//! Error codes shared by the CLI, the JSON output and (later) the daemon's protocol.
+//! Error codes shared by the CLI, the JSON output and the daemon's protocol.
 
 use serde::{Deserialize, Serialize};
 

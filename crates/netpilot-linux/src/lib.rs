@@ -3,8 +3,12 @@
 //! Layer: backends. Depends on `netpilot-core` only (never on the engine). Modules:
 //! [`links`] (rtnetlink link and address dumps), [`sockdiag`] (`NETLINK_SOCK_DIAG` dumps
 //! and destroy notices), [`procfs`] (socket ownership from `/proc/PID/fd`), [`netns`]
-//! (`--netns NAME`), [`nm`] (NetworkManager over D-Bus and the secret agent), [`secrets`]
-//! (agent-owned secrets at rest). Raw netlink and NetworkManager types never leave this crate.
+//! (`--netns NAME`), [`routes`] (default routes and their changes), [`link_watch`] (a
+//! link's kernel signals), [`probe`] (probes bound to a link), [`radio`] (nl80211: interface
+//! combinations, virtual stations), [`device_checks`] (`device test`), [`nm`]
+//! (NetworkManager over D-Bus and the secret agent, behind the WiFi and device-link ports),
+//! [`secrets`] (agent-owned secrets at rest). Raw netlink and NetworkManager types never
+//! leave this crate.
 // Only the binary writes to stdout and stderr, so `--json` output stays clean.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
