@@ -25,6 +25,28 @@ pub trait Devices: Send + Sync + 'static {
     fn snapshot(&self) -> Pin<Box<dyn Future<Output = Vec<DeviceEvent>> + Send + '_>>;
 }
 
+/// No device-link service: a command's own engine, which supervises nothing.
+pub struct NoDevices;
+
+impl Devices for NoDevices {
+    fn call(&self, verb: &str, _params: Map<String, Value>) -> Reply<'_> {
+        let message =
+            format!("device.{verb} needs the netpilot daemon, which supervises device links");
+        Box::pin(async move {
+            Err(Error::new(ErrorCode::DaemonUnavailable, message)
+                .with_hint("start it: sudo netpilot daemon"))
+        })
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<DeviceEvent> {
+        broadcast::channel(1).1
+    }
+
+    fn snapshot(&self) -> Pin<Box<dyn Future<Output = Vec<DeviceEvent>> + Send + '_>> {
+        Box::pin(async { Vec::new() })
+    }
+}
+
 pub struct DeviceApi<B> {
     service: Arc<DeviceService<B>>,
     /// What `device.test` connects to when the request names nothing.
@@ -124,9 +146,10 @@ impl<B: DeviceBackend> Devices for DeviceApi<B> {
                         None => service.list().await?,
                     };
                     let internet = service.internet().await.ok().flatten();
+                    let radios = service.radios();
                     (
                         "ok".into(),
-                        json!({ "internet": internet, "devices": devices }),
+                        json!({ "internet": internet, "devices": devices, "wifiDevices": radios }),
                     )
                 }
                 "up" => {

@@ -56,6 +56,8 @@ pub struct Dispatcher<M> {
     /// someone listens (no wakeups when idle).
     traffic_wanted: tokio::sync::Notify,
     rate_limit: RateLimit,
+    /// Set when the daemon stops: each session ends once its current request is answered.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl<M: Monitor> Dispatcher<M> {
@@ -74,8 +76,20 @@ impl<M: Monitor> Dispatcher<M> {
             devices,
             traffic,
             traffic_wanted: tokio::sync::Notify::new(),
+            stopping: tokio::sync::watch::channel(false).0,
             rate_limit,
         }
+    }
+
+    /// Stops every session once it has answered the request it is on (what the services
+    /// sent before is still delivered); the transports then close the connections.
+    pub fn stop_sessions(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    /// The network service behind the methods.
+    pub fn network(&self) -> &NetworkHandle {
+        &self.network
     }
 
     /// Waits until some client listens to `monitor.traffic`.
@@ -123,6 +137,7 @@ pub async fn serve_session<M: Monitor>(
         refilled: Instant::now(),
     };
     let mut network = dispatcher.network.subscribe();
+    let mut stopping = dispatcher.stopping.subscribe();
     let mut devices = dispatcher.devices.subscribe();
     loop {
         let lines = tokio::select! {
@@ -137,14 +152,27 @@ pub async fn serve_session<M: Monitor>(
                 Err(broadcast::error::RecvError::Closed) => return,
             },
             event = devices.recv() => match event {
-                Ok(event) if session.subscriptions.contains("device") => vec![device_event(&event)],
+                Ok(event) if session.subscriptions.contains("device") => vec![Event::Device(event).to_line()],
                 Ok(_) => Vec::new(),
                 // Fell behind: every link's state now.
                 Err(broadcast::error::RecvError::Lagged(_)) => session.device_snapshot(&dispatcher).await,
                 Err(broadcast::error::RecvError::Closed) => return,
             },
+            () = stopped(&mut stopping) => {
+                // What the services said before the stop still goes out (a withdrawn prompt).
+                let mut last = Vec::new();
+                while let Ok(event) = network.try_recv() {
+                    last.extend(session.on_service_event(event));
+                }
+                for line in last {
+                    if outgoing.send(line).await.is_err() {
+                        break;
+                    }
+                }
+                return;
+            }
             sample = next_sample(&mut session.traffic) => match sample {
-                Ok(sample) => vec![Event { service: "monitor.traffic", data: to_value(&sample) }.to_line()],
+                Ok(sample) => vec![Event::Traffic(Box::new(sample)).to_line()],
                 Err(_) => Vec::new(),
             },
         };
@@ -152,6 +180,18 @@ pub async fn serve_session<M: Monitor>(
             if outgoing.send(line).await.is_err() {
                 return;
             }
+        }
+    }
+}
+
+/// Resolves once the daemon stops (never, if the dispatcher goes away first).
+async fn stopped(stopping: &mut tokio::sync::watch::Receiver<bool>) {
+    loop {
+        if *stopping.borrow_and_update() {
+            return;
+        }
+        if stopping.changed().await.is_err() {
+            return std::future::pending().await;
         }
     }
 }
@@ -234,7 +274,7 @@ impl Session {
                 // The current state at once, and prompts still pending: a UI that
                 // (re)connects loses nothing.
                 if services.contains(&"network") {
-                    events.push(network_event(&network.status().await?));
+                    events.push(Event::Network(network.status().await?).to_line());
                 }
                 if services.contains(&"device") {
                     events.extend(self.device_snapshot(dispatcher).await);
@@ -245,7 +285,7 @@ impl Session {
                             .pending()
                             .await?
                             .iter()
-                            .map(|p| credentials_event(to_value(p))),
+                            .map(|p| Event::Prompt(p.clone()).to_line()),
                     );
                 }
                 (
@@ -278,7 +318,11 @@ impl Session {
                 Vec::new(),
             ),
             "network.wifi.scan" => {
-                let networks = network.scan().await?;
+                let params: ScanRequest =
+                    params_of(params, "{\"interface\"?: string, \"rescan\"?: boolean}")?;
+                let networks = network
+                    .scan(params.interface, params.rescan.unwrap_or(true))
+                    .await?;
                 (ok("ok", Some(json!({ "networks": networks }))), Vec::new())
             }
             "network.wifi.connect" => {
@@ -298,7 +342,8 @@ impl Session {
                 (ok("connecting", None), Vec::new())
             }
             "network.wifi.disconnect" => {
-                let interfaces = network.disconnect().await?;
+                let params: InterfaceRequest = params_of(params, "{\"interface\"?: string}")?;
+                let interfaces = network.disconnect(params.interface).await?;
                 (
                     ok("disconnected", Some(json!({ "interfaces": interfaces }))),
                     Vec::new(),
@@ -387,17 +432,15 @@ impl Session {
     fn on_service_event(&self, event: ServiceEvent) -> Vec<String> {
         match event {
             ServiceEvent::Network(state) if self.subscriptions.contains("network") => {
-                vec![network_event(&state)]
+                vec![Event::Network(state).to_line()]
             }
             ServiceEvent::Prompt(prompt) if self.subscriptions.contains("network.credentials") => {
-                vec![credentials_event(to_value(&prompt))]
+                vec![Event::Prompt(prompt).to_line()]
             }
             ServiceEvent::PromptResolved { token, outcome }
                 if self.subscriptions.contains("network.credentials") =>
             {
-                vec![credentials_event(
-                    json!({ "token": token, "resolved": outcome }),
-                )]
+                vec![Event::PromptResolved { token, outcome }.to_line()]
             }
             _ => Vec::new(),
         }
@@ -412,7 +455,7 @@ impl Session {
             .snapshot()
             .await
             .iter()
-            .map(device_event)
+            .map(|event| Event::Device(event.clone()).to_line())
             .collect()
     }
 
@@ -421,39 +464,15 @@ impl Session {
         if self.subscriptions.contains("network")
             && let Ok(state) = dispatcher.network.status().await
         {
-            lines.push(network_event(&state));
+            lines.push(Event::Network(state).to_line());
         }
         if self.subscriptions.contains("network.credentials")
             && let Ok(prompts) = dispatcher.network.pending().await
         {
-            lines.extend(prompts.iter().map(|p| credentials_event(to_value(p))));
+            lines.extend(prompts.into_iter().map(|p| Event::Prompt(p).to_line()));
         }
         lines
     }
-}
-
-fn network_event(state: &netpilot_core::network::NetworkState) -> String {
-    Event {
-        service: "network",
-        data: to_value(state),
-    }
-    .to_line()
-}
-
-fn device_event(event: &netpilot_core::device::DeviceEvent) -> String {
-    Event {
-        service: "device",
-        data: to_value(event),
-    }
-    .to_line()
-}
-
-fn credentials_event(data: Value) -> String {
-    Event {
-        service: "network.credentials",
-        data,
-    }
-    .to_line()
 }
 
 fn to_value<T: serde::Serialize>(value: &T) -> Value {
@@ -492,6 +511,19 @@ struct ConnectRequest {
     save: Option<bool>,
     #[serde(default)]
     hidden: bool,
+    interface: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScanRequest {
+    interface: Option<String>,
+    rescan: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InterfaceRequest {
     interface: Option<String>,
 }
 

@@ -4,6 +4,10 @@
 //!
 //! Layer: API. Depends on `netpilot-core` and `netpilot-engine` (the network service);
 //! never on the Linux backends. Field names are camelCase, as in the protocol's seed.
+//!
+//! Modules: [`monitor`] and [`wifi`] (the documents), [`protocol`] (messages, typed
+//! events), [`dispatch`] (methods, one client's session), [`device`] (`device.*`),
+//! [`server`] (the Unix socket and the WebSocket), [`client`] (the typed client).
 // Only the binary writes to stdout and stderr, so `--json` output stays clean.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 

@@ -1,8 +1,11 @@
 //! Protocol v1 messages: requests in, responses and events out, one JSON object each.
 //! Field names are the seed's (`networkmanager-api.md`); see docs/protocol.md.
 
+use crate::monitor::TrafficDocument;
+use netpilot_core::device::DeviceEvent;
+use netpilot_core::network::{NetworkState, Prompt, PromptOutcome};
 use netpilot_core::{Error, ErrorCode};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// The largest request line or message accepted.
@@ -118,24 +121,34 @@ fn category(error: &serde_json::Error) -> String {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Response {
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<Value>,
     pub success: bool,
     pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorBody>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub code: ErrorCode,
     pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+}
+
+impl From<ErrorBody> for Error {
+    fn from(body: ErrorBody) -> Error {
+        Error {
+            code: body.code,
+            message: body.message,
+            hint: body.hint,
+        }
+    }
 }
 
 impl Response {
@@ -170,15 +183,129 @@ impl Response {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Event {
-    pub service: &'static str,
-    pub data: Value,
+/// An event, typed: what each service sends (`{"service": …, "data": …}` on the wire).
+/// The dispatcher writes these and the client reads them: one definition of each shape.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// `network`: the state.
+    Network(NetworkState),
+    /// `network.credentials`: a prompt to answer.
+    Prompt(Prompt),
+    /// `network.credentials`: `{"token", "resolved"}`, the prompt is no longer pending.
+    PromptResolved {
+        token: String,
+        outcome: PromptOutcome,
+    },
+    /// `device`: a device link's transition.
+    Device(DeviceEvent),
+    /// `monitor.traffic`: one sample.
+    Traffic(Box<TrafficDocument>),
+}
+
+/// An event as it travels.
+#[derive(Serialize)]
+struct WireOut {
+    service: &'static str,
+    data: Value,
+}
+
+#[derive(Deserialize)]
+struct WireIn {
+    service: String,
+    data: Value,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Resolved {
+    token: String,
+    resolved: PromptOutcome,
 }
 
 impl Event {
+    /// The service that sends it.
+    pub fn service(&self) -> &'static str {
+        match self {
+            Event::Network(_) => "network",
+            Event::Prompt(_) | Event::PromptResolved { .. } => "network.credentials",
+            Event::Device(_) => "device",
+            Event::Traffic(_) => "monitor.traffic",
+        }
+    }
+
     pub fn to_line(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        let data = match self {
+            Event::Network(state) => serde_json::to_value(state),
+            Event::Prompt(prompt) => serde_json::to_value(prompt),
+            Event::PromptResolved { token, outcome } => serde_json::to_value(Resolved {
+                token: token.clone(),
+                resolved: *outcome,
+            }),
+            Event::Device(event) => serde_json::to_value(event),
+            Event::Traffic(sample) => serde_json::to_value(sample),
+        }
+        .unwrap_or(Value::Null);
+        let wire = WireOut {
+            service: self.service(),
+            data,
+        };
+        serde_json::to_string(&wire).unwrap_or_default()
+    }
+
+    /// Reads the data of an event of `service`, one of [`SERVICES`].
+    pub fn parse(service: &str, data: Value) -> Result<Event, serde_json::Error> {
+        match service {
+            "network" => serde_json::from_value(data).map(Event::Network),
+            "network.credentials" if data.get("resolved").is_some() => serde_json::from_value(data)
+                .map(|r: Resolved| Event::PromptResolved {
+                    token: r.token,
+                    outcome: r.resolved,
+                }),
+            "network.credentials" => serde_json::from_value(data).map(Event::Prompt),
+            "device" => serde_json::from_value(data).map(Event::Device),
+            "monitor.traffic" => serde_json::from_value(data).map(|t| Event::Traffic(Box::new(t))),
+            other => Err(serde::de::Error::custom(format!("no service {other:?}"))),
+        }
+    }
+}
+
+/// What the daemon sends: a response to a request, or an event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Message {
+    Response(Response),
+    Event(Event),
+    /// An event of a service this netpilot does not know (a newer daemon).
+    Unknown {
+        service: String,
+        data: Value,
+    },
+}
+
+impl Message {
+    /// Reads one frame the daemon sent.
+    pub fn parse(frame: &str) -> Result<Message, Error> {
+        let bad = |e: serde_json::Error| {
+            Error::new(
+                ErrorCode::Protocol,
+                format!("the daemon sent something this netpilot cannot read: {e}"),
+            )
+            .with_hint("is the daemon the same version as this command?")
+        };
+        let value: Value = serde_json::from_str(frame).map_err(bad)?;
+        if value.get("service").is_some() {
+            let wire: WireIn = serde_json::from_value(value).map_err(bad)?;
+            if !SERVICES.contains(&wire.service.as_str()) {
+                return Ok(Message::Unknown {
+                    service: wire.service,
+                    data: wire.data,
+                });
+            }
+            return Event::parse(&wire.service, wire.data)
+                .map(Message::Event)
+                .map_err(bad);
+        }
+        serde_json::from_value(value)
+            .map(Message::Response)
+            .map_err(bad)
     }
 }
 

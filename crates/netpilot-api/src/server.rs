@@ -3,7 +3,9 @@
 //! per text message, a token required, foreign `Origin`s refused).
 //!
 //! In mini-redis's shape: listeners are bound by the caller (tests bind temporary ones),
-//! a task per client, a semaphore caps clients, and `shutdown` stops accepting.
+//! a task per client, a semaphore caps clients, and `shutdown` stops accepting; a server
+//! returns once every client's session has ended (after `Dispatcher::stop_sessions`) and
+//! its last lines are written.
 
 use crate::dispatch::{Dispatcher, Incoming, Monitor, serve_session};
 use crate::protocol::{MAX_FRAME, Response};
@@ -79,11 +81,12 @@ pub async fn serve_unix<M: Monitor>(
     shutdown: impl Future<Output = ()>,
 ) {
     let permits = Arc::new(Semaphore::new(max_clients));
+    let (open, mut all_closed) = mpsc::channel::<()>(1);
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            () = &mut shutdown => return,
+            () = &mut shutdown => break,
         };
         let Ok((stream, _)) = accepted else { continue };
         let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
@@ -95,7 +98,9 @@ pub async fn serve_unix<M: Monitor>(
             continue;
         };
         let dispatcher = Arc::clone(&dispatcher);
+        let open = open.clone();
         tokio::spawn(async move {
+            let _open = open;
             let allowed = stream.peer_cred().is_ok_and(|cred| {
                 policy.allows(cred.uid(), cred.gid(), || supplementary_groups(cred.pid()))
             });
@@ -114,6 +119,13 @@ pub async fn serve_unix<M: Monitor>(
             drop(permit);
         });
     }
+    sessions_closed(open, &mut all_closed).await;
+}
+
+/// Waits until every session's task has ended (each holds a clone of `open`).
+async fn sessions_closed(open: mpsc::Sender<()>, all_closed: &mut mpsc::Receiver<()>) {
+    drop(open);
+    let _ = all_closed.recv().await;
 }
 
 async fn refuse(mut stream: UnixStream, error: Error) {
@@ -264,11 +276,12 @@ pub async fn serve_websocket<M: Monitor>(
 ) {
     let permits = Arc::new(Semaphore::new(max_clients));
     let policy = Arc::new(policy);
+    let (open, mut all_closed) = mpsc::channel::<()>(1);
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            () = &mut shutdown => return,
+            () = &mut shutdown => break,
         };
         let Ok((stream, _)) = accepted else { continue };
         let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
@@ -276,7 +289,9 @@ pub async fn serve_websocket<M: Monitor>(
         };
         let dispatcher = Arc::clone(&dispatcher);
         let policy = Arc::clone(&policy);
+        let open = open.clone();
         tokio::spawn(async move {
+            let _open = open;
             let _ = stream.set_nodelay(true);
             // tungstenite's callback type returns its (large) error response by value.
             #[allow(clippy::result_large_err)]
@@ -308,6 +323,7 @@ pub async fn serve_websocket<M: Monitor>(
             drop(permit);
         });
     }
+    sessions_closed(open, &mut all_closed).await;
 }
 
 async fn websocket_client<M: Monitor>(

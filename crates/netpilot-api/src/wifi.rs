@@ -1,6 +1,6 @@
 //! Documents of the `netpilot wifi` commands.
 
-use netpilot_core::wifi::{WifiDevice, WifiNetwork};
+use netpilot_core::wifi::{WifiNetwork, WifiRadio};
 use serde::{Deserialize, Serialize};
 
 /// `netpilot wifi list --json`
@@ -10,11 +10,11 @@ pub struct WifiListDocument {
     pub networks: Vec<WifiNetwork>,
 }
 
-/// `netpilot wifi status --json`
+/// `netpilot wifi status --json`: each WiFi device with its role.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WifiStatusDocument {
-    pub devices: Vec<WifiDevice>,
+    pub devices: Vec<WifiRadio>,
 }
 
 /// `netpilot wifi connect --json`, on success.

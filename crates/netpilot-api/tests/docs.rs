@@ -84,7 +84,7 @@ async fn every_example_in_the_protocol_page_is_what_the_daemon_says() {
     let mut failures = Vec::new();
     // From the last block up, so rewriting one keeps the line numbers of the others.
     for (range, steps) in examples(&text).into_iter().rev() {
-        let mut daemon = Daemon::start(RateLimit::default());
+        let mut daemon = Daemon::start(RateLimit::default()).await;
         let mut client = daemon.client();
         let mut rewritten = Vec::new();
         for step in &steps {

@@ -31,7 +31,7 @@ fn lines(path: &Path) -> Vec<String> {
 }
 
 async fn run(case: &Path) -> Vec<Value> {
-    let mut daemon = Daemon::start(RateLimit::default());
+    let mut daemon = Daemon::start(RateLimit::default()).await;
     let mut client = daemon.client();
     let mut said = Vec::new();
     for line in lines(&case.join("input.jsonl")) {

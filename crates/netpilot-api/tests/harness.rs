@@ -6,8 +6,8 @@ use netpilot_api::monitor::{
 };
 
 use netpilot_api::device::DeviceApi;
-use netpilot_core::ports::{LinkSnapshot, WifiEvent};
-use netpilot_core::wifi::{DeviceState, Security, WifiDevice, WifiNetwork};
+use netpilot_core::ports::WifiEvent;
+use netpilot_core::wifi::{DeviceState, Security, WifiNetwork};
 use netpilot_core::{Error, Visibility};
 use netpilot_engine::connect::Timeouts;
 use netpilot_engine::device::DeviceService;
@@ -109,7 +109,8 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    pub fn start(rate_limit: RateLimit) -> Daemon {
+    /// A daemon over the fake backend that has had its first look at the radios.
+    pub async fn start(rate_limit: RateLimit) -> Daemon {
         let (fake, backend_events, receiver) = FakeWifi::new(true);
         *fake.networks.lock().unwrap() = vec![
             network("np-home", 82, Security::WpaPsk, 1),
@@ -117,6 +118,11 @@ impl Daemon {
             network("np-open", 47, Security::Open, 11),
         ];
         let backend = Arc::new(fake);
+        let devices = Arc::new(FakeDevices::default());
+        devices.on.store(true, std::sync::atomic::Ordering::SeqCst);
+        let service = DeviceService::with_clock(Arc::clone(&devices), Default::default(), || {
+            1_790_000_000_000
+        });
         let mut counter = 0;
         let config = Config {
             timeouts: Timeouts::default(),
@@ -125,14 +131,14 @@ impl Daemon {
                 counter += 1;
                 format!("token-{counter}")
             }),
+            claims: service.claims(),
         };
         let network = spawn(Arc::clone(&backend), receiver, config);
+        network.ready().await.unwrap();
+        // Its first state event goes out before any client subscribes.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        service.follow(network.radios());
         let (traffic, _) = broadcast::channel(16);
-        let devices = Arc::new(FakeDevices::default());
-        devices.on.store(true, std::sync::atomic::Ordering::SeqCst);
-        let service = DeviceService::with_clock(Arc::clone(&devices), Default::default(), || {
-            1_790_000_000_000
-        });
         let api = Arc::new(DeviceApi::new(service, "internet.lab:80".into()));
         let dispatcher = Arc::new(Dispatcher::new(
             network,
@@ -164,16 +170,7 @@ impl Daemon {
     /// The device reaches `state`; when connected, to `ssid` with an address.
     pub async fn device(&self, state: DeviceState, ssid: &str) {
         if state == DeviceState::Connected {
-            *self.backend.snapshot.lock().unwrap() = LinkSnapshot {
-                wifi: Some(WifiDevice {
-                    interface: "wlan0".into(),
-                    state,
-                    ssid: Some(ssid.into()),
-                    ipv4: Some("192.168.50.10/24".into()),
-                    mac: None,
-                }),
-                ethernet_connected: false,
-            };
+            *self.backend.snapshot.lock().unwrap() = FakeWifi::connected(ssid);
         }
         let event = WifiEvent::Device {
             interface: "wlan0".into(),

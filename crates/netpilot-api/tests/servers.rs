@@ -106,7 +106,7 @@ fn is_prompt(line: &Value) -> bool {
 
 #[tokio::test]
 async fn subscribing_gives_the_state_at_once() {
-    let daemon = Daemon::start(RateLimit::default());
+    let daemon = Daemon::start(RateLimit::default()).await;
     let server = unix_server(&daemon, "snapshot");
     let mut client = LineClient::connect(&server).await;
     client
@@ -120,7 +120,7 @@ async fn subscribing_gives_the_state_at_once() {
 
 #[tokio::test]
 async fn a_late_subscriber_receives_the_pending_prompt_and_the_first_answer_wins() {
-    let mut daemon = Daemon::start(RateLimit::default());
+    let mut daemon = Daemon::start(RateLimit::default()).await;
     let server = unix_server(&daemon, "race");
     let mut asker = LineClient::connect(&server).await;
     asker.send(json!({"id": 1, "method": "subscribe", "params": {"services": ["network.credentials"]}})).await;
@@ -182,7 +182,7 @@ async fn a_late_subscriber_receives_the_pending_prompt_and_the_first_answer_wins
 
 #[tokio::test]
 async fn an_oversize_frame_is_an_error_and_the_connection_stays_up() {
-    let daemon = Daemon::start(RateLimit::default());
+    let daemon = Daemon::start(RateLimit::default()).await;
     let server = unix_server(&daemon, "oversize");
     let mut client = LineClient::connect(&server).await;
     let huge = format!(
@@ -202,7 +202,8 @@ async fn a_flooding_client_is_slowed_and_others_are_still_served() {
     let daemon = Daemon::start(RateLimit {
         burst: 50.0,
         per_second: 100.0,
-    });
+    })
+    .await;
     let server = unix_server(&daemon, "flood");
     let mut flooder = LineClient::connect(&server).await;
     let mut burst = Vec::new();
@@ -268,7 +269,7 @@ async fn websocket_server(daemon: &Daemon) -> (String, tokio::sync::oneshot::Sen
 #[tokio::test]
 async fn the_websocket_wants_the_token_and_a_loopback_origin() {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let daemon = Daemon::start(RateLimit::default());
+    let daemon = Daemon::start(RateLimit::default()).await;
     let (url, _stop) = websocket_server(&daemon).await;
 
     let refused = tokio_tungstenite::connect_async(url.clone())

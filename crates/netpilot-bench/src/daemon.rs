@@ -7,26 +7,29 @@
 //!       WebSocket server. `--floor`: a bare tokio-tungstenite broadcast of one fixed line
 //!       instead, the least any WebSocket fan-out costs here.
 //!   np-daemon-bench rate --socket PATH [--clients C] [--seconds S]
-//!       `network.status` requests over C Unix-socket connections, 64 in flight on each,
-//!       against a running daemon; responses per second.
+//!       `network.status` requests over C Unix-socket connections of the typed client
+//!       (`netpilot_api::client`), 64 in flight on each, against a running daemon; responses
+//!       per second.
 //!   np-daemon-bench echo-floor --socket PATH
 //!       A Unix socket server answering each line with a fixed response: the floor for `rate`.
 
 use futures_util::{SinkExt, StreamExt};
+use netpilot_api::client::Client;
 use netpilot_api::dispatch::{Dispatcher, Monitor, RateLimit};
 use netpilot_api::monitor::{
     ConnectionsDocument, InterfacesDocument, PortsDocument, TrafficDocument,
 };
+use netpilot_api::protocol::Message as Said;
 use netpilot_api::server::{WebSocketPolicy, serve_websocket};
-use netpilot_core::ports::{LinkSnapshot, WifiEvent};
-use netpilot_core::wifi::{DeviceState, FailureReason, WifiDevice};
+use netpilot_core::ports::WifiEvent;
+use netpilot_core::wifi::{DeviceState, FailureReason};
 use netpilot_core::{Error, ErrorCode};
 use netpilot_engine::connect::Timeouts;
 use netpilot_engine::network::{self, Config};
 use netpilot_engine::testing::FakeWifi;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -125,15 +128,10 @@ impl Trigger {
         } else {
             DeviceState::Disconnected
         };
-        *self.backend.snapshot.lock().expect("not poisoned") = LinkSnapshot {
-            wifi: connected.then(|| WifiDevice {
-                interface: "wlan0".into(),
-                state,
-                ssid: Some("np-home".into()),
-                ipv4: Some("192.168.50.10/24".into()),
-                mac: None,
-            }),
-            ethernet_connected: false,
+        *self.backend.snapshot.lock().expect("not poisoned") = if connected {
+            FakeWifi::connected("np-home")
+        } else {
+            FakeWifi::idle()
         };
         let event = WifiEvent::Device {
             interface: "wlan0".into(),
@@ -174,6 +172,7 @@ fn start_server(floor: bool) -> (u16, Server) {
                 timeouts: Timeouts::default(),
                 debounce: Duration::from_millis(50), // as `netpilot daemon`
                 tokens: Box::new(|| "unused".to_string()),
+                claims: netpilot_engine::network::no_claims(),
             };
             let network = network::spawn(Arc::clone(&backend), receiver, config);
             let (traffic, _) = tokio::sync::broadcast::channel(16);
@@ -322,33 +321,31 @@ fn rate(socket: &str, clients: usize, seconds: usize) {
         usage("--socket PATH");
     }
     const IN_FLIGHT: usize = 64;
-    let request = b"{\"id\": 1, \"method\": \"network.status\"}\n".repeat(IN_FLIGHT);
     current_thread().block_on(async move {
         let warmup = Duration::from_secs(1);
         let measured = Duration::from_secs(seconds as u64);
         let start = Instant::now();
         let mut tasks = Vec::new();
         for _ in 0..clients {
-            let stream = tokio::net::UnixStream::connect(socket)
+            // The typed client every netpilot program uses, as a UI would hold it.
+            let mut client = Client::unix(std::path::Path::new(socket))
                 .await
                 .unwrap_or_else(|e| panic!("cannot connect to {socket}: {e}"));
-            let request = request.clone();
             tasks.push(tokio::spawn(async move {
-                let (read, mut write) = stream.into_split();
-                let mut lines = BufReader::new(read).lines();
                 let (mut ok, mut refused) = (0u64, 0u64);
-                // Batches of 64: send one, read its 64 answers, again.
+                // Batches of 64: send them, read their 64 answers, again.
                 while start.elapsed() < warmup + measured {
-                    write.write_all(&request).await.expect("sent");
                     for _ in 0..IN_FLIGHT {
-                        let line = lines.next_line().await.expect("read").expect("a line");
+                        client.request("network.status", ()).await.expect("sent");
+                    }
+                    for _ in 0..IN_FLIGHT {
+                        let message = client.receive().await.expect("an answer");
                         if start.elapsed() < warmup {
                             continue;
                         }
-                        if line.contains("\"success\":true") {
-                            ok += 1;
-                        } else {
-                            refused += 1;
+                        match message {
+                            Said::Response(response) if response.success => ok += 1,
+                            _ => refused += 1,
                         }
                     }
                 }

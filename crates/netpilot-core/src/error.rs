@@ -1,4 +1,4 @@
-//! Error codes shared by the CLI, the JSON output and (later) the daemon's protocol.
+//! Error codes shared by the CLI, the JSON output and the daemon's protocol.
 
 use serde::{Deserialize, Serialize};
 
@@ -44,6 +44,8 @@ pub enum ErrorCode {
     NotFound,
     /// A device link needs a radio besides the internet's, and none is free.
     NoFreeRadio,
+    /// The WiFi radio named is held by a device link (`device down NAME` frees it).
+    RadioInUse,
     /// The netpilot daemon does not answer (for commands that go through it).
     DaemonUnavailable,
     /// Protocol: the request is not JSON.
@@ -97,6 +99,7 @@ impl ErrorCode {
             ErrorCode::UserCanceled => "user-canceled",
             ErrorCode::NotFound => "not-found",
             ErrorCode::NoFreeRadio => "no-free-radio",
+            ErrorCode::RadioInUse => "radio-in-use",
             ErrorCode::DaemonUnavailable => "daemon-unavailable",
             ErrorCode::ParseError => "parse-error",
             ErrorCode::InvalidRequest => "invalid-request",
@@ -130,6 +133,7 @@ impl ErrorCode {
             ErrorCode::UserCanceled => "Cancelled",
             ErrorCode::NotFound => "Not found",
             ErrorCode::NoFreeRadio => "No free WiFi radio for the device",
+            ErrorCode::RadioInUse => "This WiFi radio carries a device link",
             ErrorCode::DaemonUnavailable => "The netpilot daemon is not running",
             ErrorCode::ParseError => "Malformed request",
             ErrorCode::InvalidRequest => "Invalid request",
@@ -224,6 +228,7 @@ mod tests {
             ErrorCode::UserCanceled,
             ErrorCode::NotFound,
             ErrorCode::NoFreeRadio,
+            ErrorCode::RadioInUse,
             ErrorCode::DaemonUnavailable,
             ErrorCode::ParseError,
             ErrorCode::InvalidRequest,

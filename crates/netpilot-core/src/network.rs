@@ -35,6 +35,16 @@ pub struct NetworkState {
     /// success.
     #[serde(rename = "lastError")]
     pub last_error: String,
+    /// Beside the seed's seven: what `lastError` means in this case ("the password for
+    /// \"home\" was rejected"), and what to do about it; empty with `lastError`.
+    #[serde(rename = "lastErrorMessage", default)]
+    pub last_error_message: String,
+    #[serde(rename = "lastErrorHint", default)]
+    pub last_error_hint: String,
+    /// Every WiFi device with its role. The seven fields above describe the one whose role
+    /// is `internet`, never a device link's.
+    #[serde(rename = "wifiDevices", default)]
+    pub wifi_devices: Vec<crate::wifi::WifiRadio>,
 }
 
 impl NetworkState {
@@ -60,6 +70,10 @@ pub struct Prompt {
     pub hints: Vec<String>,
     /// "Credentials required", or "Previous password was incorrect".
     pub reason: String,
+    /// Beside the seed's fields: NetworkManager asks again because the secrets given were
+    /// wrong (the `reason` then says so), so a client need not read the reason's words.
+    #[serde(default)]
+    pub retry: bool,
 }
 
 /// How a prompt stopped being pending (`{"token", "resolved": …}` on `network.credentials`).
@@ -105,6 +119,7 @@ mod tests {
             .keys()
             .map(String::as_str)
             .collect();
+        // The seed's seven, and what netpilot adds beside them (never instead).
         let mut expected = vec![
             "networkStatus",
             "isConnecting",
@@ -113,12 +128,44 @@ mod tests {
             "wifiSSID",
             "wifiIP",
             "lastError",
+            "lastErrorMessage",
+            "lastErrorHint",
+            "wifiDevices",
         ];
         expected.sort_unstable();
         let mut keys = keys;
         keys.sort_unstable();
         assert_eq!(keys, expected);
         assert_eq!(json["networkStatus"], "wifi");
+    }
+
+    #[test]
+    fn roles_are_a_role_and_the_link_that_holds_the_radio() {
+        use crate::wifi::{DeviceState, Role, WifiRadio};
+        let radio = |role| WifiRadio {
+            interface: "wlan1".into(),
+            role,
+            state: DeviceState::Connected,
+            ssid: Some("Cozmo_A1B2C3".into()),
+            ipv4: Some("172.31.1.100/24".into()),
+            mac: None,
+        };
+        let link = serde_json::to_value(radio(Role::DeviceLink("cozmo".into()))).unwrap();
+        assert_eq!(
+            (&link["role"], &link["deviceLink"]),
+            (
+                &serde_json::json!("device-link"),
+                &serde_json::json!("cozmo")
+            )
+        );
+        let internet = serde_json::to_value(radio(Role::Internet)).unwrap();
+        assert_eq!(internet["role"], "internet");
+        assert!(internet.get("deviceLink").is_none());
+        for role in [Role::Internet, Role::Free, Role::DeviceLink("tello".into())] {
+            let back: WifiRadio =
+                serde_json::from_value(serde_json::to_value(radio(role.clone())).unwrap()).unwrap();
+            assert_eq!(back.role, role);
+        }
     }
 
     #[test]

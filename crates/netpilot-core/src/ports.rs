@@ -125,6 +125,10 @@ pub enum WifiEvent {
         connection_uuid: String,
         setting: String,
     },
+    /// A default route appeared, went or changed (the internet may have moved).
+    RoutesChanged,
+    /// The backend (NetworkManager) appeared or came back: what was known is stale.
+    Appeared,
 }
 
 impl std::fmt::Debug for WifiEvent {
@@ -146,6 +150,8 @@ impl std::fmt::Debug for WifiEvent {
             } => {
                 write!(f, "SecretsCanceled({connection_uuid}, {setting})")
             }
+            WifiEvent::RoutesChanged => f.write_str("RoutesChanged"),
+            WifiEvent::Appeared => f.write_str("Appeared"),
         }
     }
 }
@@ -164,12 +170,17 @@ pub trait SecretResponder: Send {
     fn answer(self: Box<Self>, answer: SecretAnswer);
 }
 
-/// What is up now: the WiFi device in use (or the first one) and whether a wired link
-/// carries traffic.
+/// What is up now, for the engine's model of the machine's network: every WiFi device,
+/// which of them a device link's profile holds, and which links hold a default route.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LinkSnapshot {
-    pub wifi: Option<WifiDevice>,
-    pub ethernet_connected: bool,
+    /// Every WiFi device, by interface name.
+    pub wifi: Vec<WifiDevice>,
+    /// Device links whose profile is active on a radio: (interface, link name).
+    pub device_links: Vec<(String, String)>,
+    /// The interfaces of the main table's default routes, lowest metric first (IPv4, then
+    /// IPv6).
+    pub default_routes: Vec<String>,
 }
 
 /// A request to join a network.
@@ -177,7 +188,10 @@ pub struct LinkSnapshot {
 pub struct JoinRequest {
     pub ssid: String,
     pub hidden: bool,
-    pub interface: Option<String>,
+    /// The WiFi device to join on, chosen by its role.
+    pub device: String,
+    /// The user named the device: a profile made now is bound to it.
+    pub bind: bool,
     /// Keep the password (agent-owned) for next time.
     pub save: bool,
     /// The caller has the password already.
@@ -203,17 +217,21 @@ pub struct Joining {
 /// hands out when it is built.
 pub trait WifiBackend: Send + Sync + 'static {
     fn snapshot(&self) -> impl Future<Output = Result<LinkSnapshot, Error>> + Send;
-    fn scan(&self) -> impl Future<Output = Result<Vec<WifiNetwork>, Error>> + Send;
+    /// The networks these WiFi devices see: after a fresh scan when `rescan`, else from
+    /// their last one.
+    fn scan(
+        &self,
+        interfaces: &[String],
+        rescan: bool,
+    ) -> impl Future<Output = Result<Vec<WifiNetwork>, Error>> + Send;
     /// Resolves the network and starts activating it; progress arrives as events. Fails
     /// at once (`secrets-required`) for a secured network with no password, no saved
     /// profile and nobody to ask.
     fn join(&self, request: &JoinRequest) -> impl Future<Output = Result<Joining, Error>> + Send;
     /// Undoes what a failed join created.
     fn abandon(&self, joining: &Joining) -> impl Future<Output = ()> + Send;
-    fn disconnect(
-        &self,
-        interface: Option<&str>,
-    ) -> impl Future<Output = Result<Vec<String>, Error>> + Send;
+    /// Disconnects one WiFi device (the engine decides which may be).
+    fn disconnect(&self, interface: &str) -> impl Future<Output = Result<(), Error>> + Send;
     /// Deletes the saved profiles (and stored secrets) of a network; how many.
     fn forget(&self, ssid: &str) -> impl Future<Output = Result<u32, Error>> + Send;
     /// Stores secrets for a profile (agent-owned).
@@ -237,8 +255,12 @@ impl<B: WifiBackend> WifiBackend for std::sync::Arc<B> {
     fn snapshot(&self) -> impl Future<Output = Result<LinkSnapshot, Error>> + Send {
         B::snapshot(self)
     }
-    fn scan(&self) -> impl Future<Output = Result<Vec<WifiNetwork>, Error>> + Send {
-        B::scan(self)
+    fn scan(
+        &self,
+        interfaces: &[String],
+        rescan: bool,
+    ) -> impl Future<Output = Result<Vec<WifiNetwork>, Error>> + Send {
+        B::scan(self, interfaces, rescan)
     }
     fn join(&self, request: &JoinRequest) -> impl Future<Output = Result<Joining, Error>> + Send {
         B::join(self, request)
@@ -246,10 +268,7 @@ impl<B: WifiBackend> WifiBackend for std::sync::Arc<B> {
     fn abandon(&self, joining: &Joining) -> impl Future<Output = ()> + Send {
         B::abandon(self, joining)
     }
-    fn disconnect(
-        &self,
-        interface: Option<&str>,
-    ) -> impl Future<Output = Result<Vec<String>, Error>> + Send {
+    fn disconnect(&self, interface: &str) -> impl Future<Output = Result<(), Error>> + Send {
         B::disconnect(self, interface)
     }
     fn forget(&self, ssid: &str) -> impl Future<Output = Result<u32, Error>> + Send {

@@ -4,7 +4,9 @@ use crate::{Error, ErrorCode};
 
 /// A secret value. It cannot be printed, logged or serialised by accident: `Debug` and
 /// `Display` show `<redacted>` and there is no `Serialize`. [`Secret::expose`] is called
-/// only where the value is handed to NetworkManager or written to the secret store.
+/// only where the value is handed to NetworkManager (the agent's reply), written to the
+/// secret store (keyring or file), or sent to the daemon on its private socket (the CLI's
+/// `network.wifi.connect`, `network.credentials.submit` and `device.configure`).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 

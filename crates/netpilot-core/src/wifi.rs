@@ -158,6 +158,46 @@ pub struct WifiDevice {
     pub mac: Option<String>,
 }
 
+/// What a WiFi radio is for, on this machine: the model all of netpilot shares, so a WiFi
+/// action never takes or drops a radio another job holds.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "role", content = "deviceLink", rename_all = "kebab-case")]
+pub enum Role {
+    /// The WiFi link used for the internet: the one the user joined for it, or the one
+    /// holding the lowest-metric default route.
+    Internet,
+    /// Carries the named device link (up, or being brought up or back).
+    DeviceLink(String),
+    /// Neither: WiFi actions may use it.
+    Free,
+}
+
+impl Role {
+    /// "internet", "device-link cozmo", "free".
+    pub fn label(&self) -> String {
+        match self {
+            Role::Internet => "internet".into(),
+            Role::DeviceLink(name) => format!("device-link {name}"),
+            Role::Free => "free".into(),
+        }
+    }
+}
+
+/// A WiFi device with its role: `wifiDevices` of the `network` state, `wifi status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WifiRadio {
+    pub interface: String,
+    /// `{"role": "internet"}`, `{"role": "device-link", "deviceLink": "cozmo"}`, `{"role": "free"}`.
+    #[serde(flatten)]
+    pub role: Role,
+    pub state: DeviceState,
+    pub ssid: Option<String>,
+    /// Its IPv4 address with prefix, `192.168.1.20/24`.
+    pub ipv4: Option<String>,
+    pub mac: Option<String>,
+}
+
 /// Groups access points by SSID: the strongest gives signal, channel and security.
 /// Hidden access points (empty SSID) are left out: they cannot be joined by name.
 pub fn networks(access_points: &[AccessPoint], known: &[String]) -> Vec<WifiNetwork> {

@@ -1,7 +1,7 @@
 //! Judging one WiFi connection attempt from NetworkManager's device states, the secret
 //! agent's requests and the clock: when it succeeded, when and why it failed.
 //!
-//! Pure logic fed by its caller (`netpilot wifi connect` now, the daemon later), so every
+//! Pure logic fed by its caller (the `network` service, for the daemon and the CLI), so every
 //! timeout runs in tests without waiting. Timeouts are the seed's: connect 30 s (time spent
 //! waiting for the user's password does not count), DHCP 15 s, password prompt 2 min.
 

@@ -1,5 +1,8 @@
 //! netpilot's logic, written against the port traits of `netpilot-core` and unit-tested
-//! with the fakes in [`testing`].
+//! with the fakes in [`testing`]: [`monitor`] (connections, ports, rates, traffic),
+//! [`connect`] (judging one WiFi attempt), [`radios`] (what each WiFi radio is for),
+//! [`network`] (the WiFi service: connect, credential broker, state), [`device`]
+//! (device links and their supervision).
 //!
 //! Layer: engine. Depends on `netpilot-core` only: nothing here can reach netlink, D-Bus
 //! or `/proc` except through a port.
@@ -10,5 +13,6 @@ pub mod connect;
 pub mod device;
 pub mod monitor;
 pub mod network;
+pub mod radios;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -303,11 +303,15 @@ pub struct FakeWifi {
     pub join_delay: Mutex<std::time::Duration>,
     pub stored: Mutex<std::collections::HashMap<(String, String), StoredSecrets>>,
     pub secured: bool,
+    /// The radios disconnected, in order.
+    pub disconnected: Mutex<Vec<String>>,
+    /// The radios asked to scan, and whether afresh.
+    pub scans: Mutex<Vec<(Vec<String>, bool)>>,
 }
 
 impl FakeWifi {
-    /// A backend whose networks are secured (`secured`) and in range; and the sender for
-    /// its events.
+    /// A backend with one idle radio, wlan0, whose networks are secured (`secured`) and
+    /// in range; and the sender for its events.
     pub fn new(
         secured: bool,
     ) -> (
@@ -319,11 +323,39 @@ impl FakeWifi {
         (
             FakeWifi {
                 secured,
+                snapshot: Mutex::new(Self::idle()),
                 ..Self::default()
             },
             sender,
             receiver,
         )
+    }
+
+    /// wlan0, connected to nothing; no default route.
+    pub fn idle() -> netpilot_core::ports::LinkSnapshot {
+        netpilot_core::ports::LinkSnapshot {
+            wifi: vec![fake_radio(
+                "wlan0",
+                netpilot_core::wifi::DeviceState::Disconnected,
+                None,
+            )],
+            ..Default::default()
+        }
+    }
+
+    /// wlan0 on `ssid` with 192.168.50.10/24, holding the default route.
+    pub fn connected(ssid: &str) -> netpilot_core::ports::LinkSnapshot {
+        let mut radio = fake_radio(
+            "wlan0",
+            netpilot_core::wifi::DeviceState::Connected,
+            Some(ssid),
+        );
+        radio.ipv4 = Some("192.168.50.10/24".into());
+        netpilot_core::ports::LinkSnapshot {
+            wifi: vec![radio],
+            device_links: Vec::new(),
+            default_routes: vec!["wlan0".into()],
+        }
     }
 
     pub fn joining(&self) -> netpilot_core::ports::Joining {
@@ -342,7 +374,15 @@ impl netpilot_core::ports::WifiBackend for FakeWifi {
         Ok(self.snapshot.lock().expect("not poisoned").clone())
     }
 
-    async fn scan(&self) -> Result<Vec<netpilot_core::wifi::WifiNetwork>, Error> {
+    async fn scan(
+        &self,
+        interfaces: &[String],
+        rescan: bool,
+    ) -> Result<Vec<netpilot_core::wifi::WifiNetwork>, Error> {
+        self.scans
+            .lock()
+            .expect("not poisoned")
+            .push((interfaces.to_vec(), rescan));
         Ok(self.networks.lock().expect("not poisoned").clone())
     }
 
@@ -367,7 +407,10 @@ impl netpilot_core::ports::WifiBackend for FakeWifi {
                 "needs a password",
             ));
         }
-        Ok(self.joining())
+        Ok(netpilot_core::ports::Joining {
+            interface: request.device.clone(),
+            ..self.joining()
+        })
     }
 
     async fn abandon(&self, joining: &netpilot_core::ports::Joining) {
@@ -377,8 +420,12 @@ impl netpilot_core::ports::WifiBackend for FakeWifi {
             .push(joining.clone());
     }
 
-    async fn disconnect(&self, _interface: Option<&str>) -> Result<Vec<String>, Error> {
-        Ok(vec!["wlan0".into()])
+    async fn disconnect(&self, interface: &str) -> Result<(), Error> {
+        self.disconnected
+            .lock()
+            .expect("not poisoned")
+            .push(interface.to_string());
+        Ok(())
     }
 
     async fn forget(&self, _ssid: &str) -> Result<u32, Error> {
@@ -406,6 +453,21 @@ impl netpilot_core::ports::WifiBackend for FakeWifi {
             .get(&(uuid.to_string(), setting.to_string()))
             .cloned()
             .unwrap_or_default()
+    }
+}
+
+/// A WiFi device as NetworkManager would report it.
+pub fn fake_radio(
+    interface: &str,
+    state: netpilot_core::wifi::DeviceState,
+    ssid: Option<&str>,
+) -> netpilot_core::wifi::WifiDevice {
+    netpilot_core::wifi::WifiDevice {
+        interface: interface.into(),
+        state,
+        ssid: ssid.map(str::to_owned),
+        ipv4: None,
+        mac: None,
     }
 }
 

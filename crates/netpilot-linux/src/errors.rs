@@ -1,4 +1,6 @@
-//! The one place where backend failures become user-facing [`Error`]s.
+//! The one place where netlink failures (rtnetlink, sock_diag) become user-facing
+//! [`Error`]s, with the next step to take. NetworkManager's D-Bus errors have theirs in
+//! `nm/api.rs` (`nm_error`).
 
 use crate::netlink::NetlinkError;
 use netpilot_core::{Error, ErrorCode};

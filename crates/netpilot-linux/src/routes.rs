@@ -74,6 +74,72 @@ pub fn internet_link(routes: &[DefaultRoute]) -> Option<InternetLink> {
     })
 }
 
+/// rtnetlink's legacy multicast group bits for routes (`RTMGRP_IPV4_ROUTE`,
+/// `RTMGRP_IPV6_ROUTE` in `linux/rtnetlink.h`).
+const GROUP_IPV4_ROUTE: u32 = 0x40;
+const GROUP_IPV6_ROUTE: u32 = 0x400;
+
+/// The kernel's word each time a default route of the main table appears, goes or
+/// changes: the internet may have moved. Nothing is polled.
+pub struct DefaultRouteWatch {
+    socket: netlink_sys::TokioSocket,
+    buffer: Vec<u8>,
+}
+
+impl DefaultRouteWatch {
+    pub fn open() -> Result<Self, Error> {
+        use netlink_sys::AsyncSocket;
+        let open = |e| netlink_to_error("rtnetlink", crate::netlink::NetlinkError::Open(e));
+        let mut socket = netlink_sys::TokioSocket::new(NETLINK_ROUTE).map_err(open)?;
+        socket
+            .socket_mut()
+            .bind(&netlink_sys::SocketAddr::new(
+                0,
+                GROUP_IPV4_ROUTE | GROUP_IPV6_ROUTE,
+            ))
+            .map_err(open)?;
+        Ok(DefaultRouteWatch {
+            socket,
+            buffer: Vec::with_capacity(64 * 1024),
+        })
+    }
+
+    /// Returns once a default route changed (or events were lost, so one may have);
+    /// `None` when the socket failed. Cancel-safe.
+    pub async fn changed(&mut self) -> Option<()> {
+        use netlink_packet_core::NetlinkDeserializable;
+        use netlink_sys::AsyncSocketExt;
+        loop {
+            self.buffer.clear();
+            match self.socket.recv(&mut self.buffer).await {
+                Ok(()) => {
+                    let default = crate::netlink::messages(&self.buffer).any(|message| {
+                        message.is_ok_and(|(header, payload)| {
+                            matches!(
+                                RouteNetlinkMessage::deserialize(&header, payload),
+                                Ok(RouteNetlinkMessage::NewRoute(route) | RouteNetlinkMessage::DelRoute(route))
+                                    if route.header.destination_prefix_length == 0 && table(&route) == 254
+                            )
+                        })
+                    });
+                    if default {
+                        return Some(());
+                    }
+                }
+                Err(error)
+                    if error.raw_os_error() == Some(rustix::io::Errno::NOBUFS.raw_os_error()) =>
+                {
+                    return Some(());
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "the kernel's route events stopped");
+                    return None;
+                }
+            }
+        }
+    }
+}
+
 fn table(route: &RouteMessage) -> u32 {
     route
         .attributes

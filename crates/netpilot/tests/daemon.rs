@@ -3,8 +3,11 @@
 //! Against real NetworkManager it is tested in the WiFi lab (tests/lab/daemon.rs).
 
 use crate::e2e::NETPILOT;
-use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Read, Write};
+use netpilot_api::client;
+use netpilot_api::protocol::{Message, Response};
+use netpilot_core::network::NetworkState;
+use serde_json::json;
+use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
@@ -54,14 +57,11 @@ impl Daemon {
     }
 
     fn client(&self) -> Client {
-        let stream = UnixStream::connect(self.socket()).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
+        let runtime = runtime();
+        let inner = runtime
+            .block_on(client::Client::unix(&self.socket()))
             .unwrap();
-        Client {
-            reader: BufReader::new(stream.try_clone().unwrap()),
-            stream,
-        }
+        Client { runtime, inner }
     }
 
     /// SIGTERM; the exit status.
@@ -87,20 +87,55 @@ impl Drop for Daemon {
     }
 }
 
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The protocol's typed client, driven from a test's thread.
 struct Client {
-    stream: UnixStream,
-    reader: BufReader<UnixStream>,
+    runtime: tokio::runtime::Runtime,
+    inner: client::Client,
 }
 
 impl Client {
-    /// Sends one line, returns the next line the daemon says.
-    fn ask(&mut self, line: &str) -> Value {
-        self.stream.write_all(line.as_bytes()).unwrap();
-        self.stream.write_all(b"\n").unwrap();
-        let mut answer = String::new();
-        self.reader.read_line(&mut answer).unwrap();
-        serde_json::from_str(&answer).unwrap_or_else(|e| panic!("{answer:?}: {e}"))
+    /// Sends one frame as it is, returns the daemon's response to it (within 10 s).
+    fn ask(&mut self, frame: &str) -> Response {
+        let inner = &mut self.inner;
+        self.runtime.block_on(async {
+            inner.send_frame(frame).await.unwrap();
+            tokio::time::timeout(Duration::from_secs(10), async {
+                loop {
+                    if let Message::Response(response) = inner.receive().await.unwrap() {
+                        return response;
+                    }
+                }
+            })
+            .await
+            .expect("a response within 10 s")
+        })
     }
+
+    /// What the daemon says next (within 10 s); `None` once it closed the connection.
+    fn next(&mut self) -> Option<Message> {
+        let inner = &mut self.inner;
+        self.runtime.block_on(async {
+            tokio::time::timeout(Duration::from_secs(10), inner.receive())
+                .await
+                .expect("a message within 10 s")
+                .ok()
+        })
+    }
+}
+
+fn code(response: &Response) -> String {
+    response
+        .error
+        .as_ref()
+        .map(|e| e.code.as_str().to_string())
+        .unwrap_or_default()
 }
 
 #[test]
@@ -114,11 +149,15 @@ fn the_daemon_serves_a_private_socket_answers_bad_input_and_stops_cleanly() {
 
     let mut client = daemon.client();
     let status = client.ask(r#"{"id": 1, "method": "network.status"}"#);
-    assert_eq!(status["success"], json!(true), "{status}");
-    assert_eq!(status["result"]["networkStatus"], json!("disconnected"));
+    assert!(status.success, "{status:?}");
+    let state: NetworkState = serde_json::from_value(status.result.unwrap()).unwrap();
+    assert_eq!(
+        state.network_status,
+        netpilot_core::network::NetworkStatus::Disconnected
+    );
     let scan = client.ask(r#"{"id": 2, "method": "network.wifi.scan"}"#);
-    assert_eq!(scan["error"]["code"], json!("nm-unavailable"), "{scan}");
-    assert_eq!(scan["message"], json!("NetworkManager is not running"));
+    assert_eq!(code(&scan), "nm-unavailable", "{scan:?}");
+    assert_eq!(scan.message, "NetworkManager is not running");
     for (line, code) in [
         ("{\"id\": 3", "parse-error"),
         ("[]", "invalid-request"),
@@ -128,16 +167,17 @@ fn the_daemon_serves_a_private_socket_answers_bad_input_and_stops_cleanly() {
             "invalid-argument",
         ),
     ] {
-        assert_eq!(client.ask(line)["error"]["code"], json!(code), "{line}");
+        assert_eq!(super::daemon::code(&client.ask(line)), code, "{line}");
     }
     // A password in bad input is never repeated back.
     let refused = client.ask(
         r#"{"id": 6, "method": "network.wifi.connect", "params": {"ssid": "np-home", "password": "sev7chr"}}"#,
     );
-    assert!(!refused.to_string().contains("sev7chr"), "{refused}");
-    assert_eq!(
-        client.ask(r#"{"id": 7, "method": "network.status"}"#)["success"],
-        json!(true),
+    assert!(!format!("{refused:?}").contains("sev7chr"), "{refused:?}");
+    assert!(
+        client
+            .ask(r#"{"id": 7, "method": "network.status"}"#)
+            .success,
         "the connection is still up"
     );
 
@@ -223,17 +263,47 @@ fn the_websocket_is_loopback_only_and_wants_the_token_from_a_private_file() {
         }
         other => panic!("a wrong token was let in: {:?}", other.map(|_| ())),
     }
-    let (mut socket, _) = handshake(&format!("?token={}", token.trim())).expect("let in");
-    socket
-        .send(tungstenite::Message::text(
-            r#"{"id": 1, "method": "network.status"}"#,
-        ))
+    // With the token, as a program would (no Origin), the typed client.
+    let runtime = runtime();
+    let answer: Result<NetworkState, _> = runtime.block_on(async {
+        let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let mut ws = client::Client::websocket(address, token.trim(), None).await?;
+        ws.call("network.status", json!({})).await
+    });
+    assert!(answer.is_ok(), "{answer:?}");
+}
+
+#[test]
+fn on_sigterm_the_daemon_answers_the_request_it_is_on_and_stops_within_2_s() {
+    let mut daemon = Daemon::start("stop", &[]);
+    let mut client = daemon.client();
+    // Interface rates are sampled over a second: the request is still being answered when
+    // the signal comes.
+    client
+        .runtime
+        .block_on(
+            client
+                .inner
+                .request("monitor.interfaces", json!({ "rates": true })),
+        )
         .unwrap();
-    let answer: Value = match socket.read().unwrap() {
-        tungstenite::Message::Text(text) => serde_json::from_str(&text).unwrap(),
-        other => panic!("{other:?}"),
-    };
-    assert_eq!(answer["success"], json!(true), "{answer}");
+    std::thread::sleep(Duration::from_millis(200));
+    let asked = Instant::now();
+    let pid = rustix::process::Pid::from_child(&daemon.child);
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    match client.next() {
+        Some(Message::Response(response)) => {
+            assert!(response.success, "{response:?}");
+            assert!(response.result.unwrap()["intervalMs"].as_u64().unwrap() >= 900);
+        }
+        other => panic!("the request in flight was not answered: {other:?}"),
+    }
+    assert!(client.next().is_none(), "then the connection is closed");
+    let status = daemon.stop();
+    let took = asked.elapsed();
+    assert!(status.success(), "{status:?}: {}", daemon.said());
+    assert!(took < Duration::from_secs(2), "stopped after {took:?}");
+    assert!(!daemon.socket().exists(), "the socket was removed");
 }
 
 #[test]

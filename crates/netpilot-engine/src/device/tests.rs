@@ -2,8 +2,10 @@
 //! device can be switched off and on (paused time: the figures are exact).
 
 use super::*;
+use crate::radios::Claim;
 use crate::testing::FakeDevices;
-use netpilot_core::device::DeviceRequest;
+use netpilot_core::device::{DeviceRequest, LinkSignal};
+use netpilot_core::wifi::{Role, WifiRadio};
 use std::sync::atomic::Ordering;
 
 fn spec() -> DeviceSpec {
@@ -213,32 +215,137 @@ async fn a_link_in_use_is_not_reconfigured() {
     assert!(error.hint.unwrap().contains("netpilot device down cozmo"));
 }
 
+/// What the network service says of the radios: wlan1 with `role`.
+fn radios(role: Role) -> Vec<WifiRadio> {
+    vec![WifiRadio {
+        interface: "wlan1".into(),
+        role,
+        state: netpilot_core::wifi::DeviceState::Connected,
+        ssid: Some("Cozmo_A1B2C3".into()),
+        ipv4: None,
+        mac: None,
+    }]
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_link_already_up_is_adopted_and_supervised() {
     let (device, service) = service();
     let mut events = service.subscribe();
-    service.adopt().await.unwrap();
+    // NetworkManager holds the link's profile up on wlan1 (a restart, autoconnect).
+    let (network, seen) = watch::channel(radios(Role::DeviceLink("cozmo".into())));
+    service.follow(seen);
     assert_eq!(next_state(&mut events).await, LinkState::Up);
+    // Asked for the address only: adopting never joins (it could bring back a link that
+    // is being taken down).
     assert_eq!(
         device.ups.load(Ordering::SeqCst),
-        1,
+        0,
         "asked for the address only"
     );
     device.on.store(false, Ordering::SeqCst);
     assert_eq!(next_state(&mut events).await, LinkState::Lost);
-    // A second adoption leaves the supervised link alone.
-    service.adopt().await.unwrap();
-    assert_eq!(device.ups.load(Ordering::SeqCst), 1);
+    // Told again, the service leaves the supervised link alone.
+    network.send_modify(|_| {});
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(device.ups.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_link_taken_down_is_not_adopted_until_networkmanager_lets_go() {
+    let (device, service) = service();
+    let (network, seen) = watch::channel(Vec::new());
+    service.follow(seen);
+    service.up("cozmo").await.unwrap();
+    service.down("cozmo").await.unwrap();
+    // NetworkManager still shows the profile active for a moment after `down`.
+    network.send_replace(radios(Role::DeviceLink("cozmo".into())));
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        service.status("cozmo").await.unwrap().state,
+        LinkState::Down
+    );
+    // Once it has let go, a later activation (autoconnect, nmcli) is adopted again.
+    network.send_replace(radios(Role::Free));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    network.send_replace(radios(Role::DeviceLink("cozmo".into())));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(service.status("cozmo").await.unwrap().state, LinkState::Up);
+    assert_eq!(
+        device.ups.load(Ordering::SeqCst),
+        1,
+        "only the `up` asked for"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_link_whose_device_is_away_is_not_adopted() {
     let (device, service) = service();
     device.on.store(false, Ordering::SeqCst);
-    service.adopt().await.unwrap();
+    let (_network, seen) = watch::channel(radios(Role::DeviceLink("cozmo".into())));
+    service.follow(seen);
+    tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(
         service.status("cozmo").await.unwrap().state,
         LinkState::Down
     );
     assert_eq!(device.ups.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_link_claims_its_radio_while_it_is_up_or_coming_back() {
+    let (device, service) = service();
+    let claims = service.claims();
+    service.up("cozmo").await.unwrap();
+    let cozmo = Claim {
+        interface: "wlan1".into(),
+        link: "cozmo".into(),
+    };
+    assert_eq!(*claims.borrow(), std::slice::from_ref(&cozmo));
+    device.on.store(false, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        service.status("cozmo").await.unwrap().state,
+        LinkState::Lost
+    );
+    assert_eq!(
+        *claims.borrow(),
+        [cozmo],
+        "a lost link still waits for its radio"
+    );
+    service.down("cozmo").await.unwrap();
+    assert!(claims.borrow().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_radio_taken_for_the_internet_is_reported_and_not_taken_back() {
+    let (device, service) = service();
+    let (network, seen) = watch::channel(radios(Role::DeviceLink("cozmo".into())));
+    service.follow(seen);
+    let mut events = brought_up(&service).await;
+    device.on.store(false, Ordering::SeqCst);
+    assert_eq!(next_state(&mut events).await, LinkState::Lost);
+    // Someone joins the home network on wlan1 while cozmo is away.
+    network.send_replace(radios(Role::Internet));
+    let said = events.recv().await.unwrap();
+    assert_eq!(said.state, LinkState::Lost);
+    let reason = said.reason.unwrap();
+    assert!(
+        reason.contains("wlan1 now carries the internet"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("netpilot wifi disconnect --interface wlan1"),
+        "{reason}"
+    );
+    let nudged = device.rejoins.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert_eq!(
+        device.rejoins.load(Ordering::SeqCst),
+        nudged,
+        "the link does not take the internet's radio back"
+    );
+    // Said once, not at every change.
+    network.send_modify(|_| {});
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(events.try_recv().is_err());
 }

@@ -4,6 +4,7 @@
 use super::ConnectParams;
 use super::service::{ActiveAttempt, Internal, Service, clock_now};
 use crate::connect::{Attempt, ConnectTracker, Verdict};
+use crate::radios;
 use netpilot_core::network::PromptOutcome;
 use netpilot_core::ports::{JoinRequest, SecretAnswer, WifiBackend};
 use netpilot_core::secret::{validate_psk, validate_ssid};
@@ -11,12 +12,20 @@ use netpilot_core::wifi::{DeviceState, FailureReason};
 use netpilot_core::{Error, ErrorCode};
 use std::sync::Arc;
 
+/// What is checked before the backend is asked anything.
+pub(super) fn validate(params: &ConnectParams) -> Result<(), Error> {
+    validate_ssid(&params.ssid)?;
+    if let Some(password) = &params.password {
+        validate_psk(password)?;
+    }
+    Ok(())
+}
+
 impl<B: WifiBackend> Service<B> {
+    /// Starts an attempt on the radio its role allows (the state was just refreshed).
     pub(super) fn connect(&mut self, params: ConnectParams) -> Result<(), Error> {
-        validate_ssid(&params.ssid)?;
-        if let Some(password) = &params.password {
-            validate_psk(password)?;
-        }
+        validate(&params)?;
+        let device = radios::for_connect(&self.state.wifi_devices, params.interface.as_deref())?;
         if self.attempt.is_some() {
             // A new request replaces the attempt in progress, as NetworkManager does.
             self.fail(Error::new(
@@ -27,12 +36,13 @@ impl<B: WifiBackend> Service<B> {
         let request = JoinRequest {
             ssid: params.ssid.clone(),
             hidden: params.hidden,
-            interface: params.interface.clone(),
+            device: device.clone(),
+            bind: params.interface.is_some(),
             save: params.save,
             has_password: params.password.is_some(),
             interactive: params.interactive,
         };
-        tracing::debug!(ssid = %params.ssid, interactive = params.interactive, save = params.save, "connect");
+        tracing::debug!(ssid = %params.ssid, %device, interactive = params.interactive, save = params.save, "connect");
         // Until the join reports back: assume in range, and secured if a password may come.
         let described = Attempt {
             ssid: params.ssid.clone(),
@@ -48,10 +58,12 @@ impl<B: WifiBackend> Service<B> {
             tracker: ConnectTracker::new(described, self.config.timeouts, clock_now()),
             early: Vec::new(),
             answered: None,
+            reprompts: 0,
+            device,
         });
         self.state.is_connecting = true;
         self.state.connecting_ssid = params.ssid.clone();
-        self.state.last_error.clear();
+        self.clear_error();
         self.changed();
         let backend = Arc::clone(&self.backend);
         let internal = self.internal.clone();
@@ -88,7 +100,9 @@ impl<B: WifiBackend> Service<B> {
         let Some(attempt) = self.attempt.take() else {
             return;
         };
-        tracing::debug!(ssid = %attempt.ssid, "connected");
+        tracing::debug!(ssid = %attempt.ssid, device = %attempt.device, "connected");
+        // The user joined it for the internet: it is the internet's while it stays on it.
+        self.joined = Some(attempt.device.clone());
         if attempt.save
             && let (Some(joining), Some((setting, secrets))) = (&attempt.joining, &attempt.answered)
         {
@@ -109,7 +123,7 @@ impl<B: WifiBackend> Service<B> {
         }
         self.state.is_connecting = false;
         self.state.connecting_ssid.clear();
-        self.state.last_error.clear();
+        self.clear_error();
         // Connected means with an address: take the backend's word for both, and send
         // the state once it has come (a state that is neither connecting nor connected
         // nor failed would read as a silent failure).
@@ -140,7 +154,15 @@ impl<B: WifiBackend> Service<B> {
         self.state.is_connecting = false;
         self.state.connecting_ssid.clear();
         self.state.last_error = error.code.as_str().to_string();
+        self.state.last_error_message = error.message;
+        self.state.last_error_hint = error.hint.unwrap_or_default();
         self.changed();
         self.refresh();
+    }
+
+    fn clear_error(&mut self) {
+        self.state.last_error.clear();
+        self.state.last_error_message.clear();
+        self.state.last_error_hint.clear();
     }
 }

@@ -34,10 +34,12 @@ impl<B: WifiBackend> Service<B> {
             return;
         };
         if request.flags.request_new {
-            // The password given was wrong: never send it again.
+            // The password given was wrong: never send it again; ask again, a bounded
+            // number of times (then NetworkManager fails the attempt as a wrong password).
             attempt.tracker.password_rejected();
             attempt.password = None;
-            if attempt.interactive {
+            if attempt.interactive && attempt.reprompts < super::REPROMPTS {
+                attempt.reprompts += 1;
                 self.prompt(request, responder, REASON_INCORRECT);
             } else {
                 responder.answer(SecretAnswer::UserCanceled);
@@ -105,6 +107,7 @@ impl<B: WifiBackend> Service<B> {
             fields: request.fields.clone(),
             hints: request.hints.clone(),
             reason: reason.to_string(),
+            retry: reason == REASON_INCORRECT,
         };
         if let Some(attempt) = self.attempt.as_mut() {
             attempt.tracker.prompt_started(clock_now());

@@ -2,14 +2,17 @@
 
 use super::{ConnectParams, ServiceEvent};
 use netpilot_core::network::{NetworkState, Prompt};
-use netpilot_core::wifi::WifiNetwork;
+use netpilot_core::wifi::{WifiNetwork, WifiRadio};
 use netpilot_core::{Error, ErrorCode, Secret};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-type Reply<T> = oneshot::Sender<Result<T, Error>>;
+pub(super) type Reply<T> = oneshot::Sender<Result<T, Error>>;
 
 pub enum Command {
     Status(oneshot::Sender<NetworkState>),
+    /// Answers once the service has asked the backend what is up for the first time: with
+    /// the backend's error if that failed (NetworkManager is not running…).
+    Ready(Reply<()>),
     /// The pending prompts, for a client that subscribes late.
     Pending(oneshot::Sender<Vec<Prompt>>),
     Connect(ConnectParams, Reply<()>),
@@ -23,12 +26,24 @@ pub enum Command {
         token: String,
         reply: Reply<()>,
     },
-    Scan(Reply<Vec<WifiNetwork>>),
-    Disconnect(Reply<Vec<String>>),
+    /// The networks the radio named (or every radio no device link holds) sees.
+    Scan {
+        interface: Option<String>,
+        rescan: bool,
+        reply: Reply<Vec<WifiNetwork>>,
+    },
+    /// Leaves the radio named, or the internet's WiFi link; the interfaces left.
+    Disconnect {
+        interface: Option<String>,
+        reply: Reply<Vec<String>>,
+    },
     Forget {
         ssid: String,
         reply: Reply<u32>,
     },
+    /// The daemon is stopping: every pending prompt is withdrawn (its subscribers told,
+    /// NetworkManager told to ask another agent); answers once that is done.
+    Withdraw(oneshot::Sender<()>),
 }
 
 /// A cheap handle to the running service.
@@ -36,11 +51,21 @@ pub enum Command {
 pub struct NetworkHandle {
     pub(super) commands: mpsc::Sender<Command>,
     pub(super) events: broadcast::Sender<ServiceEvent>,
+    pub(super) radios: watch::Receiver<Vec<WifiRadio>>,
 }
 
 impl NetworkHandle {
     pub fn subscribe(&self) -> broadcast::Receiver<ServiceEvent> {
         self.events.subscribe()
+    }
+
+    /// Every WiFi radio and its role, as the service last saw them; changes as they do.
+    pub fn radios(&self) -> watch::Receiver<Vec<WifiRadio>> {
+        self.radios.clone()
+    }
+
+    pub async fn ready(&self) -> Result<(), Error> {
+        self.ask(Command::Ready).await?
     }
 
     pub async fn status(&self) -> Result<NetworkState, Error> {
@@ -74,12 +99,27 @@ impl NetworkHandle {
         self.ask(|reply| Command::Cancel { token, reply }).await?
     }
 
-    pub async fn scan(&self) -> Result<Vec<WifiNetwork>, Error> {
-        self.ask(Command::Scan).await?
+    pub async fn scan(
+        &self,
+        interface: Option<String>,
+        rescan: bool,
+    ) -> Result<Vec<WifiNetwork>, Error> {
+        self.ask(|reply| Command::Scan {
+            interface,
+            rescan,
+            reply,
+        })
+        .await?
     }
 
-    pub async fn disconnect(&self) -> Result<Vec<String>, Error> {
-        self.ask(Command::Disconnect).await?
+    pub async fn disconnect(&self, interface: Option<String>) -> Result<Vec<String>, Error> {
+        self.ask(|reply| Command::Disconnect { interface, reply })
+            .await?
+    }
+
+    /// Withdraws every pending prompt (the daemon is stopping).
+    pub async fn withdraw(&self) -> Result<(), Error> {
+        self.ask(Command::Withdraw).await
     }
 
     pub async fn forget(&self, ssid: String) -> Result<u32, Error> {

@@ -7,10 +7,16 @@
 //! enforced here with [`ConnectTracker`]; state events debounced, the final one never
 //! dropped.
 //!
+//! The state describes the internet link: the WiFi device whose role is `internet`
+//! ([`crate::radios`]), never a device link's; every radio and its role ride beside the
+//! seed's seven fields. Connect and disconnect choose their radio by role, with the
+//! backend asked afresh first.
+//!
 //! Files: [`handle`] (the commands and the cheap handle callers hold), `service` (the
 //! actor: its state and loop), `attempt` (one connect attempt, from request to verdict),
 //! `broker` (answering NetworkManager's requests for secrets: given, stored, or asked of
-//! the subscribers), `state` (the `network` state from the backend's snapshot).
+//! the subscribers), `state` (the `network` state and the roles from the backend's
+//! snapshot and the device links' claims).
 
 mod attempt;
 mod broker;
@@ -23,12 +29,13 @@ mod tests;
 pub use handle::{Command, NetworkHandle};
 
 use crate::connect::Timeouts;
+use crate::radios::Claim;
 use netpilot_core::Secret;
 use netpilot_core::network::{NetworkState, Prompt, PromptOutcome};
 use netpilot_core::ports::{WifiBackend, WifiEvent};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 
 pub const REASON_REQUIRED: &str = "Credentials required";
 pub const REASON_INCORRECT: &str = "Previous password was incorrect";
@@ -39,7 +46,21 @@ pub struct Config {
     pub debounce: Duration,
     /// Makes prompt tokens; unguessable in the daemon, predictable in fixture tests.
     pub tokens: Box<dyn FnMut() -> String + Send>,
+    /// The radios device links hold (the device-link service's [`claims`]); see
+    /// [`no_claims`] where there is none.
+    ///
+    /// [`claims`]: crate::device::DeviceService::claims
+    pub claims: watch::Receiver<Vec<Claim>>,
 }
+
+/// Claims for a service with no device links beside it (a command's own engine).
+pub fn no_claims() -> watch::Receiver<Vec<Claim>> {
+    watch::channel(Vec::new()).1
+}
+
+/// A wrong password is asked for again this many times in one attempt; the next wrong one
+/// ends it as `authentication-failed`.
+pub const REPROMPTS: u32 = 1;
 
 /// What subscribers receive.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,11 +93,14 @@ pub fn spawn<B: WifiBackend>(
 ) -> NetworkHandle {
     let (commands, inbox) = mpsc::channel(64);
     let (broadcast, _) = broadcast::channel(1024);
+    let (radios, radios_seen) = watch::channel(Vec::new());
+    let (internal, internal_inbox) = mpsc::channel(16);
     let handle = NetworkHandle {
         commands,
         events: broadcast.clone(),
+        radios: radios_seen,
     };
-    let (internal, internal_inbox) = mpsc::channel(16);
+    let claims = config.claims.clone();
     let service = service::Service {
         backend: Arc::new(backend),
         config,
@@ -89,6 +113,11 @@ pub fn spawn<B: WifiBackend>(
         sent_at: None,
         // Subscribers get the state when they subscribe; the first event is a change.
         sent: Some(NetworkState::default()),
+        snapshot: None,
+        waiting: Vec::new(),
+        joined: None,
+        claims,
+        radios,
     };
     tokio::spawn(service.run(inbox, events, internal_inbox));
     handle

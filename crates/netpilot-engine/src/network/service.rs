@@ -1,16 +1,18 @@
 //! The actor: one task owns the state, the attempt in progress and the pending prompts;
 //! commands, backend events and timers are handled one at a time, so nothing is locked.
 
-use super::{Command, Config, ServiceEvent};
+use super::handle::Reply;
+use super::{Command, Config, ConnectParams, ServiceEvent};
 use crate::connect::ConnectTracker;
+use crate::radios::{self, Claim};
 use netpilot_core::network::{NetworkState, Prompt, PromptOutcome};
 use netpilot_core::ports::{
     Joining, LinkSnapshot, SecretAnswer, SecretResponder, WifiBackend, WifiEvent,
 };
-use netpilot_core::wifi::{DeviceState, FailureReason};
+use netpilot_core::wifi::{DeviceState, FailureReason, Role, WifiRadio};
 use netpilot_core::{Error, ErrorCode, Secret, SecretRequest};
 use std::sync::Arc;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio::time::Instant;
 
 /// Results of backend calls that ran beside the actor.
@@ -20,12 +22,23 @@ pub(super) enum Internal {
         result: Result<Joining, Error>,
     },
     Snapshot(Result<LinkSnapshot, Error>),
+    /// A fresh snapshot for a command that chooses its radio by role.
+    Fresh {
+        snapshot: Result<LinkSnapshot, Error>,
+        then: Deferred,
+    },
     /// What the store holds for a request of the attempt that gave no password.
     Recalled {
         request: SecretRequest,
         responder: Box<dyn SecretResponder>,
         stored: Vec<(String, Secret)>,
     },
+}
+
+/// A command that waits for a fresh look at the radios.
+pub(super) enum Deferred {
+    Connect(ConnectParams, Reply<()>),
+    Disconnect(Option<String>, Reply<Vec<String>>),
 }
 
 pub(super) struct PendingPrompt {
@@ -51,6 +64,10 @@ pub(super) struct ActiveAttempt {
     pub(super) early: Vec<(String, DeviceState, FailureReason)>,
     /// The last password handed to the backend.
     pub(super) answered: Option<(String, Vec<(String, Secret)>)>,
+    /// Wrong passwords asked for again so far.
+    pub(super) reprompts: u32,
+    /// The radio it joins on.
+    pub(super) device: String,
 }
 
 pub(super) struct Service<B> {
@@ -67,6 +84,16 @@ pub(super) struct Service<B> {
     pub(super) sent_at: Option<Instant>,
     /// The last state sent, so unchanged states are not repeated.
     pub(super) sent: Option<NetworkState>,
+    /// What the backend last reported (`None` until it first answered), and its error.
+    pub(super) snapshot: Option<Result<LinkSnapshot, Error>>,
+    /// `ready` callers waiting for the first answer.
+    pub(super) waiting: Vec<Reply<()>>,
+    /// The radio the user last joined for the internet, while it stays on it.
+    pub(super) joined: Option<String>,
+    /// The radios device links hold.
+    pub(super) claims: watch::Receiver<Vec<Claim>>,
+    /// Every radio's role, for the device-link service.
+    pub(super) radios: watch::Sender<Vec<WifiRadio>>,
 }
 
 impl<B: WifiBackend> Service<B> {
@@ -77,6 +104,8 @@ impl<B: WifiBackend> Service<B> {
         mut internal: mpsc::Receiver<Internal>,
     ) {
         self.refresh();
+        let mut claims = self.claims.clone();
+        let mut claimed = true;
         loop {
             let deadline = self.next_deadline();
             tokio::select! {
@@ -86,6 +115,10 @@ impl<B: WifiBackend> Service<B> {
                 },
                 Some(event) = events.recv() => self.on_event(event),
                 Some(done) = internal.recv() => self.on_internal(done),
+                changed = claims.changed(), if claimed => match changed {
+                    Ok(()) => self.roles_changed(),
+                    Err(_) => claimed = false, // no device-link service (any more)
+                },
                 _ = sleep_until(deadline) => self.on_timer(),
             }
         }
@@ -111,8 +144,22 @@ impl<B: WifiBackend> Service<B> {
             Command::Pending(reply) => {
                 let _ = reply.send(self.prompts.iter().map(|p| p.prompt.clone()).collect());
             }
+            Command::Ready(reply) => match &self.snapshot {
+                Some(Ok(_)) => {
+                    let _ = reply.send(Ok(()));
+                }
+                Some(Err(error)) => {
+                    let _ = reply.send(Err(error.clone()));
+                }
+                None => self.waiting.push(reply),
+            },
             Command::Connect(params, reply) => {
-                let _ = reply.send(self.connect(params));
+                // Checked before anything is asked of the backend.
+                if let Err(error) = super::attempt::validate(&params) {
+                    let _ = reply.send(Err(error));
+                    return;
+                }
+                self.afresh(Deferred::Connect(params, reply));
             }
             Command::Submit {
                 token,
@@ -125,28 +172,20 @@ impl<B: WifiBackend> Service<B> {
             Command::Cancel { token, reply } => {
                 let _ = reply.send(self.cancel(&token));
             }
-            Command::Scan(reply) => {
-                let backend = Arc::clone(&self.backend);
-                tokio::spawn(async move {
-                    let _ = reply.send(backend.scan().await);
-                });
-            }
-            Command::Disconnect(reply) => {
-                if self.attempt.is_some() {
-                    self.fail(Error::new(
-                        ErrorCode::ConnectionAttemptFailed,
-                        "disconnected while connecting",
-                    ));
+            Command::Scan {
+                interface,
+                rescan,
+                reply,
+            } => self.scan(interface, rescan, reply),
+            Command::Withdraw(reply) => {
+                for pending in std::mem::take(&mut self.prompts) {
+                    self.resolved(&pending.prompt.token, PromptOutcome::Withdrawn);
+                    pending.responder.answer(SecretAnswer::NoSecrets);
                 }
-                let backend = Arc::clone(&self.backend);
-                let internal = self.internal.clone();
-                tokio::spawn(async move {
-                    let result = backend.disconnect(None).await;
-                    let _ = reply.send(result);
-                    let _ = internal
-                        .send(Internal::Snapshot(backend.snapshot().await))
-                        .await;
-                });
+                let _ = reply.send(());
+            }
+            Command::Disconnect { interface, reply } => {
+                self.afresh(Deferred::Disconnect(interface, reply))
             }
             Command::Forget { ssid, reply } => {
                 let backend = Arc::clone(&self.backend);
@@ -191,10 +230,24 @@ impl<B: WifiBackend> Service<B> {
                     Err(error) => self.fail(error),
                 }
             }
-            Internal::Snapshot(Ok(snapshot)) => self.apply_snapshot(&snapshot),
-            Internal::Snapshot(Err(error)) => {
-                tracing::debug!(%error, "no snapshot");
-                self.changed();
+            Internal::Snapshot(snapshot) => self.apply_snapshot(snapshot),
+            Internal::Fresh { snapshot, then } => {
+                let failed = snapshot.as_ref().err().cloned();
+                self.apply_snapshot(snapshot);
+                match (then, failed) {
+                    (Deferred::Connect(_, reply), Some(error)) => {
+                        let _ = reply.send(Err(error));
+                    }
+                    (Deferred::Disconnect(_, reply), Some(error)) => {
+                        let _ = reply.send(Err(error));
+                    }
+                    (Deferred::Connect(params, reply), None) => {
+                        let _ = reply.send(self.connect(params));
+                    }
+                    (Deferred::Disconnect(interface, reply), None) => {
+                        self.disconnect(interface.as_deref(), reply)
+                    }
+                }
             }
             Internal::Recalled {
                 request,
@@ -212,6 +265,17 @@ impl<B: WifiBackend> Service<B> {
                 reason,
             } => {
                 tracing::trace!(%interface, ?state, ?reason, "device");
+                if self.joined.as_deref() == Some(interface.as_str())
+                    && matches!(
+                        state,
+                        DeviceState::Disconnected
+                            | DeviceState::Unavailable
+                            | DeviceState::Unmanaged
+                            | DeviceState::Failed
+                    )
+                {
+                    self.joined = None;
+                }
                 if let Some(attempt) = self.attempt.as_mut() {
                     match &attempt.joining {
                         None => attempt.early.push((interface, state, reason)),
@@ -228,6 +292,7 @@ impl<B: WifiBackend> Service<B> {
                     self.refresh();
                 }
             }
+            WifiEvent::RoutesChanged | WifiEvent::Appeared => self.refresh(),
             WifiEvent::SecretsRequested { request, responder } => {
                 self.secrets_requested(request, responder)
             }
@@ -251,6 +316,80 @@ impl<B: WifiBackend> Service<B> {
                 }
             }
         }
+    }
+
+    /// Asks the backend what is up, then carries on with `then`.
+    fn afresh(&self, then: Deferred) {
+        let backend = Arc::clone(&self.backend);
+        let internal = self.internal.clone();
+        tokio::spawn(async move {
+            let snapshot = backend.snapshot().await;
+            let _ = internal.send(Internal::Fresh { snapshot, then }).await;
+        });
+    }
+
+    /// Scans the radio named, or every radio no device link holds (a scan takes a radio
+    /// off its channel for a while: never a device link's unasked, and a device link's
+    /// only from its last results).
+    fn scan(
+        &self,
+        interface: Option<String>,
+        rescan: bool,
+        reply: Reply<Vec<netpilot_core::wifi::WifiNetwork>>,
+    ) {
+        let radios = self.radios.borrow().clone();
+        let (interfaces, rescan) = match interface {
+            Some(name) => {
+                let held = radios
+                    .iter()
+                    .any(|r| r.interface == name && matches!(r.role, Role::DeviceLink(_)));
+                (vec![name], rescan && !held)
+            }
+            None => (
+                radios
+                    .iter()
+                    .filter(|r| !matches!(r.role, Role::DeviceLink(_)))
+                    .map(|r| r.interface.clone())
+                    .collect(),
+                rescan,
+            ),
+        };
+        let backend = Arc::clone(&self.backend);
+        tokio::spawn(async move {
+            let _ = reply.send(backend.scan(&interfaces, rescan).await);
+        });
+    }
+
+    fn disconnect(&mut self, interface: Option<&str>, reply: Reply<Vec<String>>) {
+        let chosen = match radios::for_disconnect(&self.state.wifi_devices, interface) {
+            Ok(Some(chosen)) => chosen,
+            Ok(None) => {
+                let _ = reply.send(Ok(Vec::new()));
+                return;
+            }
+            Err(error) => {
+                let _ = reply.send(Err(error));
+                return;
+            }
+        };
+        if self.attempt.as_ref().is_some_and(|a| a.device == chosen) {
+            self.fail(Error::new(
+                ErrorCode::ConnectionAttemptFailed,
+                "disconnected while connecting",
+            ));
+        }
+        if self.joined.as_deref() == Some(chosen.as_str()) {
+            self.joined = None;
+        }
+        let backend = Arc::clone(&self.backend);
+        let internal = self.internal.clone();
+        tokio::spawn(async move {
+            let result = backend.disconnect(&chosen).await.map(|()| vec![chosen]);
+            let _ = reply.send(result);
+            let _ = internal
+                .send(Internal::Snapshot(backend.snapshot().await))
+                .await;
+        });
     }
 
     pub(super) fn on_timer(&mut self) {

@@ -1,30 +1,67 @@
-//! The `network` state from what the backend reports: the seed's seven fields.
+//! The `network` state from what the backend reports and what the device links hold: each
+//! radio's role, and the seed's seven fields for the one whose role is `internet`.
 
 use super::service::{Internal, Service};
+use crate::radios;
+use netpilot_core::Error;
 use netpilot_core::network::NetworkStatus;
 use netpilot_core::ports::{LinkSnapshot, WifiBackend};
 use netpilot_core::wifi::DeviceState;
 use std::sync::Arc;
 
 impl<B: WifiBackend> Service<B> {
-    pub(super) fn apply_snapshot(&mut self, snapshot: &LinkSnapshot) {
-        let wifi = snapshot
-            .wifi
-            .as_ref()
-            .filter(|d| d.state == DeviceState::Connected);
-        self.state.wifi_connected = wifi.is_some();
-        self.state.wifi_ssid = wifi.and_then(|d| d.ssid.clone()).unwrap_or_default();
-        self.state.wifi_ip = wifi
-            .and_then(|d| d.ipv4.as_deref())
+    /// The backend's answer; an error keeps what was known (NetworkManager went away
+    /// between two answers), and is what `ready` reports until a first answer came.
+    pub(super) fn apply_snapshot(&mut self, snapshot: Result<LinkSnapshot, Error>) {
+        match snapshot {
+            Ok(snapshot) => self.snapshot = Some(Ok(snapshot)),
+            Err(error) => {
+                tracing::debug!(%error, "no snapshot");
+                if !matches!(self.snapshot, Some(Ok(_))) {
+                    self.snapshot = Some(Err(error));
+                }
+            }
+        }
+        for waiting in std::mem::take(&mut self.waiting) {
+            let answer = match &self.snapshot {
+                Some(Err(error)) => Err(error.clone()),
+                _ => Ok(()),
+            };
+            let _ = waiting.send(answer);
+        }
+        self.roles_changed();
+    }
+
+    /// Works the roles and the state out again (a snapshot came, or the claims changed).
+    pub(super) fn roles_changed(&mut self) {
+        let empty = LinkSnapshot::default();
+        let snapshot = match &self.snapshot {
+            Some(Ok(snapshot)) => snapshot,
+            _ => &empty,
+        };
+        let claims = self.claims.borrow().clone();
+        let radios = radios::radios(snapshot, &claims, self.joined.as_deref());
+        let internet = radios::internet(&radios).filter(|r| r.state == DeviceState::Connected);
+        self.state.wifi_connected = internet.is_some();
+        self.state.wifi_ssid = internet.and_then(|r| r.ssid.clone()).unwrap_or_default();
+        self.state.wifi_ip = internet
+            .and_then(|r| r.ipv4.as_deref())
             .map(|ip| ip.split('/').next().unwrap_or(ip).to_string())
             .unwrap_or_default();
-        self.state.network_status = if snapshot.ethernet_connected {
-            NetworkStatus::Ethernet
-        } else if self.state.wifi_connected {
-            NetworkStatus::Wifi
-        } else {
-            NetworkStatus::Disconnected
+        // The kind of link that holds the default route.
+        self.state.network_status = match snapshot.default_routes.first() {
+            None => NetworkStatus::Disconnected,
+            Some(holder) if radios.iter().any(|r| &r.interface == holder) => NetworkStatus::Wifi,
+            Some(_) => NetworkStatus::Ethernet,
         };
+        self.radios.send_if_modified(|known| {
+            let changed = *known != radios;
+            if changed {
+                known.clone_from(&radios);
+            }
+            changed
+        });
+        self.state.wifi_devices = radios;
         self.changed();
     }
 

@@ -220,6 +220,16 @@ pub async fn register(
     Ok(events)
 }
 
+/// Tells NetworkManager the agent on `bus` answers no more (it asks others from now on).
+pub async fn unregister(bus: &zbus::Connection) -> Result<(), Error> {
+    AgentManagerProxy::new(bus)
+        .await
+        .map_err(nm_error)?
+        .unregister()
+        .await
+        .map_err(nm_error)
+}
+
 /// Serves the agent object on `bus` without registering it (tests call it directly).
 pub async fn serve(bus: &zbus::Connection) -> Result<mpsc::Receiver<AgentEvent>, Error> {
     let (events, receiver) = mpsc::channel(16);

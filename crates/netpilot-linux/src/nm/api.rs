@@ -117,19 +117,6 @@ impl NmClient {
         Ok(devices)
     }
 
-    /// Whether a wired (Ethernet) device is activated.
-    pub async fn ethernet_connected(&self) -> Result<bool, Error> {
-        for path in self.nm.get_devices().await.map_err(nm_error)? {
-            let device = self.device_uncached(&path).await?;
-            if device.device_type().await.map_err(nm_error)? == map::DEVICE_TYPE_ETHERNET
-                && device.state().await.map_err(nm_error)? == map::DEVICE_STATE_ACTIVATED
-            {
-                return Ok(true);
-            }
-        }
-        Ok(false)
-    }
-
     /// Asks each device to scan and waits (up to 20 s) until each has finished.
     pub async fn scan(&self, devices: &[NmWifiDevice]) -> Result<(), Error> {
         let mut waiting = Vec::new();
@@ -259,6 +246,27 @@ impl NmClient {
 
     /// The UUID of the profile active on `device`, if any.
     pub async fn active_uuid(&self, device: &NmWifiDevice) -> Result<Option<String>, Error> {
+        Ok(match self.active(device).await? {
+            Some(active) => active.uuid().await.ok(),
+            None => None,
+        })
+    }
+
+    /// The path of the profile active on `device`, if any.
+    pub async fn active_profile(
+        &self,
+        device: &NmWifiDevice,
+    ) -> Result<Option<OwnedObjectPath>, Error> {
+        Ok(match self.active(device).await? {
+            Some(active) => active.connection().await.ok(),
+            None => None,
+        })
+    }
+
+    async fn active(
+        &self,
+        device: &NmWifiDevice,
+    ) -> Result<Option<ActiveConnectionProxy<'static>>, Error> {
         let active = self
             .device_uncached(&device.path)
             .await?
@@ -275,7 +283,7 @@ impl NmClient {
             .build()
             .await
             .map_err(nm_error)?;
-        Ok(proxy.uuid().await.ok())
+        Ok(Some(proxy))
     }
 
     /// One profile's settings (secrets left out).
@@ -335,33 +343,6 @@ impl NmClient {
             return Ok(None);
         }
         Ok(Some(device.interface().await.map_err(nm_error)?))
-    }
-
-    /// State changes of a device, from now on. Subscribe before starting an activation.
-    pub async fn device_changes(
-        &self,
-        device: &NmWifiDevice,
-    ) -> Result<impl Stream<Item = DeviceChange> + Unpin + use<>, Error> {
-        let proxy = self.device(&device.path).await?;
-        let changes = proxy
-            .receive_device_state_changed()
-            .await
-            .map_err(nm_error)?;
-        Ok(changes.filter_map(|signal| {
-            let change = signal.args().ok().map(|args| {
-                tracing::debug!(
-                    new = args.new_state,
-                    old = args.old_state,
-                    reason = args.reason,
-                    "device state"
-                );
-                DeviceChange {
-                    state: map::device_state(args.new_state),
-                    reason: map::failure_reason(args.reason),
-                }
-            });
-            std::future::ready(change)
-        }))
     }
 
     /// Creates a profile for a network and activates it on `device`; returns the

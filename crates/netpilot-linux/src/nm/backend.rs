@@ -1,5 +1,6 @@
-//! The daemon's WiFi backend: NetworkManager through [`NmClient`], netpilot's secret agent,
-//! and the secret store, behind the engine's [`WifiBackend`] port.
+//! The WiFi backend: NetworkManager through [`NmClient`], netpilot's secret agent, and the
+//! secret store, behind the engine's [`WifiBackend`] port (for the daemon, and for a
+//! command that runs the engine itself when no daemon does).
 
 use super::agent::{self, AgentEvent};
 use super::api::NmClient;
@@ -7,13 +8,13 @@ use super::join;
 use crate::secrets::SecretStore;
 use futures_util::StreamExt;
 use netpilot_core::ports::{JoinRequest, Joining, LinkSnapshot, WifiBackend, WifiEvent};
-use netpilot_core::wifi::{DeviceState, Security, WifiNetwork, networks};
+use netpilot_core::wifi::{Security, WifiNetwork, networks};
 use netpilot_core::{Error, ErrorCode, Secret};
 use std::collections::HashMap;
 use tokio::sync::mpsc;
 use zbus::zvariant::OwnedObjectPath;
 
-pub struct NmBackend {
+pub(crate) struct NmBackend {
     pub(crate) client: NmClient,
     pub(crate) store: std::sync::Arc<SecretStore>,
     /// The tasks that forward NetworkManager's signals; stopped with the backend.
@@ -41,6 +42,7 @@ impl NmBackend {
         let mut changes = client.all_device_changes().await?;
         let names = client.clone();
         let device_events = events.clone();
+        let events_for_routes = events.clone();
         let devices = tokio::spawn(async move {
             // Device path → its interface if WiFi (looked up once per device).
             let mut interfaces: HashMap<OwnedObjectPath, Option<String>> = HashMap::new();
@@ -109,10 +111,29 @@ impl NmBackend {
                 }
             }
         });
+        // The internet may move without any WiFi device changing (a cable plugged in).
+        let routes = match crate::routes::DefaultRouteWatch::open() {
+            Ok(mut watch) => {
+                let events = events_for_routes;
+                Some(tokio::spawn(async move {
+                    while watch.changed().await.is_some() {
+                        if events.send(WifiEvent::RoutesChanged).await.is_err() {
+                            return;
+                        }
+                    }
+                }))
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot follow the default routes; roles follow NetworkManager only");
+                None
+            }
+        };
+        let mut watchers = vec![devices.abort_handle(), agent.abort_handle()];
+        watchers.extend(routes.map(|task| task.abort_handle()));
         Ok(NmBackend {
             client,
             store,
-            watchers: vec![devices.abort_handle(), agent.abort_handle()],
+            watchers,
         })
     }
 }
@@ -147,7 +168,7 @@ impl NetworkManagerBackend {
     }
 
     /// The connected backend, connecting first if need be.
-    pub async fn get(&self) -> Result<std::sync::Arc<NmBackend>, Error> {
+    pub(crate) async fn get(&self) -> Result<std::sync::Arc<NmBackend>, Error> {
         let mut connected = self.inner.connected.lock().await;
         if let Some(backend) = connected.as_ref() {
             return Ok(std::sync::Arc::clone(backend));
@@ -208,7 +229,11 @@ impl NetworkManagerBackend {
     async fn appeared(&self) {
         for attempt in 1..=10 {
             match self.get().await {
-                Ok(_) => return,
+                Ok(_) => {
+                    // What was known of the devices is stale: look again.
+                    let _ = self.inner.events.send(WifiEvent::Appeared).await;
+                    return;
+                }
                 Err(error) if attempt == 10 => {
                     tracing::warn!(%error, "NetworkManager appeared but could not be used")
                 }
@@ -220,6 +245,17 @@ impl NetworkManagerBackend {
     async fn disconnected(&self) {
         self.inner.connected.lock().await.take();
     }
+
+    /// The daemon is stopping: unregisters the secret agent and lets go of NetworkManager.
+    pub async fn close(&self) {
+        let Some(backend) = self.inner.connected.lock().await.take() else {
+            return;
+        };
+        match agent::unregister(backend.client.bus()).await {
+            Ok(()) => tracing::info!("unregistered the secret agent"),
+            Err(error) => tracing::warn!(%error, "the secret agent could not be unregistered"),
+        }
+    }
 }
 
 impl WifiBackend for NetworkManagerBackend {
@@ -227,8 +263,8 @@ impl WifiBackend for NetworkManagerBackend {
         self.get().await?.snapshot().await
     }
 
-    async fn scan(&self) -> Result<Vec<WifiNetwork>, Error> {
-        self.get().await?.scan().await
+    async fn scan(&self, interfaces: &[String], rescan: bool) -> Result<Vec<WifiNetwork>, Error> {
+        self.get().await?.scan(interfaces, rescan).await
     }
 
     async fn join(&self, request: &JoinRequest) -> Result<Joining, Error> {
@@ -241,7 +277,7 @@ impl WifiBackend for NetworkManagerBackend {
         }
     }
 
-    async fn disconnect(&self, interface: Option<&str>) -> Result<Vec<String>, Error> {
+    async fn disconnect(&self, interface: &str) -> Result<(), Error> {
         self.get().await?.disconnect(interface).await
     }
 
@@ -273,20 +309,28 @@ impl WifiBackend for NetworkManagerBackend {
 impl WifiBackend for NmBackend {
     async fn snapshot(&self) -> Result<LinkSnapshot, Error> {
         let devices = self.client.wifi_devices().await?;
-        let wifi = devices
-            .iter()
-            .find(|d| d.device.state == DeviceState::Connected)
-            .or(devices.first())
-            .map(|d| d.device.clone());
+        let mut device_links = Vec::new();
+        for device in &devices {
+            if let Some(link) = super::device::active_link(&self.client, device).await? {
+                device_links.push((device.device.interface.clone(), link));
+            }
+        }
+        let default_routes = crate::routes::default_routes()?
+            .into_iter()
+            .map(|route| route.interface)
+            .collect();
         Ok(LinkSnapshot {
-            wifi,
-            ethernet_connected: self.client.ethernet_connected().await?,
+            wifi: devices.into_iter().map(|d| d.device).collect(),
+            device_links,
+            default_routes,
         })
     }
 
-    async fn scan(&self) -> Result<Vec<WifiNetwork>, Error> {
-        let devices = join::devices(&self.client, None).await?;
-        self.client.scan(&devices).await?;
+    async fn scan(&self, interfaces: &[String], rescan: bool) -> Result<Vec<WifiNetwork>, Error> {
+        let devices = join::devices(&self.client, interfaces).await?;
+        if rescan {
+            self.client.scan(&devices).await?;
+        }
         let mut access_points = Vec::new();
         for device in &devices {
             access_points.extend(
@@ -316,7 +360,7 @@ impl WifiBackend for NmBackend {
         let target = join::resolve(
             &self.client,
             &request.ssid,
-            request.interface.as_deref(),
+            &request.device,
             request.hidden,
             hidden_security,
         )
@@ -334,7 +378,7 @@ impl WifiBackend for NmBackend {
         let started = join::activate(
             &self.client,
             &target,
-            request.interface.as_deref(),
+            request.bind.then_some(request.device.as_str()),
             request.hidden,
             request.save,
         )
@@ -363,18 +407,11 @@ impl WifiBackend for NmBackend {
         }
     }
 
-    async fn disconnect(&self, interface: Option<&str>) -> Result<Vec<String>, Error> {
-        let mut disconnected = Vec::new();
-        for device in join::devices(&self.client, interface).await? {
-            if matches!(
-                device.device.state,
-                DeviceState::Connected | DeviceState::Connecting(_)
-            ) {
-                self.client.disconnect(&device).await?;
-                disconnected.push(device.device.interface);
-            }
-        }
-        Ok(disconnected)
+    async fn disconnect(&self, interface: &str) -> Result<(), Error> {
+        let device = join::devices(&self.client, &[interface.to_string()])
+            .await?
+            .remove(0);
+        self.client.disconnect(&device).await
     }
 
     async fn forget(&self, ssid: &str) -> Result<u32, Error> {
@@ -394,7 +431,8 @@ impl WifiBackend for NmBackend {
             return Err(Error::new(
                 ErrorCode::NotFound,
                 format!("no saved network named {ssid:?}"),
-            ));
+            )
+            .with_hint("saved networks are marked \"known\" in: netpilot wifi list"));
         }
         Ok(profiles)
     }

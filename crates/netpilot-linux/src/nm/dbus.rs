@@ -129,6 +129,10 @@ pub trait Settings {
 pub trait ActiveConnection {
     #[zbus(property)]
     fn uuid(&self) -> zbus::Result<String>;
+
+    /// The profile (settings connection) it activates.
+    #[zbus(property)]
+    fn connection(&self) -> zbus::Result<zbus::zvariant::OwnedObjectPath>;
 }
 
 #[proxy(

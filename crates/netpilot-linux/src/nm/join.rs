@@ -1,8 +1,8 @@
-//! Joining a network, up to the start of activation: which device, which profile, which
-//! access point and security. Shared by `netpilot wifi connect` and the daemon's backend.
+//! Joining a network, up to the start of activation: the device chosen (by the engine,
+//! by role), which profile, which access point and security.
 
 use super::api::{NewProfile, NmAccessPoint, NmClient, NmWifiDevice, SavedWifi};
-use netpilot_core::wifi::{DeviceState, Security};
+use netpilot_core::wifi::Security;
 use netpilot_core::{Error, ErrorCode};
 use zbus::zvariant::OwnedObjectPath;
 
@@ -27,67 +27,38 @@ pub struct Started {
     pub created: bool,
 }
 
-/// The WiFi devices to act on: the one named, or all of them.
-pub async fn devices(
-    client: &NmClient,
-    interface: Option<&str>,
-) -> Result<Vec<NmWifiDevice>, Error> {
+/// The WiFi devices named, in that order; every one must be there.
+pub async fn devices(client: &NmClient, names: &[String]) -> Result<Vec<NmWifiDevice>, Error> {
     let all = client.wifi_devices().await?;
-    if all.is_empty() {
-        return Err(
-            Error::new(ErrorCode::NoWifiDevice, "no WiFi device found").with_hint(
-                "plug in a WiFi adapter, or check `rfkill list` and that NetworkManager manages it",
-            ),
-        );
-    }
-    match interface {
-        None => Ok(all),
-        Some(name) => {
-            let names: Vec<String> = all.iter().map(|d| d.device.interface.clone()).collect();
-            let chosen: Vec<_> = all
-                .into_iter()
-                .filter(|d| d.device.interface == name)
-                .collect();
-            if chosen.is_empty() {
-                return Err(Error::new(
-                    ErrorCode::NotFound,
-                    format!("{name:?} is not a WiFi device"),
-                )
-                .with_hint(format!("WiFi devices here: {}", names.join(", "))));
-            }
-            Ok(chosen)
-        }
-    }
-}
-
-/// The first device NetworkManager manages and can use (not rfkilled, firmware loaded…).
-pub fn usable(devices: Vec<NmWifiDevice>) -> Result<NmWifiDevice, Error> {
-    let unusable = |d: &NmWifiDevice| {
-        matches!(
-            d.device.state,
-            DeviceState::Unavailable | DeviceState::Unmanaged
-        )
-    };
-    let states: Vec<String> = devices
+    names
         .iter()
-        .map(|d| format!("{} is {}", d.device.interface, d.device.state.label()))
-        .collect();
-    devices.into_iter().find(|d| !unusable(d)).ok_or_else(|| {
-        Error::new(ErrorCode::NoWifiDevice, format!("no usable WiFi device: {}", states.join(", ")))
-            .with_hint("let NetworkManager manage it (nmcli device set IF managed yes) and check `rfkill list`")
-    })
+        .map(|name| {
+            all.iter()
+                .find(|d| &d.device.interface == name)
+                .cloned()
+                .ok_or_else(|| {
+                    let here: Vec<&str> = all.iter().map(|d| d.device.interface.as_str()).collect();
+                    Error::new(
+                        ErrorCode::NotFound,
+                        format!("{name:?} is not a WiFi device"),
+                    )
+                    .with_hint(format!("WiFi devices here: {}", here.join(", ")))
+                })
+        })
+        .collect()
 }
 
-/// Finds the device, any saved profile, and the network in a fresh scan of that device
-/// (unless `hidden`: a hidden network is not in scans; `hidden_security` is assumed).
+/// Finds the device, any saved profile usable on it, and the network in a fresh scan of
+/// that device (unless `hidden`: a hidden network is not in scans; `hidden_security` is
+/// assumed).
 pub async fn resolve(
     client: &NmClient,
     ssid: &str,
-    interface: Option<&str>,
+    device: &str,
     hidden: bool,
     hidden_security: Security,
 ) -> Result<Target, Error> {
-    let device = usable(devices(client, interface).await?)?;
+    let device = devices(client, &[device.to_string()]).await?.remove(0);
     let saved = client.saved_wifi().await?.into_iter().find(|s| {
         s.ssid == ssid
             && s.interface

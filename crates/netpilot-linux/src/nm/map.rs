@@ -3,9 +3,7 @@
 
 use netpilot_core::wifi::{ConnectStage, DeviceState, FailureReason, Security};
 
-pub const DEVICE_TYPE_ETHERNET: u32 = 1;
 pub const DEVICE_TYPE_WIFI: u32 = 2;
-pub const DEVICE_STATE_ACTIVATED: u32 = 100;
 
 pub fn device_state(state: u32) -> DeviceState {
     match state {

@@ -1,6 +1,12 @@
 //! NetworkManager over D-Bus, in three layers as nmstate does: `dbus` (zbus proxies),
 //! `api` (typed calls, errors), `map` (NetworkManager's numbers → domain values), plus the
-//! secret agent. `Nm…` types and raw D-Bus values never leave this module.
+//! secret agent (`agent`), joining a network (`join`), device-link profiles (`device`,
+//! `device_backend`, `device_watch`, `supervisor`).
+//!
+//! What leaves this module: [`NetworkManagerBackend`], which implements the engine's
+//! `WifiBackend` and `DeviceBackend` ports, and the secret agent's object and events (for
+//! the agent's own tests against a real peer and a real NetworkManager). `Nm…` types,
+//! object paths and setting names never do.
 //!
 //! Why not the `nmrs` crate: it opens its own system-bus connection (no custom bus for
 //! tests), always waits for activation and reduces failure reasons to a lossy enum, its
@@ -8,17 +14,17 @@
 //! `psk-flags` 0, and its agent drops ONLY_SYSTEM and the secrets of SaveSecrets. What
 //! netpilot needs of NetworkManager is a small, exact subset, written here directly.
 
-pub mod agent;
-pub mod api;
-pub mod backend;
+mod agent;
+mod api;
+mod backend;
 mod dbus;
-pub mod device;
+mod device;
 mod device_backend;
 mod device_watch;
-pub mod join;
+mod join;
 mod map;
 mod supplicant;
 
-pub use agent::{AgentEvent, PendingSecrets};
-pub use api::{DeviceChange, NewProfile, NmAccessPoint, NmClient, NmWifiDevice, SavedWifi};
-pub use backend::{NetworkManagerBackend, NmBackend};
+pub use agent::{AGENT_PATH, AgentEvent, PendingSecrets};
+pub use agent::{register as register_agent, serve as serve_agent};
+pub use backend::NetworkManagerBackend;

@@ -2,8 +2,7 @@
 //! NetworkManager calls it.
 
 use netpilot_core::Secret;
-use netpilot_linux::nm::AgentEvent;
-use netpilot_linux::nm::agent::{AGENT_PATH, serve};
+use netpilot_linux::nm::{AGENT_PATH, AgentEvent, serve_agent as serve};
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::mpsc::Receiver;

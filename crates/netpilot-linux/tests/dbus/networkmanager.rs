@@ -4,8 +4,7 @@
 //! 802.1X password is agent-owned makes NetworkManager ask our agent for it.
 
 use netpilot_core::Secret;
-use netpilot_linux::nm::AgentEvent;
-use netpilot_linux::nm::agent;
+use netpilot_linux::nm::{AgentEvent, register_agent};
 use netpilot_testkit::netns::{enter_fresh, ip};
 use netpilot_testkit::networkmanager::NetworkManager;
 use std::collections::HashMap;
@@ -200,7 +199,7 @@ async fn a_wrong_secret_is_asked_for_again_and_the_right_one_activates() {
         return;
     };
     let bus = bus(&lab).await;
-    let mut events = agent::register(&bus, "dev.netpilot.test").await.unwrap();
+    let mut events = register_agent(&bus, "dev.netpilot.test").await.unwrap();
     let device = device(&bus).await;
     let profile = add_profile(&bus).await;
     activate(&bus, &profile, &device).await;
@@ -248,7 +247,7 @@ async fn cancel_get_secrets_ends_a_pending_request() {
         return;
     };
     let bus = bus(&lab).await;
-    let mut events = agent::register(&bus, "dev.netpilot.test").await.unwrap();
+    let mut events = register_agent(&bus, "dev.netpilot.test").await.unwrap();
     let device = device(&bus).await;
     let profile = add_profile(&bus).await;
     activate(&bus, &profile, &device).await;

@@ -1,11 +1,11 @@
 //! `netpilot daemon`
 
+use super::timeouts::TimeoutArgs;
 use super::{Ctx, parse_seconds};
 use crate::daemon::Settings;
 use clap::Args;
 use netpilot_api::client::default_socket;
 use netpilot_core::{Error, ErrorCode};
-use netpilot_engine::connect::Timeouts;
 use netpilot_engine::device::Supervision;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -39,15 +39,8 @@ pub struct DaemonArgs {
     /// A browser origin allowed on the WebSocket besides loopback pages (repeatable).
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     origins: Vec<String>,
-    /// Connect timeout in seconds (time spent answering a prompt does not count).
-    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_seconds)]
-    connect_timeout: Duration,
-    /// DHCP timeout in seconds, from association.
-    #[arg(long, value_name = "SECONDS", default_value = "15", value_parser = parse_seconds)]
-    dhcp_timeout: Duration,
-    /// How long a password prompt waits for an answer, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value = "120", value_parser = parse_seconds)]
-    prompt_timeout: Duration,
+    #[command(flatten)]
+    timeouts: TimeoutArgs,
     /// How often each device link's device is probed, in seconds; no answer for
     /// two probes' time is a lost link.
     #[arg(long, value_name = "SECONDS", default_value = "0.5", value_parser = parse_seconds)]
@@ -81,11 +74,7 @@ impl DaemonArgs {
             websocket: self.websocket,
             token_file,
             origins: self.origins,
-            timeouts: Timeouts {
-                connect: self.connect_timeout,
-                dhcp: self.dhcp_timeout,
-                prompt: self.prompt_timeout,
-            },
+            timeouts: self.timeouts.timeouts(),
             supervision: Supervision {
                 interval: self.probe_interval,
                 loss_after: self.probe_interval * 2,

@@ -2,12 +2,13 @@
 //! the secret agent and supervises the links).
 
 use super::Ctx;
-use super::client::Daemon;
 use super::progress::Progress;
 use crate::output::print_json;
 use crate::output::table::{Align, Table};
 use clap::{Args, Subcommand};
+use netpilot_api::client::Client;
 use netpilot_core::device::{Check, DeviceSpec, DeviceStatus, InternetLink, PRESETS, Teardown};
+use netpilot_core::wifi::WifiRadio;
 use netpilot_core::{Error, ErrorCode, Secret};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -129,7 +130,7 @@ impl DeviceArgs {
             .enable_all()
             .build()?;
         runtime.block_on(async {
-            let mut daemon = connect(self.socket).await?;
+            let mut daemon = Client::find(self.socket).await?;
             match self.command {
                 DeviceCommand::Configure(args) => configure(ctx, &mut daemon, args, password).await,
                 DeviceCommand::List => list(ctx, &mut daemon).await,
@@ -142,28 +143,6 @@ impl DeviceArgs {
             }
         })
     }
-}
-
-/// The daemon, on the socket named, else the user's or the system's.
-async fn connect(socket: Option<PathBuf>) -> Result<Daemon, Error> {
-    let candidates = netpilot_api::client::sockets(socket);
-    for socket in &candidates {
-        if let Some(daemon) = Daemon::find(socket).await {
-            return Ok(daemon);
-        }
-    }
-    let tried: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
-    Err(Error::new(
-        ErrorCode::DaemonUnavailable,
-        format!(
-            "the netpilot daemon is not running (nothing answers on {})",
-            tried.join(" or ")
-        ),
-    )
-    .with_hint(
-        "start it: sudo netpilot daemon (or install contrib/systemd/netpilot.service and \
-         sudo systemctl start netpilot)",
-    ))
 }
 
 fn password(args: &ConfigureArgs) -> Result<Option<Secret>, Error> {
@@ -194,24 +173,56 @@ fn password(args: &ConfigureArgs) -> Result<Option<Secret>, Error> {
     }
 }
 
-async fn call(daemon: &mut Daemon, method: &str, params: Value) -> Result<Value, Error> {
-    let response = daemon.call(method, params).await?;
-    Ok(response.get("result").cloned().unwrap_or(Value::Null))
-}
-
-fn parse<T: for<'de> Deserialize<'de>>(value: &Value, what: &str) -> Result<T, Error> {
-    T::deserialize(value).map_err(|e| {
+/// The daemon's answers, typed: the result and, for `--json`, the result as sent.
+async fn call<T: for<'de> Deserialize<'de>>(
+    daemon: &mut Client,
+    method: &str,
+    params: Value,
+) -> Result<(T, Value), Error> {
+    let result: Value = daemon.call(method, params).await?;
+    let typed = T::deserialize(&result).map_err(|e| {
         Error::new(
             ErrorCode::Protocol,
-            format!("the daemon's {what} is not what this netpilot expects: {e}"),
+            format!("the daemon's answer to {method} is not what this netpilot expects: {e}"),
         )
         .with_hint("is the daemon the same version as this command?")
-    })
+    })?;
+    Ok((typed, result))
+}
+
+#[derive(Deserialize)]
+struct Configured {
+    device: DeviceSpec,
+    warnings: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Devices {
+    devices: Vec<DeviceStatus>,
+}
+
+#[derive(Deserialize)]
+struct Up {
+    device: DeviceStatus,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Status {
+    internet: Option<InternetLink>,
+    devices: Vec<DeviceStatus>,
+    #[serde(default)]
+    wifi_devices: Vec<WifiRadio>,
+}
+
+#[derive(Deserialize)]
+struct Checks {
+    checks: Vec<Check>,
 }
 
 async fn configure(
     ctx: &Ctx,
-    daemon: &mut Daemon,
+    daemon: &mut Client,
     args: ConfigureArgs,
     password: Option<Secret>,
 ) -> anyhow::Result<()> {
@@ -233,12 +244,15 @@ async fn configure(
     if let Some(password) = &password {
         params.insert("password".into(), json!(password.expose()));
     }
-    let result = call(daemon, "device.configure", Value::Object(params)).await?;
+    let (configured, result): (Configured, _) =
+        call(daemon, "device.configure", Value::Object(params)).await?;
     if ctx.json {
         return print_json(&result);
     }
-    let spec: DeviceSpec = parse(&result["device"], "device")?;
-    let warnings: Vec<String> = parse(&result["warnings"], "warnings")?;
+    let Configured {
+        device: spec,
+        warnings,
+    } = configured;
     for warning in &warnings {
         ctx.note(&format!("warning: {warning}"));
     }
@@ -263,12 +277,11 @@ async fn configure(
     Ok(())
 }
 
-async fn list(ctx: &Ctx, daemon: &mut Daemon) -> anyhow::Result<()> {
-    let result = call(daemon, "device.list", json!({})).await?;
+async fn list(ctx: &Ctx, daemon: &mut Client) -> anyhow::Result<()> {
+    let (Devices { devices }, result) = call(daemon, "device.list", json!({})).await?;
     if ctx.json {
         return print_json(&result);
     }
-    let devices: Vec<DeviceStatus> = parse(&result["devices"], "device list")?;
     if devices.is_empty() {
         ctx.note("no device links yet: netpilot device configure NAME --ssid SSID --preset PRESET");
         return Ok(());
@@ -297,12 +310,12 @@ async fn list(ctx: &Ctx, daemon: &mut Daemon) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn up(ctx: &Ctx, daemon: &mut Daemon, name: &str) -> anyhow::Result<()> {
+async fn up(ctx: &Ctx, daemon: &mut Client, name: &str) -> anyhow::Result<()> {
     let mut progress = Progress::new(ctx.json, ctx.quiet);
     progress.set(format!(
         "bringing {name} up (joining its network, then waiting for it to answer)…"
     ));
-    let call = call(daemon, "device.up", json!({ "name": name }));
+    let call = call::<Up>(daemon, "device.up", json!({ "name": name }));
     tokio::pin!(call);
     let mut ticks = tokio::time::interval(Duration::from_millis(120));
     let result = loop {
@@ -312,11 +325,10 @@ async fn up(ctx: &Ctx, daemon: &mut Daemon, name: &str) -> anyhow::Result<()> {
         }
     };
     progress.clear();
-    let result = result?;
+    let (Up { device }, result) = result?;
     if ctx.json {
         return print_json(&result);
     }
-    let device: DeviceStatus = parse(&result["device"], "device")?;
     let mut out = crate::output::stdout();
     writeln!(
         out,
@@ -334,9 +346,9 @@ async fn up(ctx: &Ctx, daemon: &mut Daemon, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn teardown(ctx: &Ctx, daemon: &mut Daemon, verb: &str, name: &str) -> anyhow::Result<()> {
-    let result = call(daemon, &format!("device.{verb}"), json!({ "name": name })).await?;
-    let teardown: Teardown = parse(&result, "answer")?;
+async fn teardown(ctx: &Ctx, daemon: &mut Client, verb: &str, name: &str) -> anyhow::Result<()> {
+    let (teardown, result): (Teardown, _) =
+        call(daemon, &format!("device.{verb}"), json!({ "name": name })).await?;
     if ctx.json {
         print_json(&result)?;
     } else {
@@ -366,17 +378,22 @@ async fn teardown(ctx: &Ctx, daemon: &mut Daemon, verb: &str, name: &str) -> any
     }
 }
 
-async fn status(ctx: &Ctx, daemon: &mut Daemon, name: Option<String>) -> anyhow::Result<()> {
+async fn status(ctx: &Ctx, daemon: &mut Client, name: Option<String>) -> anyhow::Result<()> {
     let params = match &name {
         Some(name) => json!({ "name": name }),
         None => json!({}),
     };
-    let result = call(daemon, "device.status", params).await?;
+    let (
+        Status {
+            internet,
+            devices,
+            wifi_devices,
+        },
+        result,
+    ) = call(daemon, "device.status", params).await?;
     if ctx.json {
         return print_json(&result);
     }
-    let internet: Option<InternetLink> = parse(&result["internet"], "internet link")?;
-    let devices: Vec<DeviceStatus> = parse(&result["devices"], "device list")?;
     let mut out = crate::output::stdout();
     match internet {
         Some(link) => writeln!(
@@ -389,6 +406,13 @@ async fn status(ctx: &Ctx, daemon: &mut Daemon, name: Option<String>) -> anyhow:
             link.metric
         )?,
         None => writeln!(out, "internet  none (no default route)")?,
+    }
+    if !wifi_devices.is_empty() {
+        let radios: Vec<String> = wifi_devices
+            .iter()
+            .map(|r| format!("{} {}", r.interface, r.role.label()))
+            .collect();
+        writeln!(out, "radios    {}", radios.join(", "))?;
     }
     for device in devices {
         writeln!(out)?;
@@ -430,13 +454,12 @@ fn duration(seconds: u64) -> String {
     }
 }
 
-async fn test(ctx: &Ctx, daemon: &mut Daemon, args: TestArgs) -> anyhow::Result<()> {
+async fn test(ctx: &Ctx, daemon: &mut Client, args: TestArgs) -> anyhow::Result<()> {
     let mut params = json!({ "name": args.name });
     if let Some(internet) = &args.internet {
         params["internet"] = json!(internet);
     }
-    let result = call(daemon, "device.test", params).await?;
-    let checks: Vec<Check> = parse(&result["checks"], "checks")?;
+    let (Checks { checks }, result) = call(daemon, "device.test", params).await?;
     if ctx.json {
         print_json(&result)?;
     } else {

@@ -13,7 +13,7 @@ Exit codes:
   2  bad usage: an unknown flag or value, a network namespace that does not exist
   3  NetworkManager (or the system D-Bus) is not running
   4  permission denied: run as root or grant the capability named in the message
-  5  no WiFi device (or, for a device link, no free radio)
+  5  no WiFi device (for a device link, no free radio; the radio named carries a device link)
   6  the netpilot daemon is not running (device commands need it)";
 
 fn exit_code(code: ErrorCode) -> u8 {
@@ -21,7 +21,7 @@ fn exit_code(code: ErrorCode) -> u8 {
         ErrorCode::InvalidArgument | ErrorCode::NetnsNotFound => 2,
         ErrorCode::NmUnavailable => 3,
         ErrorCode::PermissionDenied => 4,
-        ErrorCode::NoWifiDevice | ErrorCode::NoFreeRadio => 5,
+        ErrorCode::NoWifiDevice | ErrorCode::NoFreeRadio | ErrorCode::RadioInUse => 5,
         ErrorCode::DaemonUnavailable => 6,
         _ => 1,
     }

@@ -1,6 +1,5 @@
 //! The command line: one module per subcommand.
 
-mod client;
 mod connections;
 mod daemon;
 mod device;
@@ -10,6 +9,7 @@ mod monitor;
 mod ports;
 mod progress;
 mod prompt;
+mod timeouts;
 mod traffic;
 mod wifi;
 

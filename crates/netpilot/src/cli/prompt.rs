@@ -5,7 +5,57 @@ use netpilot_core::{Error, ErrorCode, Secret};
 use rustix::termios::{self, LocalModes, OptionalActions, SpecialCodeIndex};
 use std::fs::File;
 use std::io::{self, BufRead, Read, Write};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::task::JoinHandle;
+
+/// A WiFi password being typed on the terminal, on a blocking thread, while the caller
+/// goes on following the attempt.
+pub struct PasswordEntry {
+    abandon: Arc<AtomicBool>,
+    reading: JoinHandle<io::Result<Option<Secret>>>,
+}
+
+impl PasswordEntry {
+    /// Asks for the password of `ssid` (after `reason`, if any) until a valid one is typed
+    /// or the user cancels.
+    pub fn start(ssid: &str, reason: Option<&str>) -> PasswordEntry {
+        let abandon = Arc::new(AtomicBool::new(false));
+        let text = match reason {
+            Some(reason) => format!("{reason}.\nPassword for {ssid:?}: "),
+            None => format!("Password for {ssid:?}: "),
+        };
+        let flag = Arc::clone(&abandon);
+        let reading = tokio::task::spawn_blocking(move || {
+            loop {
+                match read_password(&text, &flag)? {
+                    Some(password) if validate_psk(&password).is_err() => {
+                        let _ = writeln!(
+                            io::stderr(),
+                            "A WiFi password is 8 to 63 characters (or 64 hex digits)."
+                        );
+                    }
+                    other => return Ok(other),
+                }
+            }
+        });
+        PasswordEntry { abandon, reading }
+    }
+
+    /// What was typed; `None` when the user cancelled (or the terminal failed). Cancel-safe.
+    pub async fn typed(&mut self) -> Option<Secret> {
+        match (&mut self.reading).await {
+            Ok(Ok(password)) => password,
+            _ => None,
+        }
+    }
+
+    /// Stops asking and gives the terminal back.
+    pub async fn abandon(self) {
+        self.abandon.store(true, Ordering::Relaxed);
+        let _ = self.reading.await;
+    }
+}
 
 /// Reads a password from the controlling terminal (`/dev/tty`, so it works with stdin
 /// redirected). `Ok(None)` when the user cancels with Ctrl-C, Ctrl-D or Escape, or when

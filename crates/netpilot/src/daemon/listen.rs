@@ -1,13 +1,108 @@
 //! The daemon's doors: the Unix socket (0600, or 0660 for a group; never briefly
-//! world-usable; a live daemon's socket is never taken over) and the WebSocket's token file.
+//! world-usable; a live daemon's socket is never taken over), the loopback WebSocket and
+//! its token file; and closing them when the daemon stops.
 
+use super::Settings;
+use netpilot_api::dispatch::{Dispatcher, Monitor};
+use netpilot_api::server::{PeerPolicy, WebSocketPolicy, serve_unix, serve_websocket};
 use netpilot_core::{Error, ErrorCode};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Clients connecting at once, per transport.
+const MAX_CLIENTS: usize = 4096;
+
+/// The transports being served.
+pub struct Doors {
+    /// Set to stop accepting clients.
+    stop: watch::Sender<bool>,
+    /// The servers: each returns once it accepts no more and its sessions have ended.
+    servers: Vec<JoinHandle<()>>,
+    socket: PathBuf,
+    /// "listening on …", for the log and the terminal.
+    pub listening: String,
+}
+
+impl Doors {
+    /// Binds the socket (and the WebSocket, if asked) and serves `dispatcher` on them.
+    pub async fn open<M: Monitor>(
+        settings: &Settings,
+        dispatcher: &Arc<Dispatcher<M>>,
+    ) -> Result<Doors, Error> {
+        let (stop, stopped) = watch::channel(false);
+        let until_stopped = |mut stopped: watch::Receiver<bool>| async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        };
+        let listener = bind_socket(&settings.socket, settings.group)?;
+        let policy = PeerPolicy {
+            uid: rustix::process::geteuid().as_raw(),
+            group: settings.group,
+        };
+        let mut servers = vec![tokio::spawn(serve_unix(
+            listener,
+            Arc::clone(dispatcher),
+            policy,
+            MAX_CLIENTS,
+            until_stopped(stopped.clone()),
+        ))];
+        let mut listening = format!("listening on {}", settings.socket.display());
+        if let Some(address) = settings.websocket {
+            if !address.ip().is_loopback() {
+                return Err(Error::new(
+                    ErrorCode::InvalidArgument,
+                    format!("the WebSocket listens on loopback only, not {address}"),
+                )
+                .with_hint("use 127.0.0.1:PORT or [::1]:PORT"));
+            }
+            let token = token(&settings.token_file)?;
+            let listener = tokio::net::TcpListener::bind(address).await.map_err(|e| {
+                Error::new(ErrorCode::Io, format!("cannot listen on {address}: {e}"))
+            })?;
+            let bound = listener.local_addr().unwrap_or(address);
+            listening.push_str(&format!(
+                ", ws://{bound}/ (token in {})",
+                settings.token_file.display()
+            ));
+            let policy = WebSocketPolicy {
+                token,
+                origins: settings.origins.clone(),
+            };
+            servers.push(tokio::spawn(serve_websocket(
+                listener,
+                Arc::clone(dispatcher),
+                policy,
+                MAX_CLIENTS,
+                until_stopped(stopped),
+            )));
+        }
+        Ok(Doors {
+            stop,
+            servers,
+            socket: settings.socket.clone(),
+            listening,
+        })
+    }
+
+    /// No new clients from now on.
+    pub fn stop_accepting(&self) {
+        self.stop.send_replace(true);
+    }
+
+    /// Waits for the servers (their sessions ended), then removes the socket.
+    pub async fn closed(self) {
+        for server in self.servers {
+            let _ = server.await;
+        }
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
 
 /// Binds the socket 0600 (0660 with a group), replacing a stale one, refusing to take
 /// over a live one.
-pub fn bind_socket(path: &PathBuf, group: Option<u32>) -> Result<tokio::net::UnixListener, Error> {
+fn bind_socket(path: &PathBuf, group: Option<u32>) -> Result<tokio::net::UnixListener, Error> {
     let io = |what: &str, e: std::io::Error| {
         Error::new(ErrorCode::Io, format!("{what} {}: {e}", path.display()))
     };
@@ -45,7 +140,7 @@ pub fn bind_socket(path: &PathBuf, group: Option<u32>) -> Result<tokio::net::Uni
 }
 
 /// The WebSocket token: read from the file, or made and written 0600.
-pub fn token(path: &PathBuf) -> Result<String, Error> {
+fn token(path: &PathBuf) -> Result<String, Error> {
     if let Ok(existing) = std::fs::read_to_string(path)
         && existing.trim().len() >= 32
     {

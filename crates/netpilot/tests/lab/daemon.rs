@@ -7,16 +7,12 @@
 use super::aps::{HOME, NO_DHCP, OPEN, PASSWORDS};
 use super::{OnTerminal, in_lab, profiles};
 use crate::e2e::NETPILOT;
+use netpilot_api::client;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
-use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use tungstenite::client::IntoClientRequest;
-use tungstenite::{Message, WebSocket};
 
 const PORT: u16 = 7878;
 pub(super) const SOCKET: &str = "/run/np-lab/netpilot.sock";
@@ -71,38 +67,19 @@ impl Daemon {
 
     /// A WebSocket client, as a web page on a loopback origin would connect.
     fn client(&self) -> Client {
-        let url = format!("ws://127.0.0.1:{PORT}/?token={}", self.token);
-        let mut request = url.into_client_request().expect("a request");
-        request.headers_mut().insert(
-            "Origin",
-            "http://localhost:5173".parse().expect("a header value"),
-        );
-        let stream = TcpStream::connect(("127.0.0.1", PORT)).expect("the WebSocket listens");
-        let (socket, _) = tungstenite::client(request, stream).expect("the handshake succeeds");
-        socket
-            .get_ref()
-            .set_read_timeout(Some(Duration::from_millis(100)))
-            .expect("a read timeout");
-        Client {
-            transport: Transport::WebSocket(Box::new(socket)),
-            events: VecDeque::new(),
-            next_id: 0,
-            received: String::new(),
-        }
+        let address = std::net::SocketAddr::from(([127, 0, 0, 1], PORT));
+        Client::over(|| {
+            client::Client::websocket(address, &self.token, Some("http://localhost:5173"))
+        })
     }
 
     /// A client on the Unix socket, as the CLI or a local program would connect.
     pub(super) fn local_client(&self) -> Client {
-        let stream = UnixStream::connect(SOCKET).expect("the Unix socket listens");
-        stream
-            .set_read_timeout(Some(Duration::from_millis(100)))
-            .expect("a read timeout");
-        Client {
-            transport: Transport::Unix(BufReader::new(stream), String::new()),
-            events: VecDeque::new(),
-            next_id: 0,
-            received: String::new(),
-        }
+        Client::over(|| async {
+            client::Client::unix(std::path::Path::new(SOCKET))
+                .await
+                .map_err(|e| netpilot_core::Error::new(netpilot_core::ErrorCode::Io, e.to_string()))
+        })
     }
 }
 
@@ -144,73 +121,59 @@ impl Drop for Daemon {
     }
 }
 
-enum Transport {
-    WebSocket(Box<WebSocket<TcpStream>>),
-    Unix(BufReader<UnixStream>, String),
-}
-
-/// One protocol client: requests get their response; events wait in a queue.
+/// One protocol client (the typed one every netpilot program uses), driven from a test's
+/// thread: requests get their response; events wait in a queue, as JSON.
 pub(super) struct Client {
-    transport: Transport,
+    runtime: tokio::runtime::Runtime,
+    inner: client::Client,
     events: VecDeque<Value>,
-    next_id: u64,
-    /// Everything received, to search for secrets.
-    received: String,
 }
 
 impl Client {
-    fn send(&mut self, frame: &str) {
-        match &mut self.transport {
-            Transport::WebSocket(socket) => socket.send(Message::text(frame)).expect("sent"),
-            Transport::Unix(reader, _) => {
-                let stream = reader.get_mut();
-                stream.write_all(frame.as_bytes()).expect("sent");
-                stream.write_all(b"\n").expect("sent");
-            }
+    fn over<F: Future<Output = Result<client::Client, netpilot_core::Error>>>(
+        connect: impl FnOnce() -> F,
+    ) -> Client {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let mut inner = runtime
+            .block_on(connect())
+            .unwrap_or_else(|e| panic!("cannot connect to the daemon: {e}"));
+        // Everything received, to search for secrets.
+        inner.record();
+        Client {
+            runtime,
+            inner,
+            events: VecDeque::new(),
         }
     }
 
-    /// The next message, or None once `deadline` passes.
+    /// The next event as `{"service", "data"}`, or None once `deadline` passes.
     fn receive(&mut self, deadline: Instant) -> Option<Value> {
-        while Instant::now() < deadline {
-            let text = match &mut self.transport {
-                Transport::WebSocket(socket) => match socket.read() {
-                    Ok(Message::Text(text)) => text.to_string(),
-                    Ok(_) => continue,
-                    Err(tungstenite::Error::Io(e)) if timed_out(&e) => continue,
-                    Err(e) => panic!("the WebSocket failed: {e}"),
-                },
-                Transport::Unix(reader, line) => match reader.read_line(line) {
-                    Ok(0) => panic!("the daemon closed the Unix socket"),
-                    Ok(_) if line.ends_with('\n') => std::mem::take(line),
-                    Ok(_) => continue,
-                    Err(e) if timed_out(&e) => continue,
-                    Err(e) => panic!("the Unix socket failed: {e}"),
-                },
-            };
-            self.received.push_str(&text);
-            self.received.push('\n');
-            return Some(serde_json::from_str(&text).expect("every message is JSON"));
+        let inner = &mut self.inner;
+        let event = self
+            .runtime
+            .block_on(async { tokio::time::timeout_at(deadline.into(), inner.next_event()).await });
+        match event {
+            Ok(Ok(event)) => Some(serde_json::from_str(&event.to_line()).expect("JSON")),
+            Ok(Err(error)) => panic!("the daemon's connection failed: {error}"),
+            Err(_) => None,
         }
-        None
     }
 
     pub(super) fn call(&mut self, method: &str, params: Value) -> Value {
-        self.next_id += 1;
-        let id = self.next_id;
-        self.send(&json!({ "id": id, "method": method, "params": params }).to_string());
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let message = self.receive(deadline).unwrap_or_else(|| {
-                panic!(
-                    "no answer to {method} in 60 s; received:\n{}",
-                    self.received
-                )
-            });
-            if message["id"] == json!(id) {
-                return message;
-            }
-            self.events.push_back(message);
+        let inner = &mut self.inner;
+        let response = self.runtime.block_on(async {
+            tokio::time::timeout(Duration::from_secs(60), inner.reply(method, params)).await
+        });
+        match response {
+            Ok(Ok(response)) => serde_json::to_value(response).expect("JSON"),
+            Ok(Err(error)) => panic!("{method}: the daemon's connection failed: {error}"),
+            Err(_) => panic!(
+                "no answer to {method} in 60 s; received:\n{}",
+                self.inner.transcript()
+            ),
         }
     }
 
@@ -256,7 +219,7 @@ impl Client {
                 Some(message) => self.events.push_back(message),
                 None => panic!(
                     "no matching {service} event within {within:?}; received:\n{}",
-                    self.received
+                    self.inner.transcript()
                 ),
             }
         }
@@ -280,18 +243,11 @@ impl Client {
     pub(super) fn assert_no_secret(&self) {
         for secret in PASSWORDS.iter().chain([&WRONG]) {
             assert!(
-                !self.received.contains(secret),
+                !self.inner.transcript().contains(secret),
                 "{secret:?} was sent to a client"
             );
         }
     }
-}
-
-fn timed_out(error: &std::io::Error) -> bool {
-    matches!(
-        error.kind(),
-        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-    )
 }
 
 fn connected_to(state: &Value, ssid: &str, subnet: &str) {

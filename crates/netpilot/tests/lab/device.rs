@@ -10,11 +10,11 @@ use serde_json::{Value, json};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const ROBOT_AP: &str = "wlan3";
+pub(super) const ROBOT_AP: &str = "wlan3";
 const HOME_AP: &str = "wlan2";
 const RUN: &str = "/run/np-lab";
 
-fn sh(command: &str) -> String {
+pub(super) fn sh(command: &str) -> String {
     let out = Command::new("sh")
         .args(["-c", command])
         .output()
@@ -52,7 +52,7 @@ fn home_on(interface: &str) {
     );
 }
 
-fn default_routes() -> String {
+pub(super) fn default_routes() -> String {
     sh("ip -4 route show default; ip -6 route show default")
 }
 
@@ -61,13 +61,13 @@ fn resolv_conf() -> String {
 }
 
 /// `netpilot device …` on the lab daemon's socket.
-fn device(args: &[&str], stdin: &str) -> std::process::Output {
+pub(super) fn device(args: &[&str], stdin: &str) -> std::process::Output {
     let mut all = vec!["device", "--socket", SOCKET];
     all.extend_from_slice(args);
     netpilot(&all, stdin)
 }
 
-fn text(output: &std::process::Output) -> String {
+pub(super) fn text(output: &std::process::Output) -> String {
     format!(
         "exit {:?}\nstdout:\n{}\nstderr:\n{}",
         output.status.code(),
@@ -76,18 +76,18 @@ fn text(output: &std::process::Output) -> String {
     )
 }
 
-fn json_of(output: &std::process::Output) -> Value {
+pub(super) fn json_of(output: &std::process::Output) -> Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|_| panic!("not JSON: {}", text(output)))
 }
 
-fn configure_robot(extra: &[&str]) -> std::process::Output {
+pub(super) fn configure_robot(extra: &[&str]) -> std::process::Output {
     let mut args = vec!["configure", "cozmo", "--ssid", ROBOT.0, "--preset", "cozmo"];
     args.extend_from_slice(extra);
     args.push("--password-stdin");
     device(&args, &format!("{}\n", ROBOT.1))
 }
 
-fn start_daemon(name: &str) -> Daemon {
+pub(super) fn start_daemon(name: &str) -> Daemon {
     Daemon::start(name, &["--internet-probe", "internet.lab:80"])
 }
 
@@ -111,11 +111,11 @@ fn ap_on(ap: &str) {
     );
 }
 
-fn robot_off() {
+pub(super) fn robot_off() {
     ap_off(ROBOT_AP);
 }
 
-fn robot_on() {
+pub(super) fn robot_on() {
     ap_on(ROBOT_AP);
 }
 

@@ -6,6 +6,7 @@
 mod aps;
 mod daemon;
 mod device;
+mod roles;
 mod wifi;
 
 use crate::e2e::NETPILOT;

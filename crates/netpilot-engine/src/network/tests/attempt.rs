@@ -4,7 +4,7 @@ use super::*;
 
 #[tokio::test(start_paused = true)]
 async fn connecting_with_a_password_goes_connecting_then_connected() {
-    let mut h = start(true);
+    let mut h = start(true).await;
     h.handle
         .connect(params("home", Some("home-secret-1"), false))
         .await
@@ -55,7 +55,7 @@ async fn connecting_with_a_password_goes_connecting_then_connected() {
 
 #[tokio::test(start_paused = true)]
 async fn without_anyone_to_ask_a_secured_network_fails_fast() {
-    let mut h = start(true);
+    let mut h = start(true).await;
     h.handle.connect(params("home", None, false)).await.unwrap();
     let failed = loop {
         let state = h.next_network().await;
@@ -68,7 +68,7 @@ async fn without_anyone_to_ask_a_secured_network_fails_fast() {
 
 #[tokio::test(start_paused = true)]
 async fn bad_input_is_refused_before_anything_starts() {
-    let h = start(true);
+    let h = start(true).await;
     let long = "x".repeat(33);
     assert_eq!(
         h.handle
@@ -95,7 +95,7 @@ async fn bad_input_is_refused_before_anything_starts() {
 
 #[tokio::test(start_paused = true)]
 async fn the_connect_timeout_is_enforced_by_the_daemon() {
-    let mut h = start(true);
+    let mut h = start(true).await;
     let start = Instant::now();
     h.handle
         .connect(params("home", Some("home-secret-1"), false))
@@ -117,7 +117,7 @@ async fn the_connect_timeout_is_enforced_by_the_daemon() {
 
 #[tokio::test(start_paused = true)]
 async fn dhcp_has_fifteen_seconds() {
-    let mut h = start(false);
+    let mut h = start(false).await;
     h.handle.connect(params("open", None, false)).await.unwrap();
     h.settle().await;
     h.device(
@@ -142,7 +142,7 @@ async fn dhcp_has_fifteen_seconds() {
 
 #[tokio::test(start_paused = true)]
 async fn bursts_of_changes_are_merged_and_the_last_state_is_sent() {
-    let mut h = start(true);
+    let mut h = start(true).await;
     h.settle().await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     while h.events.try_recv().is_ok() {} // the state at start
@@ -171,7 +171,7 @@ async fn bursts_of_changes_are_merged_and_the_last_state_is_sent() {
 
 #[tokio::test(start_paused = true)]
 async fn a_failure_before_the_join_reports_back_is_not_lost() {
-    let mut h = start(true);
+    let mut h = start(true).await;
     *h.backend.join_delay.lock().unwrap() = Duration::from_secs(2);
     let asked = Instant::now();
     h.handle
@@ -200,7 +200,7 @@ async fn a_failure_before_the_join_reports_back_is_not_lost() {
 
 #[tokio::test(start_paused = true)]
 async fn a_lone_change_is_sent_without_waiting_for_the_debounce() {
-    let mut h = start(true);
+    let mut h = start(true).await;
     h.settle().await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     while h.events.try_recv().is_ok() {}

@@ -4,7 +4,7 @@ use super::*;
 
 #[tokio::test(start_paused = true)]
 async fn without_a_password_the_prompt_goes_to_subscribers_and_the_first_answer_wins() {
-    let mut h = start(true);
+    let mut h = start(true).await;
     h.handle.connect(params("home", None, true)).await.unwrap();
     h.settle().await;
     let responder = h.ask_secrets("home", false).await;
@@ -63,7 +63,7 @@ async fn without_a_password_the_prompt_goes_to_subscribers_and_the_first_answer_
 
 #[tokio::test(start_paused = true)]
 async fn a_wrong_password_prompts_again_with_the_reason() {
-    let mut h = start(true);
+    let mut h = start(true).await;
     h.handle.connect(params("home", None, true)).await.unwrap();
     h.settle().await;
     let _first = h.ask_secrets("home", false).await;
@@ -113,7 +113,7 @@ async fn a_wrong_password_prompts_again_with_the_reason() {
 
 #[tokio::test(start_paused = true)]
 async fn an_unanswered_prompt_expires_after_two_minutes() {
-    let mut h = start(true);
+    let mut h = start(true).await;
     h.handle.connect(params("home", None, true)).await.unwrap();
     h.settle().await;
     let responder = h.ask_secrets("home", false).await;
@@ -137,7 +137,7 @@ async fn an_unanswered_prompt_expires_after_two_minutes() {
 
 #[tokio::test(start_paused = true)]
 async fn what_networkmanager_does_before_the_join_reports_back_counts() {
-    let mut h = start(true);
+    let mut h = start(true).await;
     *h.backend.join_delay.lock().unwrap() = Duration::from_secs(2);
     let asked = Instant::now();
     h.handle.connect(params("home", None, true)).await.unwrap();
@@ -167,7 +167,7 @@ async fn what_networkmanager_does_before_the_join_reports_back_counts() {
 
 #[tokio::test(start_paused = true)]
 async fn requests_for_other_networks_are_answered_from_the_store_or_declined() {
-    let h = start(true);
+    let h = start(true).await;
     h.backend
         .remember(
             "uuid-1",
@@ -190,4 +190,27 @@ async fn requests_for_other_networks_are_answered_from_the_store_or_declined() {
         Some(SecretAnswer::NoSecrets),
         "a rejected stored password is not resent"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stopping_daemon_withdraws_its_prompts() {
+    let mut h = start(true).await;
+    h.handle.connect(params("home", None, true)).await.unwrap();
+    h.settle().await;
+    let responder = h.ask_secrets("home", false).await;
+    let prompt = h.next_prompt().await;
+    h.handle.withdraw().await.unwrap();
+    let resolved = loop {
+        if let ServiceEvent::PromptResolved { token, outcome } = h.next().await {
+            break (token, outcome);
+        }
+    };
+    assert_eq!(resolved, (prompt.token, PromptOutcome::Withdrawn));
+    h.settle().await;
+    assert_eq!(
+        responder.answer(),
+        Some(SecretAnswer::NoSecrets),
+        "NetworkManager may ask another agent"
+    );
+    assert!(h.handle.pending().await.unwrap().is_empty());
 }

@@ -9,10 +9,9 @@ use super::*;
 use crate::connect::Timeouts;
 use crate::testing::{FakeResponder, FakeWifi, wifi_secrets_request};
 use netpilot_core::network::{NetworkStatus, Prompt};
-use netpilot_core::ports::LinkSnapshot;
 use netpilot_core::ports::{SecretAnswer, WifiBackend};
 use netpilot_core::wifi::DeviceState;
-use netpilot_core::wifi::{ConnectStage, FailureReason, WifiDevice};
+use netpilot_core::wifi::{ConnectStage, FailureReason};
 use netpilot_core::{ErrorCode, Secret};
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +25,8 @@ pub(super) struct Harness {
     pub(super) backend: Arc<FakeWifi>,
 }
 
-pub(super) fn start(secured: bool) -> Harness {
+/// A running service that has had its first look at the radios (its state event drained).
+pub(super) async fn start(secured: bool) -> Harness {
     let (fake, backend_events, receiver) = FakeWifi::new(secured);
     let backend = Arc::new(fake);
     let mut counter = 0;
@@ -37,9 +37,13 @@ pub(super) fn start(secured: bool) -> Harness {
             counter += 1;
             format!("token-{counter}")
         }),
+        claims: no_claims(),
     };
     let handle = spawn(Arc::clone(&backend), receiver, config);
-    let events = handle.subscribe();
+    let mut events = handle.subscribe();
+    handle.ready().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    while events.try_recv().is_ok() {}
     Harness {
         handle,
         events,
@@ -112,15 +116,6 @@ impl Harness {
     }
 
     pub(super) fn connected_snapshot(&self, ssid: &str) {
-        *self.backend.snapshot.lock().unwrap() = LinkSnapshot {
-            wifi: Some(WifiDevice {
-                interface: "wlan0".into(),
-                state: DeviceState::Connected,
-                ssid: Some(ssid.into()),
-                ipv4: Some("192.168.50.10/24".into()),
-                mac: None,
-            }),
-            ethernet_connected: false,
-        };
+        *self.backend.snapshot.lock().unwrap() = FakeWifi::connected(ssid);
     }
 }

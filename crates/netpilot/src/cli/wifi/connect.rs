@@ -1,35 +1,36 @@
-//! `netpilot wifi connect`: join a network, with netpilot as NetworkManager's secret agent.
+//! `netpilot wifi connect`: asks the network service to join, follows the attempt as a UI
+//! would (the seed's success rule on the `network` state), and answers password prompts on
+//! the terminal. The same loop whether the service is a daemon's or the command's own.
 
-use super::via_daemon::Request;
-use crate::cli::client::Daemon;
+use super::Session;
+use crate::cli::Ctx;
 use crate::cli::progress::Progress;
-use crate::cli::prompt::read_password;
-use crate::cli::{Ctx, parse_seconds};
+use crate::cli::prompt::PasswordEntry;
+use crate::cli::timeouts::TimeoutArgs;
 use crate::output::print_json;
 use clap::Args;
-use futures_util::StreamExt;
+use netpilot_api::client::Client;
+use netpilot_api::protocol::Event;
 use netpilot_api::wifi::WifiConnectDocument;
-use netpilot_core::secret::{validate_psk, validate_ssid};
-use netpilot_core::wifi::{DeviceState, Security};
+use netpilot_core::network::NetworkState;
+use netpilot_core::secret::validate_ssid;
+use netpilot_core::wifi::Role;
 use netpilot_core::{Error, ErrorCode, Secret};
-use netpilot_engine::connect::{Attempt, ConnectTracker, Timeouts, Verdict};
-use netpilot_linux::nm::agent::{self, AgentEvent, PendingSecrets};
-use netpilot_linux::nm::{NmClient, join};
-use netpilot_linux::secrets::SecretStore;
+use netpilot_engine::connect::Timeouts;
+use serde_json::{Value, json};
 use std::io::IsTerminal;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
-use tokio::task::JoinHandle;
-
-const WIRELESS_SECURITY: &str = "802-11-wireless-security";
+use std::time::Duration;
 
 #[derive(Debug, Args)]
 #[command(
     after_help = "Without a password, netpilot asks for one on the terminal when \
 NetworkManager needs it (--ask, the default when run on a terminal); a wrong password is asked \
 for once more. The password is kept for next time (NetworkManager's psk-flags=1, agent-owned, \
-in netpilot's 0600 secret store) unless --no-save is given."
+in netpilot's 0600 secret store or your keyring) unless --no-save is given.
+
+Without --interface, the radio already used for the internet is used, else a free one; a \
+radio that carries a device link is never taken (`netpilot wifi status` shows each radio's \
+role). Through a daemon, the daemon's own time limits apply (netpilot daemon --connect-timeout …)."
 )]
 pub struct ConnectArgs {
     /// The network's name (SSID).
@@ -43,383 +44,217 @@ pub struct ConnectArgs {
     /// The network does not broadcast its SSID.
     #[arg(long)]
     hidden: bool,
-    /// Use this WiFi interface (default: the first one).
+    /// Use this WiFi interface, and bind a new profile to it [default: the internet's
+    /// radio, else a free one].
     #[arg(long, value_name = "IF")]
     interface: Option<String>,
     /// Do not keep the password: ask again next time.
     #[arg(long)]
     no_save: bool,
-    /// Join directly even when a netpilot daemon runs (by default the daemon, being
-    /// NetworkManager's secret agent, does the joining and this command answers its prompts).
-    #[arg(long)]
-    no_daemon: bool,
-    /// Give up when not connected within this many seconds (time spent typing the
-    /// password does not count).
-    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_seconds)]
-    connect_timeout: Duration,
-    /// Give up when no address came from DHCP this many seconds after associating.
-    #[arg(long, value_name = "SECONDS", default_value = "15", value_parser = parse_seconds)]
-    dhcp_timeout: Duration,
-    /// Give up when the password prompt is not answered within this many seconds.
-    #[arg(long, value_name = "SECONDS", default_value = "120", value_parser = parse_seconds)]
-    prompt_timeout: Duration,
-}
-
-/// How this process answers NetworkManager's requests for the password.
-struct Secrets {
-    ssid: String,
-    /// Given with --password-stdin.
-    given: Option<Secret>,
-    /// May ask on the terminal.
-    interactive: bool,
-    /// Asked once more after a wrong password already.
-    reprompted: bool,
-    /// The last password handed to NetworkManager (stored on success).
-    answered: Option<Secret>,
-    store: SecretStore,
-    /// UUID of a saved profile whose stored password may answer.
-    saved_uuid: Option<String>,
-}
-
-struct Prompt {
-    pending: PendingSecrets,
-    entry: PasswordEntry,
-}
-
-/// A password being typed on the terminal, on a blocking thread.
-pub struct PasswordEntry {
-    abandon: Arc<AtomicBool>,
-    reading: JoinHandle<std::io::Result<Option<Secret>>>,
-}
-
-impl PasswordEntry {
-    /// What was typed; `None` when the user cancelled (or the terminal failed).
-    pub async fn typed(&mut self) -> Option<Secret> {
-        match (&mut self.reading).await {
-            Ok(Ok(password)) => password,
-            _ => None,
-        }
-    }
-
-    /// Stops asking and gives the terminal back.
-    pub async fn abandon(self) {
-        self.abandon.store(true, Ordering::Relaxed);
-        let _ = self.reading.await;
-    }
+    #[command(flatten)]
+    timeouts: TimeoutArgs,
 }
 
 impl ConnectArgs {
-    pub async fn run(self, ctx: &Ctx) -> anyhow::Result<()> {
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts.timeouts()
+    }
+
+    pub async fn run(self, ctx: &Ctx, session: Session) -> anyhow::Result<()> {
         validate_ssid(&self.ssid)?;
-        let given = if self.password_stdin {
+        let password = if self.password_stdin {
             Some(crate::cli::prompt::read_stdin_password()?)
         } else {
             None
         };
-        let on_terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-        let interactive = self.ask || (given.is_none() && on_terminal);
-        let mut progress = Progress::new(ctx.json, ctx.quiet);
-        if !self.no_daemon
-            && let Some(daemon) = Daemon::find(&netpilot_api::client::default_socket()).await
-        {
-            let request = Request {
-                ssid: &self.ssid,
-                password: given,
-                interactive,
-                hidden: self.hidden,
-                interface: self.interface.as_deref(),
-                save: !self.no_save,
-            };
-            let document = daemon.connect(request, &mut progress).await?;
-            return print_connected(ctx, &document);
-        }
-        let client = NmClient::connect().await?;
-        if !self.hidden {
-            progress.set(format!("looking for {:?}…", self.ssid));
-        }
-        let hidden_security = if given.is_some() || self.ask {
-            Security::WpaPsk
-        } else {
-            Security::Open
-        };
-        let target = join::resolve(
-            &client,
-            &self.ssid,
-            self.interface.as_deref(),
-            self.hidden,
-            hidden_security,
-        )
-        .await;
-        progress.clear();
-        let target = target?;
-        let secured = target.security.needs_password();
-        if secured && given.is_none() && !interactive && target.saved.is_none() {
-            let error = Error::new(
-                ErrorCode::SecretsRequired,
-                format!("{:?} needs a password", self.ssid),
-            )
-            .with_hint(
-                "give it with --password-stdin, or run on a terminal (or with --ask) to be asked",
+        if session.daemon && self.timeouts.given() {
+            ctx.note(
+                "note: the time limits given do not apply through the netpilot daemon: its own do \
+                 (netpilot daemon --connect-timeout …), or run with --no-daemon",
             );
-            return Err(error.into());
         }
-
-        // The agent is registered and the device watched before activation starts, so no
-        // request or state change can come first.
-        let identifier = format!("dev.netpilot.cli.p{}", std::process::id());
-        let mut agent_events = agent::register(client.bus(), &identifier).await?;
-        let mut changes = client.device_changes(&target.device).await?;
-        let save = !self.no_save;
-        let started = join::activate(
-            &client,
-            &target,
-            self.interface.as_deref(),
-            self.hidden,
-            save,
-        )
-        .await?;
-        let (profile, created, device, saved, in_range) = (
-            started.profile,
-            started.created,
-            target.device,
-            target.saved,
-            target.in_range,
-        );
-
-        let mut secrets = Secrets {
-            ssid: self.ssid.clone(),
-            answered: given.clone(),
-            given,
-            interactive,
-            reprompted: false,
-            store: SecretStore::open().await,
-            saved_uuid: saved.as_ref().map(|s| s.uuid.clone()),
-        };
+        let on_terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+        let interactive = self.ask || (password.is_none() && on_terminal);
+        let mut progress = Progress::new(ctx.json, ctx.quiet);
+        let session_daemon = session.daemon;
         let attempt = Attempt {
-            ssid: self.ssid.clone(),
-            in_range,
-            secured,
+            args: &self,
+            password,
+            interactive,
+            through: if session.daemon {
+                " (through the netpilot daemon)"
+            } else {
+                ""
+            },
         };
-        let timeouts = Timeouts {
-            connect: self.connect_timeout,
-            dhcp: self.dhcp_timeout,
-            prompt: self.prompt_timeout,
-        };
-        let mut tracker = ConnectTracker::new(attempt, timeouts, Instant::now());
-        let mut prompt: Option<Prompt> = None;
+        let document = attempt.follow(session.client, &mut progress).await;
+        progress.clear();
+        let document = document.map_err(|mut error| {
+            if session_daemon {
+                error.message.push_str(" (reported by the netpilot daemon)");
+            }
+            hint_for_terminal(error, &self.ssid)
+        })?;
+        if ctx.json {
+            print_json(&document)?;
+        } else {
+            println!(
+                "connected to {:?} on {} ({})",
+                document.ssid, document.interface, document.ipv4
+            );
+        }
+        Ok(())
+    }
+}
+
+/// One connect, as the service is asked for it.
+struct Attempt<'a> {
+    args: &'a ConnectArgs,
+    password: Option<Secret>,
+    interactive: bool,
+    through: &'static str,
+}
+
+impl Attempt<'_> {
+    async fn follow(
+        self,
+        mut client: Client,
+        progress: &mut Progress,
+    ) -> Result<WifiConnectDocument, Error> {
+        let ssid = self.args.ssid.as_str();
+        client
+            .call::<Value>(
+                "subscribe",
+                json!({ "services": ["network", "network.credentials"] }),
+            )
+            .await?;
+        let mut params = json!({
+            "ssid": ssid,
+            "interactive": self.interactive,
+            "hidden": self.args.hidden,
+            "save": !self.args.no_save,
+        });
+        if let Some(password) = &self.password {
+            params["password"] = json!(password.expose());
+        }
+        if let Some(interface) = &self.args.interface {
+            params["interface"] = json!(interface);
+        }
+        if !self.args.hidden {
+            progress.set(format!("looking for {ssid:?}{}…", self.through));
+        }
+        client.call::<Value>("network.wifi.connect", params).await?;
+        // Only what follows the response tells of this attempt: the state and prompts that
+        // `subscribe` sent arrive before it (the service answers one request at a time and
+        // sends an attempt's events after its response).
+        client.clear_events();
+        let mut entry: Option<(String, String, PasswordEntry)> = None; // token, field, entry
+        let mut gave_password = self.password.is_some();
         let mut ticks = tokio::time::interval(Duration::from_millis(120));
-        progress.set(format!("connecting to {:?}…", self.ssid));
-        let verdict = loop {
-            let deadline = tokio::time::Instant::from_std(tracker.deadline());
+        let state = loop {
             tokio::select! {
-                Some(change) = changes.next() => {
-                    if let DeviceState::Connecting(stage) = change.state {
-                        progress.set(format!("connecting to {:?}: {}…", self.ssid, stage.label()));
+                event = client.next_event() => match event? {
+                    Event::Network(state) if !state.is_connecting && (!state.last_error.is_empty() || state.connected_to(ssid)) => {
+                        break state;
                     }
-                    if let Some(verdict) = tracker.on_device(change.state, change.reason, Instant::now()) {
-                        break verdict;
-                    }
-                }
-                Some(event) = agent_events.recv() => {
-                    if let Some(started) = secrets.handle(event, &mut tracker).await {
+                    Event::Network(state) if state.is_connecting => progress.set(format!(
+                        "connecting to {ssid:?}{}: {}…",
+                        self.through,
+                        stage(&state)
+                    )),
+                    Event::Prompt(prompt) if prompt.ssid == ssid && entry.is_none() && self.interactive => {
                         progress.clear();
-                        tracker.prompt_started(Instant::now());
-                        prompt = Some(started);
+                        let reason = prompt.retry.then_some(prompt.reason.as_str());
+                        let field = prompt.fields.first().cloned().unwrap_or_else(|| "psk".into());
+                        entry = Some((prompt.token, field, PasswordEntry::start(ssid, reason)));
                     }
-                }
-                read = async { prompt.as_mut().expect("guarded").entry.typed().await }, if prompt.is_some() => {
-                    let Prompt { pending, .. } = prompt.take().expect("guarded");
-                    tracker.prompt_finished(Instant::now());
-                    match read {
-                        Some(password) => {
-                            secrets.answered = Some(password.clone());
-                            let field = field(&pending);
-                            pending.answer(vec![(field, password)]);
-                        }
-                        _ => {
-                            tracker.user_canceled();
-                            pending.user_canceled();
+                    Event::PromptResolved { token, .. } if entry.as_ref().is_some_and(|(t, ..)| *t == token) => {
+                        // Answered elsewhere (a UI), cancelled or expired: stop asking here.
+                        if let Some((.., open)) = entry.take() {
+                            open.abandon().await;
                         }
                     }
-                }
-                _ = tokio::time::sleep_until(deadline) => {
-                    if let Some(verdict) = tracker.on_timer(Instant::now()) {
-                        break verdict;
+                    _ => {}
+                },
+                typed = async { entry.as_mut().map(|e| &mut e.2).expect("guarded").typed().await }, if entry.is_some() => {
+                    let (token, field, _) = entry.take().expect("guarded");
+                    gave_password |= typed.is_some();
+                    let answer = match typed {
+                        Some(password) => client.call::<Value>("network.credentials.submit", json!({
+                            "token": token,
+                            "secrets": { field: password.expose() },
+                            "save": !self.args.no_save,
+                        })).await,
+                        None => client.call::<Value>("network.credentials.cancel", json!({ "token": token })).await,
+                    };
+                    match answer {
+                        Err(error) if error.code == ErrorCode::UnknownToken => {} // someone else answered
+                        other => { other?; }
                     }
+                    progress.set(format!("connecting to {ssid:?}{}…", self.through));
                 }
                 _ = ticks.tick() => progress.tick(),
             }
         };
-        if let Some(open) = prompt.take() {
-            // The attempt ended while the user was typing: give the terminal back.
-            open.entry.abandon().await;
+        if let Some((.., open)) = entry.take() {
+            open.abandon().await;
         }
-        progress.clear();
-
-        match verdict {
-            Verdict::Connected => {
-                let ipv4 = client.ipv4(&device.path).await?.unwrap_or_default();
-                let uuid = client
-                    .saved_wifi()
-                    .await?
-                    .into_iter()
-                    .find(|s| s.path == profile)
-                    .map(|s| s.uuid);
-                if save && let (Some(uuid), Some(password)) = (uuid, &secrets.answered) {
-                    let psk = [("psk".to_string(), password.clone())];
-                    // Connected either way: a store that refuses costs the next prompt only.
-                    if let Err(error) = secrets
-                        .store
-                        .save(&uuid, Some(&self.ssid), WIRELESS_SECURITY, &psk)
-                        .await
-                    {
-                        ctx.note(&format!(
-                            "note: the password was not saved in {}: {error}",
-                            secrets.store.describe()
-                        ));
-                    }
-                }
-                let document = WifiConnectDocument {
-                    ssid: self.ssid.clone(),
-                    interface: device.device.interface.clone(),
-                    ipv4,
-                    saved: save && secured,
-                };
-                print_connected(ctx, &document)
-            }
-            Verdict::Failed(error) => {
-                if created {
-                    // A failed first attempt leaves no profile behind.
-                    let _ = client.delete_profile(&profile).await;
-                }
-                Err(error.into())
-            }
+        if let Some(error) = failure(&state) {
+            return Err(error);
         }
+        let radio = state
+            .wifi_devices
+            .iter()
+            .find(|r| r.role == Role::Internet && r.ssid.as_deref() == Some(ssid));
+        Ok(WifiConnectDocument {
+            ssid: ssid.to_string(),
+            interface: radio.map(|r| r.interface.clone()).unwrap_or_default(),
+            ipv4: radio
+                .and_then(|r| r.ipv4.clone())
+                .unwrap_or_else(|| state.wifi_ip.clone()),
+            saved: !self.args.no_save && gave_password,
+        })
     }
 }
 
-fn print_connected(ctx: &Ctx, document: &WifiConnectDocument) -> anyhow::Result<()> {
-    if ctx.json {
-        print_json(document)?;
+/// What the state says went wrong, if anything.
+fn failure(state: &NetworkState) -> Option<Error> {
+    if state.last_error.is_empty() {
+        return None;
+    }
+    let code: ErrorCode = serde_json::from_value(json!(state.last_error))
+        .unwrap_or(ErrorCode::ConnectionAttemptFailed);
+    let message = if state.last_error_message.is_empty() {
+        code.user_message().to_string()
     } else {
-        println!(
-            "connected to {:?} on {} ({})",
-            document.ssid, document.interface, document.ipv4
-        );
-    }
-    Ok(())
-}
-
-impl Secrets {
-    /// Answers what can be answered at once; returns a prompt to run when the user must type.
-    async fn handle(&mut self, event: AgentEvent, tracker: &mut ConnectTracker) -> Option<Prompt> {
-        match event {
-            AgentEvent::Request(pending)
-                if pending.request.ssid.as_deref() == Some(self.ssid.as_str()) =>
-            {
-                let request_new = pending.request.flags.request_new;
-                if request_new {
-                    // Never resend a password NetworkManager just rejected.
-                    tracker.password_rejected();
-                    if !self.interactive || self.reprompted {
-                        pending.user_canceled();
-                        return None;
-                    }
-                    self.reprompted = true;
-                    return Some(start_prompt(
-                        pending,
-                        &self.ssid,
-                        Some("Previous password was incorrect"),
-                    ));
-                }
-                if let Some(password) = &self.given {
-                    let field = field(&pending);
-                    pending.answer(vec![(field, password.clone())]);
-                    return None;
-                }
-                if let Some(uuid) = &self.saved_uuid
-                    && let Ok(stored) = self.store.load(uuid, &pending.request.setting).await
-                    && !stored.is_empty()
-                {
-                    pending.answer(stored);
-                    return None;
-                }
-                if self.interactive {
-                    return Some(start_prompt(pending, &self.ssid, None));
-                }
-                pending.no_secrets();
-                None
-            }
-            AgentEvent::Request(other) => {
-                // Not the network this command is joining: answer from the store if we can,
-                // else step aside so another agent may answer.
-                let stored = self
-                    .store
-                    .load(&other.request.connection_uuid, &other.request.setting)
-                    .await
-                    .unwrap_or_default();
-                if stored.is_empty() || other.request.flags.request_new {
-                    other.no_secrets();
-                } else {
-                    other.answer(stored);
-                }
-                None
-            }
-            AgentEvent::Save {
-                connection_uuid,
-                ssid,
-                setting,
-                secrets,
-            } => {
-                let _ = self
-                    .store
-                    .save(&connection_uuid, ssid.as_deref(), &setting, &secrets)
-                    .await;
-                None
-            }
-            AgentEvent::Delete { connection_uuid } => {
-                let _ = self.store.delete(&connection_uuid).await;
-                None
-            }
-            AgentEvent::Canceled { .. } => None,
-        }
-    }
-}
-
-fn start_prompt(pending: PendingSecrets, ssid: &str, reason: Option<&str>) -> Prompt {
-    Prompt {
-        pending,
-        entry: start_password_entry(ssid, reason),
-    }
-}
-
-/// Asks for the password of `ssid` on the terminal (after `reason`, if any), until a
-/// valid one is typed or the user cancels.
-pub fn start_password_entry(ssid: &str, reason: Option<&str>) -> PasswordEntry {
-    let abandon = Arc::new(AtomicBool::new(false));
-    let text = match reason {
-        Some(reason) => format!("{reason}.\nPassword for {ssid:?}: "),
-        None => format!("Password for {ssid:?}: "),
+        state.last_error_message.clone()
     };
-    let flag = Arc::clone(&abandon);
-    let reading = tokio::task::spawn_blocking(move || {
-        loop {
-            match read_password(&text, &flag)? {
-                Some(password) if validate_psk(&password).is_err() => {
-                    eprintln!("A WiFi password is 8 to 63 characters (or 64 hex digits).");
-                }
-                other => return Ok(other),
-            }
-        }
-    });
-    PasswordEntry { abandon, reading }
+    let error = Error::new(code, message);
+    Some(match state.last_error_hint.as_str() {
+        "" => error,
+        hint => error.with_hint(hint),
+    })
 }
 
-fn field(pending: &PendingSecrets) -> String {
-    pending
-        .request
-        .fields
-        .first()
-        .cloned()
-        .unwrap_or_else(|| "psk".to_string())
+/// What the progress line says of a state that is still connecting.
+fn stage(state: &NetworkState) -> &'static str {
+    let connecting = state.wifi_devices.iter().find_map(|r| match r.state {
+        netpilot_core::wifi::DeviceState::Connecting(stage) => Some(stage.label()),
+        _ => None,
+    });
+    connecting.unwrap_or("starting")
+}
+
+/// The service's hints speak to any client; on the command line, say which flag to use.
+fn hint_for_terminal(error: Error, ssid: &str) -> Error {
+    match error.code {
+        ErrorCode::SecretsRequired => Error {
+            hint: Some(format!(
+                "give it with --password-stdin, or run on a terminal (or with --ask) to be asked: \
+                 netpilot wifi connect {ssid:?} --ask"
+            )),
+            ..error
+        },
+        _ => error,
+    }
 }

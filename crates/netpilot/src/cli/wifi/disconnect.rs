@@ -1,41 +1,41 @@
 //! `netpilot wifi disconnect`
 
+use super::Session;
 use crate::cli::Ctx;
 use crate::output::print_json;
 use clap::Args;
 use netpilot_api::wifi::WifiDisconnectDocument;
-use netpilot_core::wifi::DeviceState;
-use netpilot_linux::nm::NmClient;
-use netpilot_linux::nm::join::devices;
+use serde_json::json;
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "A device link's radio is left alone: take the link down with \
+`netpilot device down NAME`."
+)]
 pub struct DisconnectArgs {
-    /// The interface to disconnect (default: every connected WiFi device).
+    /// The interface to disconnect [default: the WiFi link used for the internet]; not a
+    /// device link's.
     #[arg(long, value_name = "IF")]
     interface: Option<String>,
 }
 
 impl DisconnectArgs {
-    pub async fn run(self, ctx: &Ctx) -> anyhow::Result<()> {
-        let client = NmClient::connect().await?;
-        let mut interfaces = Vec::new();
-        for device in devices(&client, self.interface.as_deref()).await? {
-            let busy = matches!(
-                device.device.state,
-                DeviceState::Connected | DeviceState::Connecting(_)
-            );
-            if busy || self.interface.is_some() {
-                client.disconnect(&device).await?;
-                interfaces.push(device.device.interface);
-            }
-        }
+    pub async fn run(self, ctx: &Ctx, mut session: Session) -> anyhow::Result<()> {
+        let params = match &self.interface {
+            Some(interface) => json!({ "interface": interface }),
+            None => json!({}),
+        };
+        let left: WifiDisconnectDocument = session
+            .client
+            .call("network.wifi.disconnect", params)
+            .await?;
         if ctx.json {
-            return print_json(&WifiDisconnectDocument { interfaces });
+            return print_json(&left);
         }
-        if interfaces.is_empty() {
-            ctx.note("no WiFi device was connected");
-        } else {
-            println!("disconnected {}", interfaces.join(", "));
+        match (left.interfaces.is_empty(), &self.interface) {
+            (false, _) => println!("disconnected {}", left.interfaces.join(", ")),
+            (true, Some(interface)) => ctx.note(&format!("{interface} was not connected")),
+            (true, None) => ctx.note("no WiFi link carries the internet: nothing to leave"),
         }
         Ok(())
     }

@@ -1,17 +1,20 @@
 //! `netpilot wifi list`
 
+use super::Session;
 use crate::cli::Ctx;
 use crate::cli::progress::Progress;
 use crate::output::print_json;
 use crate::output::table::{Align, Table};
 use clap::Args;
 use netpilot_api::wifi::WifiListDocument;
-use netpilot_core::wifi::networks;
-use netpilot_linux::nm::NmClient;
-use netpilot_linux::nm::join::devices;
+use serde_json::json;
 use std::io::Write;
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "A radio that carries a device link is not scanned (a scan takes it \
+off its channel for a while); name it with --interface to see its last results."
+)]
 pub struct ListArgs {
     /// Only the networks this interface sees.
     #[arg(long, value_name = "IF")]
@@ -22,34 +25,23 @@ pub struct ListArgs {
 }
 
 impl ListArgs {
-    pub async fn run(self, ctx: &Ctx) -> anyhow::Result<()> {
-        let client = NmClient::connect().await?;
-        let devices = devices(&client, self.interface.as_deref()).await?;
+    pub async fn run(self, ctx: &Ctx, mut session: Session) -> anyhow::Result<()> {
+        let mut progress = Progress::new(ctx.json, ctx.quiet);
         if !self.no_scan {
-            let mut progress = Progress::new(ctx.json, ctx.quiet);
             progress.set("scanning…");
-            client.scan(&devices).await?;
-            progress.clear();
         }
-        let mut access_points = Vec::new();
-        for device in &devices {
-            access_points.extend(
-                client
-                    .access_points(device)
-                    .await?
-                    .into_iter()
-                    .map(|ap| ap.access_point),
-            );
+        let mut params = json!({ "rescan": !self.no_scan });
+        if let Some(interface) = &self.interface {
+            params["interface"] = json!(interface);
         }
-        let known: Vec<String> = client
-            .saved_wifi()
-            .await?
-            .into_iter()
-            .map(|s| s.ssid)
-            .collect();
-        let networks = networks(&access_points, &known);
+        let listed = session
+            .client
+            .call::<WifiListDocument>("network.wifi.scan", params)
+            .await;
+        progress.clear();
+        let listed = listed?;
         if ctx.json {
-            return print_json(&WifiListDocument { networks });
+            return print_json(&listed);
         }
         let mut table = Table::new(&[
             ("IN-USE", Align::Left),
@@ -59,7 +51,7 @@ impl ListArgs {
             ("CHANNEL", Align::Right),
             ("KNOWN", Align::Left),
         ]);
-        for n in &networks {
+        for n in &listed.networks {
             table.row(vec![
                 if n.in_use { "*".into() } else { String::new() },
                 n.ssid.clone(),

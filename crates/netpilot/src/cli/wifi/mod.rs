@@ -1,17 +1,35 @@
-//! `netpilot wifi`: WiFi through NetworkManager, with netpilot as the secret agent.
+//! `netpilot wifi`: WiFi through NetworkManager, with netpilot as the secret agent. Every
+//! verb goes through a netpilot daemon when one runs (it owns the machine's secret agent and
+//! knows which radios device links hold), else through an engine of the command's own: the
+//! same protocol either way.
 
 mod connect;
 mod disconnect;
 mod forget;
 mod list;
 mod status;
-mod via_daemon;
 
 use super::Ctx;
 use clap::{Args, Subcommand};
+use netpilot_api::client::Client;
+use netpilot_core::Error;
+use netpilot_engine::connect::Timeouts;
+use std::path::PathBuf;
 
 #[derive(Debug, Args)]
+#[command(after_help = "\
+With a netpilot daemon running, these commands go through it: it is NetworkManager's secret \
+agent for the machine and knows which radio carries a device link, which WiFi commands never \
+take. Without one (or with --no-daemon) the command runs the same engine itself, as the secret \
+agent for as long as it runs.")]
 pub struct WifiArgs {
+    /// The daemon's socket [default: $NETPILOT_SOCKET, else the daemon's default for this
+    /// user, else /run/netpilot/netpilot.sock].
+    #[arg(long, value_name = "PATH", global = true)]
+    socket: Option<PathBuf>,
+    /// Do not use a running daemon: run the engine in this command.
+    #[arg(long, global = true)]
+    no_daemon: bool,
     #[command(subcommand)]
     command: WifiCommand,
 }
@@ -22,12 +40,19 @@ enum WifiCommand {
     List(list::ListArgs),
     /// Join a network, asking for its password if needed.
     Connect(connect::ConnectArgs),
-    /// What each WiFi device is connected to.
+    /// Each WiFi device: its role (internet, device link, free), state, network, address.
     Status(status::StatusArgs),
-    /// Leave the current network.
+    /// Leave the internet's WiFi network (or the one on --interface).
     Disconnect(disconnect::DisconnectArgs),
     /// Delete a network's saved profile and password.
     Forget(forget::ForgetArgs),
+}
+
+/// Where the command's requests go.
+pub struct Session {
+    pub client: Client,
+    /// Through a running daemon (else the command's own engine).
+    pub daemon: bool,
 }
 
 impl WifiArgs {
@@ -35,14 +60,41 @@ impl WifiArgs {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
+        let timeouts = match &self.command {
+            WifiCommand::Connect(args) => args.timeouts(),
+            _ => Timeouts::default(),
+        };
         runtime.block_on(async {
+            let session = self.session(timeouts).await?;
             match self.command {
-                WifiCommand::List(args) => args.run(ctx).await,
-                WifiCommand::Connect(args) => args.run(ctx).await,
-                WifiCommand::Status(args) => args.run(ctx).await,
-                WifiCommand::Disconnect(args) => args.run(ctx).await,
-                WifiCommand::Forget(args) => args.run(ctx).await,
+                WifiCommand::List(args) => args.run(ctx, session).await,
+                WifiCommand::Connect(args) => args.run(ctx, session).await,
+                WifiCommand::Status(args) => args.run(ctx, session).await,
+                WifiCommand::Disconnect(args) => args.run(ctx, session).await,
+                WifiCommand::Forget(args) => args.run(ctx, session).await,
             }
+        })
+    }
+
+    /// The daemon, unless told not to or none answers; else the command's own engine.
+    async fn session(&self, timeouts: Timeouts) -> Result<Session, Error> {
+        if !self.no_daemon {
+            match Client::find(self.socket.clone()).await {
+                Ok(client) => {
+                    return Ok(Session {
+                        client,
+                        daemon: true,
+                    });
+                }
+                // A socket named explicitly must answer.
+                Err(error) if self.socket.is_some() => return Err(error),
+                Err(_) => {}
+            }
+        }
+        let client = crate::daemon::private::start(timeouts).await?;
+        Ok(Session {
+            client,
+            daemon: false,
         })
     }
 }

@@ -6,16 +6,23 @@
 //! device answers again. It never touches the internet link: everything goes through the
 //! device's own profile.
 
+use crate::radios::Claim;
 use netpilot_core::device::{
-    Check, DeviceEvent, DeviceSpec, DeviceStatus, LinkFailure, LinkSignal, LinkState, Teardown,
+    Check, DeviceEvent, DeviceSpec, DeviceStatus, LinkFailure, LinkState, Teardown,
 };
-use netpilot_core::ports::{Configured, DeviceBackend, LinkWatch};
+use netpilot_core::ports::{Configured, DeviceBackend};
+use netpilot_core::wifi::WifiRadio;
 use netpilot_core::{Error, ErrorCode, Secret};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
+
+mod radios;
+mod supervise;
+#[cfg(test)]
+mod tests;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Supervision {
@@ -59,6 +66,15 @@ struct Live {
     probe: Option<Duration>,
     last_failure: Option<LinkFailure>,
     supervisor: Option<tokio::task::AbortHandle>,
+    /// The radio it is on, while it holds one.
+    interface: Option<String>,
+    /// Its radio was taken for the internet while it waited, and that was said.
+    overtaken: bool,
+    /// Taken down here (or its `up` failed): not adopted again until NetworkManager has
+    /// let go of it.
+    held_down: bool,
+    /// Being adopted.
+    adopting: bool,
 }
 
 pub struct DeviceService<B> {
@@ -70,6 +86,10 @@ pub struct DeviceService<B> {
     events: broadcast::Sender<DeviceEvent>,
     /// Unix time in ms (injected: fixture tests need stable output).
     clock: fn() -> u64,
+    /// The radios the links hold, for the network service's roles.
+    claims: watch::Sender<Vec<Claim>>,
+    /// Every radio's role, as the network service last told.
+    radios: Mutex<Vec<WifiRadio>>,
 }
 
 fn unix_ms() -> u64 {
@@ -93,6 +113,8 @@ impl<B: DeviceBackend> DeviceService<B> {
             operations: Mutex::new(HashMap::new()),
             events,
             clock,
+            claims: watch::channel(Vec::new()).0,
+            radios: Mutex::new(Vec::new()),
         })
     }
 
@@ -151,11 +173,16 @@ impl<B: DeviceBackend> DeviceService<B> {
             return Ok(self.status_of(spec));
         }
         self.stop_supervising(name);
+        self.with_live(name, |live| {
+            live.interface = spec.interface.clone();
+            live.held_down = false;
+        });
         self.transition(name, LinkState::Connecting, None);
         let up = match self.backend.up(&spec, self.supervision.up_timeout).await {
             Ok(up) => up,
             Err(error) => {
                 // Undo what the attempt made (a virtual interface); the rest is untouched.
+                self.with_live(name, |live| live.held_down = true);
                 self.undo(&spec).await;
                 self.transition(name, LinkState::Down, Some(error.message.clone()));
                 return Err(error);
@@ -175,6 +202,7 @@ impl<B: DeviceBackend> DeviceService<B> {
                         spec.ssid, up.interface, spec.address, error.message
                     );
                     self.transition(name, LinkState::Down, Some(reason.clone()));
+                    self.with_live(name, |live| live.held_down = true);
                     self.undo(&spec).await;
                     return Err(Error::new(ErrorCode::Timeout, reason)
                         .with_hint("is the device on, and is --address right?"));
@@ -185,33 +213,6 @@ impl<B: DeviceBackend> DeviceService<B> {
         self.supervise_from_now(spec.clone());
         Ok(self.status_of(spec))
     }
-
-    /// Supervises the links that are already up (joined before the daemon started, or by
-    /// NetworkManager's autoconnect): those whose device answers on its link.
-    pub async fn adopt(self: &Arc<Self>) -> Result<(), Error> {
-        for spec in self.backend.list().await? {
-            let _operation = self.operation(&spec.name).await;
-            if self.with_live(&spec.name, |live| live.supervisor.is_some()) {
-                continue;
-            }
-            let Ok(rtt) = self.probe_once(&spec).await else {
-                continue;
-            };
-            let address = match self
-                .backend
-                .up(&spec, self.supervision.rejoin_timeout)
-                .await
-            {
-                Ok(up) => up.local_address,
-                Err(_) => continue,
-            };
-            tracing::info!(name = %spec.name, "adopted a device link that was already up");
-            self.came_up(&spec.name, address, rtt);
-            self.supervise_from_now(spec);
-        }
-        Ok(())
-    }
-
     fn supervise_from_now(self: &Arc<Self>, spec: DeviceSpec) {
         let name = spec.name.clone();
         let service = Arc::clone(self);
@@ -223,6 +224,7 @@ impl<B: DeviceBackend> DeviceService<B> {
         let _operation = self.operation(name).await;
         let spec = self.spec(name).await?;
         self.stop_supervising(name);
+        self.with_live(name, |live| live.held_down = true);
         let teardown = self.backend.down(&spec).await;
         self.transition(name, LinkState::Down, None);
         Ok(teardown)
@@ -283,126 +285,6 @@ impl<B: DeviceBackend> DeviceService<B> {
             )),
         }
     }
-
-    /// Probes while up and listens to the link's signals; on loss, rejoins with backoff;
-    /// forever, until stopped.
-    async fn supervise(self: Arc<Self>, spec: DeviceSpec) {
-        let name = spec.name.as_str();
-        let mut signals = Signals(match self.backend.watch(&spec).await {
-            Ok(watch) => Some(watch),
-            Err(error) => {
-                tracing::warn!(name, %error, "cannot watch the link's signals; probing only");
-                None
-            }
-        });
-        let mut probes = tokio::time::interval(self.supervision.interval);
-        probes.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut answered = Instant::now();
-        // No answer for this long: at least one probe went unanswered.
-        let missed = self.supervision.interval * 3 / 2;
-        loop {
-            // A signal wins over a probe in flight: it is news, the probe may take a while.
-            // A loss signal needs a probe to agree: it may be stale (read late, from while
-            // the link was lost) or passing.
-            let probed = async {
-                probes.tick().await;
-                self.probe_once(&spec).await
-            };
-            let (probe, signalled) = tokio::select! {
-                biased;
-                signal = signals.next() => match signal {
-                    // A probe missed already bears the signal out; else one is sent now.
-                    LinkSignal::Lost(reason) if answered.elapsed() >= missed => (None, Some(reason)),
-                    LinkSignal::Lost(reason) => (Some(self.probe_once(&spec).await), Some(reason)),
-                    LinkSignal::Changed => continue,
-                },
-                probe = probed => (Some(probe), None),
-            };
-            let reason = match (probe, signalled) {
-                (Some(Ok(rtt)), _) => {
-                    answered = Instant::now();
-                    self.with_live(name, |live| live.probe = Some(rtt));
-                    continue;
-                }
-                (_, Some(reason)) => reason,
-                (Some(Err(error)), None) if answered.elapsed() >= self.supervision.loss_after => {
-                    format!(
-                        "{} stopped answering on {} ({})",
-                        spec.address,
-                        spec.interface.as_deref().unwrap_or("its link"),
-                        error.message
-                    )
-                }
-                _ => continue,
-            };
-            self.transition(name, LinkState::Lost, Some(reason));
-            let (address, rtt) = self.rejoin(&spec, &mut signals).await;
-            self.came_up(name, address, rtt);
-            answered = Instant::now();
-            probes.reset();
-        }
-    }
-
-    /// Nudges the link back until the device answers again, probing meanwhile (at once
-    /// when the link signals a change); the nudges are `backoff.0` apart at first,
-    /// doubling to `backoff.1`, and after `patient_after` on to `patient_backoff`.
-    async fn rejoin(
-        self: &Arc<Self>,
-        spec: &DeviceSpec,
-        signals: &mut Signals<B::Watch>,
-    ) -> (Option<String>, Duration) {
-        let (mut wait, recent) = self.supervision.backoff;
-        let lost_at = Instant::now();
-        let rtt = 'answered: loop {
-            let nudge = self.nudge(spec);
-            let next = Instant::now() + wait;
-            // The next nudge waits for this one, but the probes do not.
-            while Instant::now() < next || !nudge.is_finished() {
-                let started = Instant::now();
-                if let Ok(rtt) = self.probe_once(spec).await {
-                    break 'answered rtt;
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep_until(started + self.supervision.interval) => {}
-                    _ = signals.next() => {}
-                }
-            }
-            let longest = if lost_at.elapsed() < self.supervision.patient_after {
-                recent
-            } else {
-                self.supervision.patient_backoff
-            };
-            wait = (wait * 2).min(longest);
-        };
-        // The device answers; the address may have changed if the link was joined anew.
-        let address = match self.backend.address(spec).await {
-            Some(address) => Some(address),
-            None => self.with_live(&spec.name, |l| l.local_address.clone()),
-        };
-        (address, rtt)
-    }
-
-    /// One nudge, in a task of its own: NetworkManager can take seconds to answer, and the
-    /// device may be back meanwhile. Dropping it (the device answered, the supervisor was
-    /// stopped) stops it.
-    fn nudge(self: &Arc<Self>, spec: &DeviceSpec) -> Nudge {
-        let service = Arc::clone(self);
-        let spec = spec.clone();
-        Nudge(tokio::spawn(async move {
-            if let Err(error) = service.backend.rejoin(&spec).await {
-                tracing::debug!(name = %spec.name, %error, "rejoin failed");
-                // Kept for `status`: why the link is not coming back (an adapter unplugged…).
-                let at_ms = (service.clock)();
-                service.with_live(&spec.name, |live| {
-                    live.last_failure = Some(LinkFailure {
-                        at_ms,
-                        reason: format!("rejoining: {}", error.message),
-                    })
-                });
-            }
-        }))
-    }
-
     fn came_up(&self, name: &str, local_address: Option<String>, rtt: Duration) {
         self.with_live(name, |live| {
             live.local_address = local_address;
@@ -465,6 +347,7 @@ impl<B: DeviceBackend> DeviceService<B> {
                 at_ms,
             });
         }
+        self.claims_changed();
     }
 
     fn status_of(&self, spec: DeviceSpec) -> DeviceStatus {
@@ -483,39 +366,3 @@ impl<B: DeviceBackend> DeviceService<B> {
         }
     }
 }
-
-/// A nudge under way; dropped, it is stopped.
-struct Nudge(tokio::task::JoinHandle<()>);
-
-impl Nudge {
-    fn is_finished(&self) -> bool {
-        self.0.is_finished()
-    }
-}
-
-impl Drop for Nudge {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// A link's signals, or none when they could not be watched (the probes then suffice).
-struct Signals<W>(Option<W>);
-
-impl<W: LinkWatch> Signals<W> {
-    /// The next signal; waits forever once the watch has ended. Cancel-safe, as
-    /// [`LinkWatch::next`] is.
-    async fn next(&mut self) -> LinkSignal {
-        if let Some(watch) = &mut self.0 {
-            if let Some(signal) = watch.next().await {
-                return signal;
-            }
-            tracing::debug!("the link's signals ended; probing only");
-            self.0 = None;
-        }
-        std::future::pending().await
-    }
-}
-
-#[cfg(test)]
-mod tests;
