@@ -1,7 +1,8 @@
 //! `np-flood send ADDR:PORT SIZE RATE SECONDS` / `np-flood sink ADDR:PORT SECONDS`: the UDP
 //! flood of scripts/bench/udp.sh. `send` sends datagrams of SIZE bytes from one connected
 //! socket, RATE per second (0: as fast as it can), for SECONDS, and prints
-//! `sent DATAGRAMS BYTES SECONDS`; `sink` reads for SECONDS after the first datagram (or
+//! `sent DATAGRAMS BYTES SECONDS CPU_TICKS` (its own user and system clock ticks: with a
+//! veth, the receiving side's softirq work runs in the sender's syscalls too); `sink` reads for SECONDS after the first datagram (or
 //! until 2 s without one) and prints `received DATAGRAMS BYTES`.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -40,11 +41,23 @@ fn send(to: SocketAddr, size: usize, rate: u64, seconds: f64) -> std::io::Result
             }
         }
     }
-    println!(
-        "sent {datagrams} {bytes} {:.3}",
-        start.elapsed().as_secs_f64()
-    );
+    let seconds = start.elapsed().as_secs_f64();
+    println!("sent {datagrams} {bytes} {seconds:.3} {}", cpu_ticks());
     Ok(())
+}
+
+/// utime + stime of this process, from /proc/self/stat (fields 14 and 15).
+fn cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    field(11) + field(12)
 }
 
 fn sink(at: SocketAddr, seconds: f64) -> std::io::Result<()> {

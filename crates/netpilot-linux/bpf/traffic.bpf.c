@@ -10,6 +10,10 @@
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
 
 #undef __always_inline
 #define __always_inline inline __attribute__((always_inline))
@@ -64,22 +68,18 @@ struct {
 	__type(value, __u64);
 } missed SEC(".maps");
 
-// The network namespace counted (its cookie, SO_NETNS_COOKIE), set by netpilot before it
-// attaches. The program sees every namespace's packets; counting only one keeps the map
-// to the sockets netpilot can name. Built with NETNS_FILTER=0 for kernels before 6.14,
-// whose cgroup_skb programs cannot call bpf_get_netns_cookie.
+// The network namespace counted (its cookie, SO_NETNS_COOKIE), written by netpilot into
+// this read-only global before loading (a constant to the program: no map lookup per
+// packet). The program sees every namespace's packets; counting only one keeps the map to
+// the sockets netpilot can name. Built with NETNS_FILTER=0 for kernels before 6.14, whose
+// cgroup_skb programs cannot call bpf_get_netns_cookie.
 #ifndef NETNS_FILTER
 #define NETNS_FILTER 1
 #endif
 #if NETNS_FILTER
 static __u64 (*bpf_get_netns_cookie)(void *ctx) = (void *)BPF_FUNC_get_netns_cookie;
+const volatile __u64 counted_netns = 0;
 #endif
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} netns SEC(".maps");
 
 // The header lengths of one packet and its remote end.
 struct parsed {
@@ -153,6 +153,60 @@ static __always_inline int parse(struct __sk_buff *skb, int ingress, struct pars
 	return -1;
 }
 
+// The common case read in place (direct packet access): IPv4 or IPv6 without extension
+// headers, UDP or TCP, all in the linear area. -1 sends the packet to parse().
+static __always_inline int parse_direct(struct __sk_buff *skb, int ingress, struct parsed *p,
+					struct key *k)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	__u8 *l4;
+	__u8 protocol;
+
+	if (skb->protocol == __builtin_bswap16(ETH_P_IP)) {
+		struct iphdr *ip = data;
+
+		if ((void *)(ip + 1) > end)
+			return -1;
+		l4 = (__u8 *)data + ip->ihl * 4;
+		protocol = ip->protocol;
+		k->remote[10] = 0xff;
+		k->remote[11] = 0xff;
+		__builtin_memcpy(&k->remote[12], ingress ? &ip->saddr : &ip->daddr, 4);
+		p->headers = ip->ihl * 4;
+	} else if (skb->protocol == __builtin_bswap16(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = data;
+
+		if ((void *)(ip6 + 1) > end)
+			return -1;
+		protocol = ip6->nexthdr;
+		if (protocol != IPPROTO_UDP && protocol != IPPROTO_TCP)
+			return -1; // extension headers, ICMPv6…: the general path
+		l4 = (__u8 *)(ip6 + 1);
+		__builtin_memcpy(k->remote, ingress ? &ip6->saddr : &ip6->daddr, 16);
+		p->headers = sizeof(*ip6);
+	} else {
+		return -1;
+	}
+	p->protocol = protocol;
+	if (protocol == IPPROTO_UDP || protocol == IPPROTO_UDPLITE) {
+		struct udphdr *udp = (void *)l4;
+
+		if ((void *)(udp + 1) > end)
+			return -1;
+		p->headers += sizeof(*udp);
+		k->remote_port = __builtin_bswap16(ingress ? udp->source : udp->dest);
+	} else if (protocol == IPPROTO_TCP) {
+		struct tcphdr *tcp = (void *)l4;
+
+		if ((void *)(tcp + 1) > end)
+			return -1;
+		p->headers += tcp->doff * 4;
+		k->remote_port = __builtin_bswap16(ingress ? tcp->source : tcp->dest);
+	}
+	return 0;
+}
+
 static __always_inline void count(struct __sk_buff *skb, int ingress)
 {
 	struct key k = {};
@@ -162,13 +216,12 @@ static __always_inline void count(struct __sk_buff *skb, int ingress)
 	__u64 payload, wire;
 
 #if NETNS_FILTER
-	__u32 slot = 0;
-	__u64 *want = bpf_map_lookup_elem(&netns, &slot);
-
-	if (want && *want && bpf_get_netns_cookie(skb) != *want)
+	if (counted_netns && bpf_get_netns_cookie(skb) != counted_netns)
 		return;
 #endif
-	if (parse(skb, ingress, &p, &k))
+	// Most packets' headers are in the linear area and read in place; the rest (and
+	// IPv6 extension headers) through bpf_skb_load_bytes.
+	if (parse_direct(skb, ingress, &p, &k) && parse(skb, ingress, &p, &k))
 		return; // not IP (the hook sees only IP; nothing else to count)
 	k.cookie = bpf_get_socket_cookie(skb);
 	k.ifindex = skb->ifindex;

@@ -86,16 +86,14 @@ impl Loaded {
         object: &[u8],
         netns: Option<u64>,
     ) -> Result<Loaded, Error> {
-        let mut ebpf = aya::EbpfLoader::new()
+        let mut loader = aya::EbpfLoader::new();
+        if let Some(cookie) = &netns {
+            // A read-only global: the verifier sees a constant, the packet path no lookup.
+            loader.set_global("counted_netns", cookie, true);
+        }
+        let mut ebpf = loader
             .load(object)
             .map_err(|e| refused("creating its maps", &e))?;
-        if let Some(cookie) = netns {
-            let map = ebpf.map_mut("netns").ok_or_else(|| missing("netns"))?;
-            let mut slot: aya::maps::Array<&mut MapData, u64> =
-                aya::maps::Array::try_from(map).map_err(|e| refused("opening its map", &e))?;
-            slot.set(0, cookie, 0)
-                .map_err(|e| refused("configuring it", &e))?;
-        }
         for (name, attach_type) in PROGRAMS {
             let program: &mut CgroupSkb = ebpf
                 .program_mut(name)
