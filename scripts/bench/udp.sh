@@ -180,11 +180,13 @@ for tool, cpu, counted in (("netpilot traffic --interval 1", np_cpu, netpilot_by
                            ("nethogs -t -C", hogs_cpu, nethogs_bytes),
                            ("bandwhich --raw", bw_cpu, bandwhich_bytes)):
     if not os.path.exists(f"{tmp}/{tool.split()[0]}.sent"):
-        rows.append(f"| {tool} | {cpu} | - | - | - |")
+        rows.append(f"| {tool} | {cpu} | - | - | - | - |")
         continue
     datagrams, payload = sent(tool.split()[0])
     got = counted()
-    rows.append(f"| {tool} | {cpu} | {payload:,} B ({datagrams:,} datagrams) | {got:,} B | {got / payload:.3f} |")
+    ip_bytes = payload + 28 * datagrams  # IPv4 and UDP headers
+    rows.append(f"| {tool} | {cpu} | {payload:,} B ({datagrams:,} datagrams) | {got:,} B "
+                f"| {got / payload:.3f} | {got / ip_bytes:.3f} |")
 
 loss = (1 - with_ / without) * 100
 cost = (cost_with / cost_without - 1) * 100
@@ -201,8 +203,10 @@ sender at full speed, median of {rounds} alternating rounds of {round_} s:
 the programs' own run time in the paced run (kernel.bpf_stats_enabled): {program_costs()}
 
 paced flood of {int(rate):,} datagrams/s for {duration} s, each tool watching the sender (namespace B):
-| tool | CPU (one core) | payload sent | bytes the tool charged to the sender | ratio |
-|---|---|---|---|---|""")
+| tool | CPU (one core) | payload sent | bytes the tool charged to the sender | ÷ payload | ÷ IP bytes |
+|---|---|---|---|---|---|""")
 print("\n".join(rows))
-print("\nnetpilot counts UDP payload (no IP/UDP headers); nethogs and bandwhich count what they capture (with headers), so a ratio above 1 is their headers, below 1 what they missed.")
+print("\nnetpilot counts UDP payload (no IP/UDP headers, as TCP's payload); nethogs and bandwhich count "
+      "the packets they capture, headers included (IP bytes are payload + 28 B a datagram; a frame "
+      "adds 14 B of Ethernet), so their shortfall is what their capture dropped.")
 PY

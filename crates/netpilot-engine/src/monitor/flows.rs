@@ -84,6 +84,11 @@ impl<C: FlowSource> FlowLedger<C> {
             .collect();
     }
 
+    /// The cookies of every flow held.
+    pub fn cookies(&self) -> impl Iterator<Item = u64> + '_ {
+        self.last.keys().map(|k| k.cookie)
+    }
+
     /// Cookies of the flows to be read once more and forgotten.
     pub fn closing_cookies(&self) -> std::collections::BTreeSet<u64> {
         self.closing.iter().map(|k| k.cookie).collect()

@@ -172,7 +172,8 @@ pub struct TrafficMeter<S, P, F, C = NoFlows> {
     /// The connected (non-listening) TCP sockets of the last dump, with their per-process
     /// counts, reused while TCP is quiet.
     connected: Vec<Socket>,
-    /// Cookie → index in `connected`, rebuilt with each dump of it.
+    /// Cookie → index in `connected`, of the cookies the flows name (a map of every one
+    /// of 40,000 sockets each second would cost more than the rest of a sample).
     connected_index: FastMap<u64, usize>,
     /// Cookie → index in `waiting`, rebuilt each sample.
     waiting_index: FastMap<u64, usize>,
@@ -362,7 +363,6 @@ where
                     self.views.charge(socket.cookie, &endpoint, moved.into());
                 }
             }
-            self.connected_index = index(&connected);
             self.connected = connected;
             self.connected_counts = usage.iter().map(|(&pid, u)| (pid, u.connections)).collect();
         }
@@ -418,6 +418,16 @@ where
         unattributed: &mut Bytes,
         baseline: bool,
     ) {
+        if let Udp::Measured(ledger) = &self.udp {
+            let wanted: FastMap<u64, ()> = grown
+                .iter()
+                .map(|g| g.key.cookie)
+                .chain(ledger.cookies())
+                .chain(self.flow_sockets.keys().copied())
+                .map(|c| (c, ()))
+                .collect();
+            self.connected_index = locate(&self.connected, &wanted);
+        }
         let (connected, connected_index, waiting_index) =
             (&self.connected, &self.connected_index, &self.waiting_index);
         let socket_of = |cookie: u64| {
@@ -729,7 +739,9 @@ where
 
     /// The per-connection and per-remote rows of this interval.
     fn view_rows(&mut self, seconds: f64) -> (Vec<ConnectionTraffic>, Vec<RemoteTraffic>) {
-        let (connected, waiting) = (&self.connected_index, &self.waiting_index);
+        let wanted: FastMap<u64, ()> = self.views.cookies().map(|c| (c, ())).collect();
+        let connected = locate(&self.connected, &wanted);
+        let waiting = &self.waiting_index;
         let names = &mut self.names;
         let procs = &self.procs;
         let users = &mut self.users;
@@ -765,6 +777,20 @@ fn index(sockets: &[Socket]) -> FastMap<u64, usize> {
     sockets
         .iter()
         .enumerate()
+        .map(|(i, s)| (s.cookie, i))
+        .collect()
+}
+
+/// Cookie → position of the sockets whose cookie is `wanted`: one pass over the dump, and
+/// none while nothing is wanted (an idle machine's TCP).
+fn locate(sockets: &[Socket], wanted: &FastMap<u64, ()>) -> FastMap<u64, usize> {
+    if wanted.is_empty() {
+        return FastMap::default();
+    }
+    sockets
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| wanted.contains_key(&s.cookie))
         .map(|(i, s)| (s.cookie, i))
         .collect()
 }

@@ -80,6 +80,11 @@ impl TrafficViews {
         }
     }
 
+    /// The sockets with rows.
+    pub fn cookies(&self) -> impl Iterator<Item = u64> + '_ {
+        self.rows.keys().map(|&(cookie, _)| cookie)
+    }
+
     /// The interval's rows, busiest first, and starts the next interval. Rows of sockets
     /// that are no longer `alive` are reported one last time, then dropped.
     pub fn report(
