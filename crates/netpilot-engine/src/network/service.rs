@@ -39,6 +39,11 @@ pub(super) enum Internal {
 pub(super) enum Deferred {
     Connect(ConnectParams, Reply<()>),
     Disconnect(Option<String>, Reply<Vec<String>>),
+    Scan {
+        interface: Option<String>,
+        rescan: bool,
+        reply: Reply<Vec<netpilot_core::wifi::WifiNetwork>>,
+    },
 }
 
 pub(super) struct PendingPrompt {
@@ -176,7 +181,11 @@ impl<B: WifiBackend> Service<B> {
                 interface,
                 rescan,
                 reply,
-            } => self.scan(interface, rescan, reply),
+            } => self.afresh(Deferred::Scan {
+                interface,
+                rescan,
+                reply,
+            }),
             Command::Withdraw(reply) => {
                 for pending in std::mem::take(&mut self.prompts) {
                     self.resolved(&pending.prompt.token, PromptOutcome::Withdrawn);
@@ -241,6 +250,17 @@ impl<B: WifiBackend> Service<B> {
                     (Deferred::Disconnect(_, reply), Some(error)) => {
                         let _ = reply.send(Err(error));
                     }
+                    (Deferred::Scan { reply, .. }, Some(error)) => {
+                        let _ = reply.send(Err(error));
+                    }
+                    (
+                        Deferred::Scan {
+                            interface,
+                            rescan,
+                            reply,
+                        },
+                        None,
+                    ) => self.scan(interface, rescan, reply),
                     (Deferred::Connect(params, reply), None) => {
                         let _ = reply.send(self.connect(params));
                     }
@@ -337,7 +357,7 @@ impl<B: WifiBackend> Service<B> {
         rescan: bool,
         reply: Reply<Vec<netpilot_core::wifi::WifiNetwork>>,
     ) {
-        let radios = self.radios.borrow().clone();
+        let radios = &self.state.wifi_devices;
         let (interfaces, rescan) = match interface {
             Some(name) => {
                 let held = radios
