@@ -25,8 +25,19 @@ pub trait Devices: Send + Sync + 'static {
     fn snapshot(&self) -> Pin<Box<dyn Future<Output = Vec<DeviceEvent>> + Send + '_>>;
 }
 
-/// No device-link service: a command's own engine, which supervises nothing.
-pub struct NoDevices;
+/// No device-link service: a command's own engine, which supervises nothing. (Its event
+/// sender stays open: a session ends when a service's events end.)
+pub struct NoDevices {
+    events: broadcast::Sender<DeviceEvent>,
+}
+
+impl Default for NoDevices {
+    fn default() -> Self {
+        NoDevices {
+            events: broadcast::channel(1).0,
+        }
+    }
+}
 
 impl Devices for NoDevices {
     fn call(&self, verb: &str, _params: Map<String, Value>) -> Reply<'_> {
@@ -39,7 +50,7 @@ impl Devices for NoDevices {
     }
 
     fn subscribe(&self) -> broadcast::Receiver<DeviceEvent> {
-        broadcast::channel(1).1
+        self.events.subscribe()
     }
 
     fn snapshot(&self) -> Pin<Box<dyn Future<Output = Vec<DeviceEvent>> + Send + '_>> {

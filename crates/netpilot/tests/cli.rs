@@ -139,3 +139,52 @@ fn without_networkmanager_on_the_bus_wifi_commands_exit_3_with_a_hint() {
     drop(bus);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Tier 2b: with NetworkManager there (in namespaces of its own, on a private bus, with no
+/// WiFi device) and no daemon, each `wifi` command runs its own engine and gets its answer
+/// through a session of it.
+#[test]
+fn without_a_daemon_the_wifi_commands_run_their_own_engine() {
+    let test = "without_a_daemon_the_wifi_commands_run_their_own_engine";
+    if !netpilot_testkit::require_root(test) {
+        return;
+    }
+    let nm = netpilot_testkit::networkmanager::NetworkManager::start("cli-engine")
+        .expect("NetworkManager runs (package network-manager)");
+    let run = |args: &[&str]| {
+        let mut child = Command::new(NETPILOT)
+            .args(args)
+            .env("DBUS_SYSTEM_BUS_ADDRESS", &nm.bus_address)
+            .env("NETPILOT_SOCKET", "/nonexistent/np.sock")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"a-valid-password\n").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let status = run(&["wifi", "status", "--json"]);
+    assert!(status.status.success(), "{status:?}");
+    let document: netpilot_api::wifi::WifiStatusDocument =
+        serde_json::from_slice(&status.stdout).unwrap();
+    assert!(document.devices.is_empty(), "{document:?}");
+    let list = run(&["wifi", "list", "--no-daemon", "--json"]);
+    assert!(list.status.success(), "{list:?}");
+    for args in [
+        &[
+            "wifi",
+            "connect",
+            "np-home",
+            "--password-stdin",
+            "--no-daemon",
+            "--json",
+        ][..],
+        &["wifi", "disconnect", "--no-daemon", "--json"],
+    ] {
+        let output = run(args);
+        assert_eq!(output.status.code(), Some(5), "{args:?}: {output:?}");
+        let shown = String::from_utf8_lossy(&output.stdout);
+        assert!(shown.contains("\"code\":\"no-wifi-device\""), "{shown}");
+    }
+}

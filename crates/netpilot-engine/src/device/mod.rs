@@ -276,6 +276,16 @@ impl<B: DeviceBackend> DeviceService<B> {
     }
 
     async fn probe_once(&self, spec: &DeviceSpec) -> Result<Duration, Error> {
+        // On a radio that carries the internet now, an answer came through the internet's
+        // network: it says nothing of the device's link.
+        if let Some(interface) = &spec.interface
+            && self.carries_the_internet(interface)
+        {
+            return Err(Error::new(
+                ErrorCode::RadioInUse,
+                format!("{interface} carries the internet, not the device's network"),
+            ));
+        }
         let timeout = self.supervision.interval;
         match tokio::time::timeout(timeout, self.backend.probe(spec, timeout)).await {
             Ok(result) => result,
@@ -285,6 +295,7 @@ impl<B: DeviceBackend> DeviceService<B> {
             )),
         }
     }
+
     fn came_up(&self, name: &str, local_address: Option<String>, rtt: Duration) {
         self.with_live(name, |live| {
             live.local_address = local_address;

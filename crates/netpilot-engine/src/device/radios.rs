@@ -120,13 +120,17 @@ impl<B: DeviceBackend> DeviceService<B> {
         }
     }
 
-    /// A link waiting for its radio (coming up, or lost) whose radio now carries the
-    /// internet: said once, with what to do.
+    /// A link whose radio now carries the internet (someone joined another network on it
+    /// while the link came up, was up, or was lost): said once, with what to do; a link that
+    /// was up is lost.
     fn report_overtaken(&self, radios: &[WifiRadio]) {
         let waiting: Vec<(String, LinkState, String)> = {
             let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
             live.iter()
                 .filter_map(|(name, l)| match (l.state, &l.interface) {
+                    (Some(LinkState::Up), Some(interface)) => {
+                        Some((name.clone(), LinkState::Lost, interface.clone()))
+                    }
                     (Some(state @ (LinkState::Connecting | LinkState::Lost)), Some(interface)) => {
                         Some((name.clone(), state, interface.clone()))
                     }

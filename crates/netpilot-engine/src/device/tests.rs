@@ -349,3 +349,29 @@ async fn a_radio_taken_for_the_internet_is_reported_and_not_taken_back() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(events.try_recv().is_err());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_link_whose_radio_is_taken_for_the_internet_is_lost_whatever_answers() {
+    let (device, service) = service();
+    let (network, seen) = watch::channel(radios(Role::DeviceLink("cozmo".into())));
+    service.follow(seen);
+    let mut events = brought_up(&service).await;
+    // Home joined on wlan1: the device's address still answers (through home's routes).
+    network.send_replace(radios(Role::Internet));
+    let said = events.recv().await.unwrap();
+    assert_eq!(said.state, LinkState::Lost);
+    assert!(said.reason.unwrap().contains("now carries the internet"));
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert_eq!(
+        service.status("cozmo").await.unwrap().state,
+        LinkState::Lost
+    );
+    // Home leaves the radio: the device answers on its link again, and it is up.
+    network.send_replace(radios(Role::DeviceLink("cozmo".into())));
+    loop {
+        if events.recv().await.unwrap().state == LinkState::Up {
+            break;
+        }
+    }
+    assert!(device.probes.load(Ordering::SeqCst) > 0);
+}

@@ -7,24 +7,14 @@ use crate::connect::{Attempt, ConnectTracker, Verdict};
 use crate::radios;
 use netpilot_core::network::PromptOutcome;
 use netpilot_core::ports::{JoinRequest, SecretAnswer, WifiBackend};
-use netpilot_core::secret::{validate_psk, validate_ssid};
 use netpilot_core::wifi::{DeviceState, FailureReason};
 use netpilot_core::{Error, ErrorCode};
 use std::sync::Arc;
 
-/// What is checked before the backend is asked anything.
-pub(super) fn validate(params: &ConnectParams) -> Result<(), Error> {
-    validate_ssid(&params.ssid)?;
-    if let Some(password) = &params.password {
-        validate_psk(password)?;
-    }
-    Ok(())
-}
-
 impl<B: WifiBackend> Service<B> {
     /// Starts an attempt on the radio its role allows (the state was just refreshed).
     pub(super) fn connect(&mut self, params: ConnectParams) -> Result<(), Error> {
-        validate(&params)?;
+        params.validate()?;
         let device = radios::for_connect(&self.state.wifi_devices, params.interface.as_deref())?;
         if self.attempt.is_some() {
             // A new request replaces the attempt in progress, as NetworkManager does.

@@ -190,4 +190,17 @@ impl<B: WifiBackend> Service<B> {
             outcome,
         });
     }
+
+    /// Withdraws the pending prompts `which` picks: their subscribers are told, and
+    /// NetworkManager may ask another agent.
+    pub(super) fn withdraw(&mut self, which: impl Fn(&PendingPrompt) -> bool) {
+        let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.prompts)
+            .into_iter()
+            .partition(|p| which(p));
+        self.prompts = kept;
+        for pending in gone {
+            self.resolved(&pending.prompt.token, PromptOutcome::Withdrawn);
+            pending.responder.answer(SecretAnswer::NoSecrets);
+        }
+    }
 }

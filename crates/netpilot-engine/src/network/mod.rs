@@ -13,11 +13,12 @@
 //! backend asked afresh first.
 //!
 //! Files: [`handle`] (the commands and the cheap handle callers hold), `service` (the
-//! actor: its state and loop), `attempt` (one connect attempt, from request to verdict),
+//! actor: its state and loop), `actions` (scan and disconnect, by role), `attempt` (one connect attempt, from request to verdict),
 //! `broker` (answering NetworkManager's requests for secrets: given, stored, or asked of
 //! the subscribers), `state` (the `network` state and the roles from the backend's
 //! snapshot and the device links' claims).
 
+mod actions;
 mod attempt;
 mod broker;
 mod handle;
@@ -83,6 +84,17 @@ pub struct ConnectParams {
     pub hidden: bool,
     pub save: bool,
     pub interface: Option<String>,
+}
+
+impl ConnectParams {
+    /// What is checked before the backend is asked anything.
+    pub fn validate(&self) -> Result<(), netpilot_core::Error> {
+        netpilot_core::secret::validate_ssid(&self.ssid)?;
+        if let Some(password) = &self.password {
+            netpilot_core::secret::validate_psk(password)?;
+        }
+        Ok(())
+    }
 }
 
 /// Starts the service on the current tokio runtime.

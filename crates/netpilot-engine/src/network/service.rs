@@ -4,12 +4,12 @@
 use super::handle::Reply;
 use super::{Command, Config, ConnectParams, ServiceEvent};
 use crate::connect::ConnectTracker;
-use crate::radios::{self, Claim};
+use crate::radios::Claim;
 use netpilot_core::network::{NetworkState, Prompt, PromptOutcome};
 use netpilot_core::ports::{
     Joining, LinkSnapshot, SecretAnswer, SecretResponder, WifiBackend, WifiEvent,
 };
-use netpilot_core::wifi::{DeviceState, FailureReason, Role, WifiRadio};
+use netpilot_core::wifi::{DeviceState, FailureReason, WifiRadio};
 use netpilot_core::{Error, ErrorCode, Secret, SecretRequest};
 use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, watch};
@@ -39,6 +39,11 @@ pub(super) enum Internal {
 pub(super) enum Deferred {
     Connect(ConnectParams, Reply<()>),
     Disconnect(Option<String>, Reply<Vec<String>>),
+    Scan {
+        interface: Option<String>,
+        rescan: bool,
+        reply: Reply<Vec<netpilot_core::wifi::WifiNetwork>>,
+    },
 }
 
 pub(super) struct PendingPrompt {
@@ -155,7 +160,7 @@ impl<B: WifiBackend> Service<B> {
             },
             Command::Connect(params, reply) => {
                 // Checked before anything is asked of the backend.
-                if let Err(error) = super::attempt::validate(&params) {
+                if let Err(error) = params.validate() {
                     let _ = reply.send(Err(error));
                     return;
                 }
@@ -176,12 +181,13 @@ impl<B: WifiBackend> Service<B> {
                 interface,
                 rescan,
                 reply,
-            } => self.scan(interface, rescan, reply),
+            } => self.afresh(Deferred::Scan {
+                interface,
+                rescan,
+                reply,
+            }),
             Command::Withdraw(reply) => {
-                for pending in std::mem::take(&mut self.prompts) {
-                    self.resolved(&pending.prompt.token, PromptOutcome::Withdrawn);
-                    pending.responder.answer(SecretAnswer::NoSecrets);
-                }
+                self.withdraw(|_| true);
                 let _ = reply.send(());
             }
             Command::Disconnect { interface, reply } => {
@@ -231,24 +237,7 @@ impl<B: WifiBackend> Service<B> {
                 }
             }
             Internal::Snapshot(snapshot) => self.apply_snapshot(snapshot),
-            Internal::Fresh { snapshot, then } => {
-                let failed = snapshot.as_ref().err().cloned();
-                self.apply_snapshot(snapshot);
-                match (then, failed) {
-                    (Deferred::Connect(_, reply), Some(error)) => {
-                        let _ = reply.send(Err(error));
-                    }
-                    (Deferred::Disconnect(_, reply), Some(error)) => {
-                        let _ = reply.send(Err(error));
-                    }
-                    (Deferred::Connect(params, reply), None) => {
-                        let _ = reply.send(self.connect(params));
-                    }
-                    (Deferred::Disconnect(interface, reply), None) => {
-                        self.disconnect(interface.as_deref(), reply)
-                    }
-                }
-            }
+            Internal::Fresh { snapshot, then } => self.afresh_done(snapshot, then),
             Internal::Recalled {
                 request,
                 responder,
@@ -299,97 +288,9 @@ impl<B: WifiBackend> Service<B> {
             WifiEvent::SecretsCanceled {
                 connection_uuid,
                 setting,
-            } => {
-                let withdrawn: Vec<usize> = self
-                    .prompts
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, p)| {
-                        p.connection_uuid == connection_uuid && p.prompt.setting == setting
-                    })
-                    .map(|(i, _)| i)
-                    .collect();
-                for index in withdrawn.into_iter().rev() {
-                    let pending = self.prompts.remove(index);
-                    self.resolved(&pending.prompt.token, PromptOutcome::Withdrawn);
-                    pending.responder.answer(SecretAnswer::NoSecrets);
-                }
-            }
+            } => self
+                .withdraw(|p| p.connection_uuid == connection_uuid && p.prompt.setting == setting),
         }
-    }
-
-    /// Asks the backend what is up, then carries on with `then`.
-    fn afresh(&self, then: Deferred) {
-        let backend = Arc::clone(&self.backend);
-        let internal = self.internal.clone();
-        tokio::spawn(async move {
-            let snapshot = backend.snapshot().await;
-            let _ = internal.send(Internal::Fresh { snapshot, then }).await;
-        });
-    }
-
-    /// Scans the radio named, or every radio no device link holds (a scan takes a radio
-    /// off its channel for a while: never a device link's unasked, and a device link's
-    /// only from its last results).
-    fn scan(
-        &self,
-        interface: Option<String>,
-        rescan: bool,
-        reply: Reply<Vec<netpilot_core::wifi::WifiNetwork>>,
-    ) {
-        let radios = self.radios.borrow().clone();
-        let (interfaces, rescan) = match interface {
-            Some(name) => {
-                let held = radios
-                    .iter()
-                    .any(|r| r.interface == name && matches!(r.role, Role::DeviceLink(_)));
-                (vec![name], rescan && !held)
-            }
-            None => (
-                radios
-                    .iter()
-                    .filter(|r| !matches!(r.role, Role::DeviceLink(_)))
-                    .map(|r| r.interface.clone())
-                    .collect(),
-                rescan,
-            ),
-        };
-        let backend = Arc::clone(&self.backend);
-        tokio::spawn(async move {
-            let _ = reply.send(backend.scan(&interfaces, rescan).await);
-        });
-    }
-
-    fn disconnect(&mut self, interface: Option<&str>, reply: Reply<Vec<String>>) {
-        let chosen = match radios::for_disconnect(&self.state.wifi_devices, interface) {
-            Ok(Some(chosen)) => chosen,
-            Ok(None) => {
-                let _ = reply.send(Ok(Vec::new()));
-                return;
-            }
-            Err(error) => {
-                let _ = reply.send(Err(error));
-                return;
-            }
-        };
-        if self.attempt.as_ref().is_some_and(|a| a.device == chosen) {
-            self.fail(Error::new(
-                ErrorCode::ConnectionAttemptFailed,
-                "disconnected while connecting",
-            ));
-        }
-        if self.joined.as_deref() == Some(chosen.as_str()) {
-            self.joined = None;
-        }
-        let backend = Arc::clone(&self.backend);
-        let internal = self.internal.clone();
-        tokio::spawn(async move {
-            let result = backend.disconnect(&chosen).await.map(|()| vec![chosen]);
-            let _ = reply.send(result);
-            let _ = internal
-                .send(Internal::Snapshot(backend.snapshot().await))
-                .await;
-        });
     }
 
     pub(super) fn on_timer(&mut self) {

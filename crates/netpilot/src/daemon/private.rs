@@ -31,7 +31,7 @@ pub async fn start(timeouts: Timeouts) -> Result<Client, Error> {
     let dispatcher = Dispatcher::new(
         network,
         LinuxMonitor,
-        Arc::new(NoDevices),
+        Arc::new(NoDevices::default()),
         traffic,
         RateLimit::default(),
     );

@@ -27,7 +27,7 @@ fn home_on_wlan0() {
     home_on("wlan0");
 }
 
-fn home_on(interface: &str) {
+pub(super) fn home_on(interface: &str) {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let out = Command::new("nmcli")

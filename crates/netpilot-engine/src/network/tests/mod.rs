@@ -1,9 +1,10 @@
 //! The network service driven as the dispatcher drives it, over the fake WiFi backend,
 //! with paused time: `attempt` (connect, verdicts, timeouts, debounce) and `broker`
-//! (prompts, answers, re-prompts, the store).
+//! (prompts, answers, re-prompts, the store), `roles` (what each action may do to which radio).
 
 mod attempt;
 mod broker;
+mod roles;
 
 use super::*;
 use crate::connect::Timeouts;

@@ -1,0 +1,153 @@
+//! The service's WiFi actions by role: never a device link's radio, the state of the
+//! internet's radio only.
+
+use super::*;
+use crate::radios::Claim;
+use crate::testing::fake_radio;
+use netpilot_core::ports::LinkSnapshot;
+use netpilot_core::wifi::Role;
+
+/// The robot's link on wlan0 (its profile active), home on wlan1 with the default route.
+fn robot_and_home() -> LinkSnapshot {
+    let mut home = fake_radio("wlan1", DeviceState::Connected, Some("home"));
+    home.ipv4 = Some("192.168.50.10/24".into());
+    let mut robot = fake_radio("wlan0", DeviceState::Connected, Some("Cozmo_A1B2C3"));
+    robot.ipv4 = Some("172.31.1.100/24".into());
+    LinkSnapshot {
+        wifi: vec![robot, home],
+        device_links: vec![("wlan0".into(), "cozmo".into())],
+        default_routes: vec!["wlan1".into()],
+    }
+}
+
+async fn with(snapshot: LinkSnapshot) -> Harness {
+    let h = start(true).await;
+    *h.backend.snapshot.lock().unwrap() = snapshot;
+    h.backend_events
+        .send(WifiEvent::RoutesChanged)
+        .await
+        .unwrap();
+    h.settle().await;
+    h
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_state_describes_the_internet_link_never_the_device_links() {
+    let h = with(robot_and_home()).await;
+    let state = h.handle.status().await.unwrap();
+    assert_eq!(state.wifi_ssid, "home", "{state:?}");
+    assert_eq!(state.wifi_ip, "192.168.50.10");
+    assert_eq!(state.network_status, NetworkStatus::Wifi);
+    let roles: Vec<(String, Role)> = state
+        .wifi_devices
+        .iter()
+        .map(|r| (r.interface.clone(), r.role.clone()))
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            ("wlan0".to_string(), Role::DeviceLink("cozmo".into())),
+            ("wlan1".to_string(), Role::Internet)
+        ]
+    );
+    // The default route moves to a cable: Ethernet carries the internet.
+    let mut wired = robot_and_home();
+    wired.default_routes = vec!["eth0".into(), "wlan1".into()];
+    *h.backend.snapshot.lock().unwrap() = wired;
+    h.backend_events
+        .send(WifiEvent::RoutesChanged)
+        .await
+        .unwrap();
+    h.settle().await;
+    let state = h.handle.status().await.unwrap();
+    assert_eq!(state.network_status, NetworkStatus::Ethernet);
+    assert_eq!(state.wifi_ssid, "home", "still the internet's WiFi link");
+}
+
+#[tokio::test(start_paused = true)]
+async fn connect_never_takes_a_device_links_radio() {
+    let h = with(robot_and_home()).await;
+    h.handle
+        .connect(params("cafe", Some("cafe-secret-1"), false))
+        .await
+        .unwrap();
+    h.settle().await;
+    let joins = h.backend.joins.lock().unwrap().clone();
+    assert_eq!(
+        joins.last().map(|j| (j.device.as_str(), j.bind)),
+        Some(("wlan1", false))
+    );
+    let refused = h
+        .handle
+        .connect(ConnectParams {
+            interface: Some("wlan0".into()),
+            ..params("cafe", Some("cafe-secret-1"), false)
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code, ErrorCode::RadioInUse);
+    assert!(refused.hint.unwrap().contains("netpilot device down cozmo"));
+    assert_eq!(
+        h.backend.joins.lock().unwrap().len(),
+        1,
+        "nothing was started"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn disconnect_leaves_the_internets_link_only() {
+    let h = with(robot_and_home()).await;
+    assert_eq!(h.handle.disconnect(None).await.unwrap(), ["wlan1"]);
+    let refused = h.handle.disconnect(Some("wlan0".into())).await.unwrap_err();
+    assert_eq!(refused.code, ErrorCode::RadioInUse);
+    assert_eq!(*h.backend.disconnected.lock().unwrap(), ["wlan1"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_scan_never_takes_a_device_links_radio_off_its_channel() {
+    let h = with(robot_and_home()).await;
+    h.handle.scan(None, true).await.unwrap();
+    h.handle.scan(Some("wlan0".into()), true).await.unwrap();
+    assert_eq!(
+        *h.backend.scans.lock().unwrap(),
+        [
+            (vec!["wlan1".to_string()], true),
+            (vec!["wlan0".to_string()], false)
+        ],
+        "every other radio rescanned; the robot's read from its last scan"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_radio_a_link_claims_is_the_links_and_free_once_it_lets_go() {
+    let (claims, seen) = tokio::sync::watch::channel(Vec::new());
+    let (fake, backend_events, receiver) = FakeWifi::new(true);
+    let backend = Arc::new(fake);
+    let config = Config {
+        timeouts: Timeouts::default(),
+        debounce: Duration::from_millis(50),
+        tokens: Box::new(|| "token".into()),
+        claims: seen,
+    };
+    let handle = spawn(Arc::clone(&backend), receiver, config);
+    handle.ready().await.unwrap();
+    let radios = handle.radios();
+    claims.send_replace(vec![Claim {
+        interface: "wlan0".into(),
+        link: "cozmo".into(),
+    }]);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(radios.borrow()[0].role, Role::DeviceLink("cozmo".into()));
+    let refused = handle
+        .connect(params("home", Some("home-secret-1"), false))
+        .await;
+    assert_eq!(refused.unwrap_err().code, ErrorCode::RadioInUse);
+    claims.send_replace(Vec::new());
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(radios.borrow()[0].role, Role::Free);
+    handle
+        .connect(params("home", Some("home-secret-1"), false))
+        .await
+        .unwrap();
+    drop(backend_events);
+}
