@@ -175,6 +175,9 @@ fn start_server(floor: bool) -> (u16, Server) {
                 claims: netpilot_engine::network::no_claims(),
             };
             let network = network::spawn(Arc::clone(&backend), receiver, config);
+            // Its first look at the radios is a state change: done before anyone subscribes.
+            network.ready().await.expect("the fake answers");
+            tokio::time::sleep(Duration::from_millis(100)).await;
             let (traffic, _) = tokio::sync::broadcast::channel(16);
             let devices = netpilot_engine::device::DeviceService::new(
                 Arc::new(netpilot_engine::testing::FakeDevices::default()),

@@ -155,4 +155,26 @@ impl<B: WifiBackend> Service<B> {
         self.state.last_error_message.clear();
         self.state.last_error_hint.clear();
     }
+
+    /// The daemon is stopping: the prompts are withdrawn, the attempt in progress ends, and
+    /// the profile it made is deleted before `done` is answered (nothing is left behind).
+    pub(super) fn stopping(&mut self, done: tokio::sync::oneshot::Sender<()>) {
+        self.withdraw(|_| true);
+        let made = self
+            .attempt
+            .as_mut()
+            .and_then(|a| a.joining.take())
+            .filter(|j| j.created_profile.is_some());
+        self.fail(Error::new(
+            ErrorCode::ConnectionAttemptFailed,
+            "netpilot's daemon stopped during the attempt",
+        ));
+        let backend = Arc::clone(&self.backend);
+        tokio::spawn(async move {
+            if let Some(joining) = made {
+                backend.abandon(&joining).await;
+            }
+            let _ = done.send(());
+        });
+    }
 }

@@ -42,7 +42,8 @@ pub enum Command {
         reply: Reply<u32>,
     },
     /// The daemon is stopping: every pending prompt is withdrawn (its subscribers told,
-    /// NetworkManager told to ask another agent); answers once that is done.
+    /// NetworkManager told to ask another agent) and the attempt in progress ended, its new
+    /// profile deleted; answers once that is done.
     Withdraw(oneshot::Sender<()>),
 }
 
@@ -117,7 +118,8 @@ impl NetworkHandle {
             .await?
     }
 
-    /// Withdraws every pending prompt (the daemon is stopping).
+    /// Withdraws every pending prompt and ends the attempt in progress (the daemon is
+    /// stopping).
     pub async fn withdraw(&self) -> Result<(), Error> {
         self.ask(Command::Withdraw).await
     }

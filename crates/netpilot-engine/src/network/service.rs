@@ -186,10 +186,7 @@ impl<B: WifiBackend> Service<B> {
                 rescan,
                 reply,
             }),
-            Command::Withdraw(reply) => {
-                self.withdraw(|_| true);
-                let _ = reply.send(());
-            }
+            Command::Withdraw(reply) => self.stopping(reply),
             Command::Disconnect { interface, reply } => {
                 self.afresh(Deferred::Disconnect(interface, reply))
             }

@@ -83,6 +83,24 @@ impl Daemon {
     }
 }
 
+impl Daemon {
+    /// Sends SIGTERM and waits (up to 10 s) for the daemon to exit: how long it took, and
+    /// whether it exited cleanly. Dropping it afterwards checks the rest (socket, log).
+    pub(super) fn stop(&mut self) -> (Duration, bool) {
+        let pid = rustix::process::Pid::from_child(&self.child);
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        let asked = Instant::now();
+        let deadline = asked + Duration::from_secs(10);
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return (asked.elapsed(), status.success()),
+                _ if Instant::now() > deadline => return (asked.elapsed(), false),
+                _ => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+    }
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
         let pid = rustix::process::Pid::from_child(&self.child);
@@ -90,6 +108,7 @@ impl Drop for Daemon {
         let deadline = Instant::now() + Duration::from_secs(10);
         let stopped = loop {
             match self.child.try_wait() {
+                // Stopped already (by `stop`), or now.
                 Ok(Some(status)) => break Some(status),
                 _ if Instant::now() > deadline => break None,
                 _ => std::thread::sleep(Duration::from_millis(50)),
@@ -724,4 +743,32 @@ fn daemon_answers_for_the_cli_which_asks_on_its_terminal() {
         resolved,
         json!({ "token": prompt["token"], "resolved": "answered" })
     );
+}
+
+#[test]
+#[ignore = "needs the WiFi lab: lab/run"]
+fn daemon_stopping_withdraws_its_prompt_unregisters_its_agent_and_leaves_nothing() {
+    if !in_lab("daemon_stopping_withdraws_its_prompt_unregisters_its_agent_and_leaves_nothing") {
+        return;
+    }
+    let mut daemon = Daemon::start("stop", &[]);
+    let mut ui = daemon.client();
+    ui.subscribe(&["network", "network.credentials"]);
+    ui.ok(
+        "network.wifi.connect",
+        json!({ "ssid": HOME.0, "interface": "wlan0" }),
+    );
+    let prompt = ui.prompt();
+    let (took, clean) = daemon.stop();
+    assert!(clean, "{}", daemon.log());
+    assert!(took < Duration::from_secs(2), "stopped after {took:?}");
+    let withdrawn = ui.until("network.credentials", Duration::from_secs(1), |p| {
+        p["token"] == prompt["token"] && p.get("resolved").is_some()
+    });
+    assert_eq!(withdrawn["resolved"], json!("withdrawn"), "{withdrawn}");
+    let log = daemon.log();
+    assert!(log.contains("unregistered the secret agent"), "{log}");
+    // The profile the attempt made went with it.
+    no_profile_left(HOME.0);
+    ui.assert_no_secret();
 }

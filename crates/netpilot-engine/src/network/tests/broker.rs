@@ -193,7 +193,7 @@ async fn requests_for_other_networks_are_answered_from_the_store_or_declined() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_stopping_daemon_withdraws_its_prompts() {
+async fn a_stopping_daemon_withdraws_its_prompts_and_ends_its_attempt() {
     let mut h = start(true).await;
     h.handle.connect(params("home", None, true)).await.unwrap();
     h.settle().await;
@@ -213,4 +213,11 @@ async fn a_stopping_daemon_withdraws_its_prompts() {
         "NetworkManager may ask another agent"
     );
     assert!(h.handle.pending().await.unwrap().is_empty());
+    let state = h.handle.status().await.unwrap();
+    assert!(!state.is_connecting, "the attempt ended: {state:?}");
+    assert_eq!(
+        h.backend.abandoned.lock().unwrap().len(),
+        1,
+        "the profile it made was deleted before the daemon went"
+    );
 }
