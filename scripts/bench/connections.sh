@@ -11,7 +11,7 @@
 # netpilot / ss (≤ 0.12 at N = 50,000) and netpilot / floor (≤ 1.3).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-trap cleanup EXIT
+trap finish EXIT
 trap 'exit 130' INT TERM
 
 sizes=(1000 10000 50000)

@@ -18,7 +18,7 @@
 # Needs no root.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-trap 'cleanup; kill "${DAEMON_PIDS[@]}" 2>/dev/null || true' EXIT
+trap 'kill "${DAEMON_PIDS[@]}" 2>/dev/null || true; finish' EXIT
 trap 'exit 130' INT TERM
 DAEMON_PIDS=()
 

@@ -1,5 +1,6 @@
 # Shared helpers of the benchmark scripts: namespaces holding N idle loopback connections.
-# Sourced, not run. Everything started here is stopped by `cleanup` (trap it on EXIT).
+# Sourced, not run. Everything started here is stopped by `cleanup`; trap `finish` on EXIT
+# (it also removes the scratch directory).
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$BENCH_DIR/../.." && pwd)
@@ -79,6 +80,12 @@ cleanup() {
   BENCH_PIDS=()
   BENCH_NAMESPACES=()
   rm -f "$BENCH_TMP"/ready.*
+}
+
+# On EXIT: what `cleanup` stops, and the scratch directory.
+finish() {
+  cleanup
+  rm -rf "$BENCH_TMP"
 }
 
 # cpu_ticks PID: user + system clock ticks the process has used.

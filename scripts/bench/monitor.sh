@@ -18,7 +18,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 TMUX_SOCKET="np-bench-$$"
-trap 'tmux -L "$TMUX_SOCKET" kill-server 2>/dev/null || true; cleanup' EXIT
+trap 'tmux -L "$TMUX_SOCKET" kill-server 2>/dev/null || true; finish' EXIT
 trap 'exit 130' INT TERM
 
 n=10000

@@ -16,7 +16,7 @@
 #             receiving and sending processes versus bytes sent.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-trap cleanup EXIT
+trap finish EXIT
 trap 'exit 130' INT TERM
 
 n=20000

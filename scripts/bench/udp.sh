@@ -14,7 +14,9 @@
 #    work runs in the sender's syscalls, so both programs' runs are in it), and the loss
 #    (goal: at most 3 %). On a machine others use, wall-clock throughput is noisy: the CPU
 #    per datagram, and the kernel's own run time of each program (kernel.bpf_stats_enabled
-#    for the paced run), are the steadier figures.
+#    for the paced run), are the steadier figures. The floor, in the same rounds: an empty
+#    cgroup_skb program (it only returns "pass") attached at the same place, ingress and
+#    egress, the cost of the hook itself that any counter of this kind pays.
 # 2. the paced flood (RATE datagrams/s of 100 B) for DURATION, once per tool, each in B
 #    watching the sender: `netpilot traffic --interval 1 --json`, `nethogs -t -C -v 2 -d 1`,
 #    `bandwhich --raw` (installed with `cargo install` into $BENCH_CACHE, or target/bench-tools,
@@ -22,7 +24,7 @@
 #    under 2 %), and the bytes it charged to the sender against the payload sent.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-trap 'udp_cleanup; cleanup' EXIT
+trap 'udp_cleanup; finish' EXIT
 trap 'exit 130' INT TERM
 
 duration=${DURATION:-20}
@@ -51,6 +53,40 @@ fi
 udp_cleanup() {
   ip netns delete np-udp-a 2>/dev/null || true
   ip netns delete np-udp-b 2>/dev/null || true
+  empty_detach
+  if [ -n "${EMPTY_FS:-}" ]; then umount "$EMPTY_FS" 2>/dev/null || true; fi
+  if [ -n "${EMPTY_CGROUP_MOUNT:-}" ]; then umount "$EMPTY_CGROUP_MOUNT" 2>/dev/null || true; fi
+}
+
+# The floor: an empty cgroup_skb program, loaded into a private bpffs and attached at the
+# root of a cgroup2 hierarchy (the mounted one, else one mounted for the run).
+EMPTY_FS= EMPTY_CGROUP= EMPTY_CGROUP_MOUNT=
+empty_prepare() {
+  command -v clang >/dev/null && command -v bpftool >/dev/null || return 1
+  cat > "$BENCH_TMP/empty.bpf.c" <<'C'
+#include <linux/bpf.h>
+__attribute__((section("cgroup_skb/egress"), used)) int empty_egress(struct __sk_buff *skb) { return 1; }
+__attribute__((section("cgroup_skb/ingress"), used)) int empty_ingress(struct __sk_buff *skb) { return 1; }
+char _license[] __attribute__((section("license"), used)) = "GPL";
+C
+  clang -O2 -target bpf -I"/usr/include/$(uname -m)-linux-gnu" -c "$BENCH_TMP/empty.bpf.c" \
+    -o "$BENCH_TMP/empty.o" || return 1
+  mkdir -p "$BENCH_TMP/bpffs" && mount -t bpf bpf "$BENCH_TMP/bpffs" && EMPTY_FS=$BENCH_TMP/bpffs
+  bpftool prog loadall "$BENCH_TMP/empty.o" "$EMPTY_FS/empty" type cgroup/skb || return 1
+  EMPTY_CGROUP=$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)
+  if [ -z "$EMPTY_CGROUP" ]; then
+    mkdir -p "$BENCH_TMP/cgroup2" && mount -t cgroup2 none "$BENCH_TMP/cgroup2" || return 1
+    EMPTY_CGROUP=$BENCH_TMP/cgroup2 EMPTY_CGROUP_MOUNT=$BENCH_TMP/cgroup2
+  fi
+}
+empty_attach() {
+  bpftool cgroup attach "$EMPTY_CGROUP" egress pinned "$EMPTY_FS/empty/empty_egress" multi
+  bpftool cgroup attach "$EMPTY_CGROUP" ingress pinned "$EMPTY_FS/empty/empty_ingress" multi
+}
+empty_detach() {
+  [ -n "${EMPTY_CGROUP:-}" ] || return 0
+  bpftool cgroup detach "$EMPTY_CGROUP" egress pinned "$EMPTY_FS/empty/empty_egress" 2>/dev/null || true
+  bpftool cgroup detach "$EMPTY_CGROUP" ingress pinned "$EMPTY_FS/empty/empty_ingress" 2>/dev/null || true
 }
 udp_cleanup
 ip netns add np-udp-a
@@ -98,7 +134,11 @@ watching() {
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 echo "throughput: $rounds × ${round}s at full speed, without and with the counter…" >&2
-: > "$BENCH_TMP/without"; : > "$BENCH_TMP/with"
+: > "$BENCH_TMP/without"; : > "$BENCH_TMP/with"; : > "$BENCH_TMP/empty"
+if ! empty_prepare; then
+  echo "no empty-program floor (it needs clang and bpftool)" >&2
+  EMPTY_CGROUP=
+fi
 hz=$(getconf CLK_TCK)
 # rate: datagrams/s; cost: ns of the sender's CPU per datagram.
 per_round='{printf "%.0f %.0f\n", $1 / $3, $4 / '"$hz"' / $1 * 1e9}'
@@ -109,7 +149,14 @@ for _ in $(seq "$rounds"); do
   sleep 1.5
   flood 0 "$round" | awk "$per_round" >> "$BENCH_TMP/with"
   kill "$np"; wait "$np" 2>/dev/null || true
+  if [ -n "$EMPTY_CGROUP" ]; then
+    empty_attach
+    flood 0 "$round" | awk "$per_round" >> "$BENCH_TMP/empty"
+    empty_detach
+  fi
 done
+empty=$(cut -d' ' -f1 "$BENCH_TMP/empty" | median)
+cost_empty=$(cut -d' ' -f2 "$BENCH_TMP/empty" | median)
 without=$(cut -d' ' -f1 "$BENCH_TMP/without" | median)
 with=$(cut -d' ' -f1 "$BENCH_TMP/with" | median)
 cost_without=$(cut -d' ' -f2 "$BENCH_TMP/without" | median)
@@ -127,10 +174,10 @@ else
   bw_cpu="skipped (not installed; --quick does not build it)"
 fi
 
-BENCH_TMP=$BENCH_TMP python3 - "$without" "$with" "$np_cpu" "$hogs_cpu" "$bw_cpu" "$rate" "$size" "$duration" "$cost_without" "$cost_with" "$round" "$rounds" <<'PY'
+BENCH_TMP=$BENCH_TMP python3 - "$without" "$with" "$np_cpu" "$hogs_cpu" "$bw_cpu" "$rate" "$size" "$duration" "$cost_without" "$cost_with" "$round" "$rounds" "${empty:-}" "${cost_empty:-}" <<'PY'
 import json, os, re, sys
 tmp = os.environ["BENCH_TMP"]
-without, with_, np_cpu, hogs_cpu, bw_cpu, rate, size, duration, cost_without, cost_with, round_, rounds = sys.argv[1:]
+without, with_, np_cpu, hogs_cpu, bw_cpu, rate, size, duration, cost_without, cost_with, round_, rounds, empty, cost_empty = sys.argv[1:]
 without, with_, cost_without, cost_with = int(without), int(with_), int(cost_without), int(cost_with)
 
 def program_costs():
@@ -190,6 +237,12 @@ for tool, cpu, counted in (("netpilot traffic --interval 1", np_cpu, netpilot_by
 
 loss = (1 - with_ / without) * 100
 cost = (cost_with / cost_without - 1) * 100
+if empty:
+    empty, cost_empty = int(empty), int(cost_empty)
+    floor = (f"| floor: an empty cgroup_skb program attached (the hook alone) | {empty:,} | {cost_empty:,} ns |\n"
+             f"| its loss / extra cost | {(1 - empty / without) * 100:.2f} % | {(cost_empty / cost_without - 1) * 100:.2f} % |\n")
+else:
+    floor = "| floor: an empty program | not measured (needs clang and bpftool) | |\n"
 print(f"""
 UDP flood across a veth pair, datagrams of {size} B:
 
@@ -199,7 +252,7 @@ sender at full speed, median of {rounds} alternating rounds of {round_} s:
 | none attached | {without:,} | {cost_without:,} ns |
 | netpilot traffic running (program attached) | {with_:,} | {cost_with:,} ns |
 | loss / extra cost | {loss:.2f} % | {cost:.2f} % |
-
+{floor}
 the programs' own run time in the paced run (kernel.bpf_stats_enabled): {program_costs()}
 
 paced flood of {int(rate):,} datagrams/s for {duration} s, each tool watching the sender (namespace B):
