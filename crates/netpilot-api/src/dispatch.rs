@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
@@ -58,6 +59,24 @@ pub struct Dispatcher<M> {
     rate_limit: RateLimit,
     /// Set when the daemon stops: each session ends once its current request is answered.
     stopping: tokio::sync::watch::Sender<bool>,
+    /// Sessions being served now.
+    clients: AtomicUsize,
+}
+
+/// Counts a session for as long as it is served.
+struct Served<'a>(&'a AtomicUsize);
+
+impl<'a> Served<'a> {
+    fn new(clients: &'a AtomicUsize) -> Self {
+        clients.fetch_add(1, Ordering::Relaxed);
+        Served(clients)
+    }
+}
+
+impl Drop for Served<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl<M: Monitor> Dispatcher<M> {
@@ -78,7 +97,13 @@ impl<M: Monitor> Dispatcher<M> {
             traffic_wanted: tokio::sync::Notify::new(),
             stopping: tokio::sync::watch::channel(false).0,
             rate_limit,
+            clients: AtomicUsize::new(0),
         }
+    }
+
+    /// How many clients are connected (every transport, the daemon's own CLI calls too).
+    pub fn clients(&self) -> usize {
+        self.clients.load(Ordering::Relaxed)
     }
 
     /// Stops every session once it has answered the request it is on (what the services
@@ -130,6 +155,7 @@ pub async fn serve_session<M: Monitor>(
     mut incoming: mpsc::Receiver<Incoming>,
     outgoing: mpsc::Sender<String>,
 ) {
+    let _served = Served::new(&dispatcher.clients);
     let mut session = Session {
         subscriptions: BTreeSet::new(),
         traffic: None,

@@ -92,6 +92,24 @@ impl SocketState {
         }
     }
 
+    /// The name the JSON documents (and the metrics' `state` label) use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SocketState::Established => "established",
+            SocketState::SynSent => "syn-sent",
+            SocketState::SynRecv => "syn-recv",
+            SocketState::FinWait1 => "fin-wait-1",
+            SocketState::FinWait2 => "fin-wait-2",
+            SocketState::TimeWait => "time-wait",
+            SocketState::Closed => "closed",
+            SocketState::CloseWait => "close-wait",
+            SocketState::LastAck => "last-ack",
+            SocketState::Listen => "listen",
+            SocketState::Closing => "closing",
+            SocketState::Unconnected => "unconnected",
+        }
+    }
+
     /// Waiting for peers: a TCP listener or an unconnected (bound) UDP socket.
     pub fn is_listening(self) -> bool {
         matches!(self, SocketState::Listen | SocketState::Unconnected)
@@ -172,6 +190,14 @@ impl TcpCounters {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn as_str_is_the_serialised_name() {
+        for state in SocketState::ALL {
+            let json = serde_json::to_string(&state).expect("serialised");
+            assert_eq!(json, format!("\"{}\"", state.as_str()));
+        }
+    }
 
     #[test]
     fn payload_sent_removes_syn_and_fin_once_all_is_acked() {

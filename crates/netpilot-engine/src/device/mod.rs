@@ -57,6 +57,13 @@ impl Default for Supervision {
     }
 }
 
+/// A device that answered a probe, and how fast.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeAnswer {
+    pub name: String,
+    pub rtt: Duration,
+}
+
 /// What the service knows about a link beyond its spec.
 #[derive(Default)]
 struct Live {
@@ -84,6 +91,8 @@ pub struct DeviceService<B> {
     /// One operation (configure, up, down, reset) at a time per link.
     operations: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     events: broadcast::Sender<DeviceEvent>,
+    /// Every answered probe, for whoever measures them (the daemon's metrics).
+    answers: broadcast::Sender<ProbeAnswer>,
     /// Unix time in ms (injected: fixture tests need stable output).
     clock: fn() -> u64,
     /// The radios the links hold, for the network service's roles.
@@ -112,6 +121,7 @@ impl<B: DeviceBackend> DeviceService<B> {
             live: Mutex::new(HashMap::new()),
             operations: Mutex::new(HashMap::new()),
             events,
+            answers: broadcast::channel(64).0,
             clock,
             claims: watch::channel(Vec::new()).0,
             radios: Mutex::new(Vec::new()),
@@ -130,6 +140,11 @@ impl<B: DeviceBackend> DeviceService<B> {
 
     pub fn subscribe(&self) -> broadcast::Receiver<DeviceEvent> {
         self.events.subscribe()
+    }
+
+    /// The probes that were answered, as they are.
+    pub fn probe_answers(&self) -> broadcast::Receiver<ProbeAnswer> {
+        self.answers.subscribe()
     }
 
     pub async fn configure(
@@ -287,13 +302,22 @@ impl<B: DeviceBackend> DeviceService<B> {
             ));
         }
         let timeout = self.supervision.interval;
-        match tokio::time::timeout(timeout, self.backend.probe(spec, timeout)).await {
+        let result = match tokio::time::timeout(timeout, self.backend.probe(spec, timeout)).await {
             Ok(result) => result,
             Err(_) => Err(Error::new(
                 ErrorCode::Timeout,
                 format!("no answer from {} within {timeout:?}", spec.address),
             )),
+        };
+        if let Ok(rtt) = result
+            && self.answers.receiver_count() > 0
+        {
+            let _ = self.answers.send(ProbeAnswer {
+                name: spec.name.clone(),
+                rtt,
+            });
         }
+        result
     }
 
     fn came_up(&self, name: &str, local_address: Option<String>, rtt: Duration) {

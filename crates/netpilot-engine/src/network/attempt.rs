@@ -1,8 +1,8 @@
 //! One connect attempt: the request, what NetworkManager does with it, the verdict, and
 //! what is kept or undone afterwards.
 
-use super::ConnectParams;
 use super::service::{ActiveAttempt, Internal, Service, clock_now};
+use super::{ConnectParams, ServiceEvent};
 use crate::connect::{Attempt, ConnectTracker, Verdict};
 use crate::radios;
 use netpilot_core::network::PromptOutcome;
@@ -91,6 +91,9 @@ impl<B: WifiBackend> Service<B> {
             return;
         };
         tracing::debug!(ssid = %attempt.ssid, device = %attempt.device, "connected");
+        let _ = self
+            .broadcast
+            .send(ServiceEvent::AttemptEnded { code: None });
         // The user joined it for the internet: it is the internet's while it stays on it.
         self.joined = Some(attempt.device.clone());
         if attempt.save
@@ -125,6 +128,9 @@ impl<B: WifiBackend> Service<B> {
             return;
         };
         tracing::debug!(ssid = %attempt.ssid, code = ?error.code, message = %error.message, "connect failed");
+        let _ = self.broadcast.send(ServiceEvent::AttemptEnded {
+            code: Some(error.code),
+        });
         let ours: Vec<usize> = self
             .prompts
             .iter()

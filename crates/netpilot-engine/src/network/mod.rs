@@ -73,6 +73,11 @@ pub enum ServiceEvent {
         token: String,
         outcome: PromptOutcome,
     },
+    /// A connect attempt ended: joined (`None`) or failed with this code. For counting
+    /// (the daemon's metrics); the state says the same to UIs.
+    AttemptEnded {
+        code: Option<netpilot_core::ErrorCode>,
+    },
 }
 
 pub struct ConnectParams {

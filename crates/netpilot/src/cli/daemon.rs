@@ -3,6 +3,7 @@
 use super::timeouts::TimeoutArgs;
 use super::{Ctx, parse_seconds};
 use crate::daemon::Settings;
+use crate::daemon::metrics::MetricsSettings;
 use clap::Args;
 use netpilot_api::client::default_socket;
 use netpilot_core::{Error, ErrorCode};
@@ -18,6 +19,9 @@ Unix socket, and, with --websocket, one JSON object per text message on a loopba
 (ws://ADDR/?token=TOKEN, the token read from --token-file). netpilot registers with \
 NetworkManager as its secret agent and sends password prompts to clients subscribed to \
 network.credentials. It starts without NetworkManager and connects when it appears.
+
+With --metrics, serves Prometheus metrics at http://ADDR/metrics (docs/metrics.md): \
+interfaces, sockets, per-process bytes, WiFi, connect attempts, prompts, device links.
 
 Run as a service: contrib/systemd/netpilot.service (system) or netpilot-user.service (user)."
 )]
@@ -49,6 +53,18 @@ pub struct DaemonArgs {
     /// internet still answers.
     #[arg(long, value_name = "HOST:PORT", default_value = "nmcheck.gnome.org:80")]
     internet_probe: String,
+    /// Serve Prometheus metrics at http://ADDR/metrics [default ADDR: 127.0.0.1:9782].
+    /// Loopback unless an address beyond it is given here: the metrics name your
+    /// processes, SSIDs and device links, and are served without a token.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:9782")]
+    metrics: Option<SocketAddr>,
+    /// With --metrics: how many process names get series of their own (by bytes since
+    /// the daemon started); the others are counted as `other`.
+    #[arg(long, value_name = "N", default_value_t = 10, requires = "metrics")]
+    metrics_top: usize,
+    /// With --metrics: seconds between two samples of interfaces, sockets and processes.
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = parse_seconds, requires = "metrics")]
+    metrics_interval: Duration,
 }
 
 impl DaemonArgs {
@@ -81,6 +97,11 @@ impl DaemonArgs {
                 ..Supervision::default()
             },
             internet_probe: self.internet_probe,
+            metrics: self.metrics.map(|address| MetricsSettings {
+                address,
+                top: self.metrics_top,
+                every: self.metrics_interval,
+            }),
         };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()

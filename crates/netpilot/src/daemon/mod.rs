@@ -5,6 +5,7 @@
 //! ([`listen`]). Policies live in the engine; the monitor adaptor in [`monitor`].
 
 mod listen;
+pub mod metrics;
 mod monitor;
 pub mod private;
 
@@ -34,9 +35,16 @@ pub struct Settings {
     pub supervision: Supervision,
     /// What `device.test` connects to, to prove the internet answers (HOST:PORT).
     pub internet_probe: String,
+    /// Serve `/metrics` for Prometheus (`--metrics`).
+    pub metrics: Option<metrics::MetricsSettings>,
 }
 
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    // Bound first: a port in use is said before anything else starts.
+    let scrapes = match &settings.metrics {
+        Some(wanted) => Some(metrics::bind(wanted).await?),
+        None => None,
+    };
     let (backend, events) = NetworkManagerBackend::new("dev.netpilot.daemon");
     tokio::spawn(backend.clone().supervise());
     let devices = DeviceService::new(Arc::new(backend.clone()), settings.supervision);
@@ -50,6 +58,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     // The roles of the radios: device links follow them (adoption, the internet taking a
     // waiting link's radio), the network service follows the links' claims.
     devices.follow(network.radios());
+    let followed = (network.clone(), Arc::clone(&devices));
     let (traffic, _) = tokio::sync::broadcast::channel(16);
     let dispatcher = Arc::new(Dispatcher::new(
         network,
@@ -60,8 +69,19 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     ));
     tokio::spawn(sample_traffic(Arc::clone(&dispatcher)));
     let doors = Doors::open(&settings, &dispatcher).await?;
-    tracing::info!("{}", doors.listening);
-    eprintln!("netpilot daemon: {}", doors.listening);
+    let mut listening = doors.listening.clone();
+    if let (Some((listener, registry)), Some(wanted)) = (scrapes, &settings.metrics) {
+        let bound = listener.local_addr().unwrap_or(wanted.address);
+        listening.push_str(&format!(", metrics at http://{bound}/metrics"));
+        let (network, devices) = followed;
+        tokio::spawn(metrics::follow(Arc::clone(&registry), network, devices));
+        let counted = Arc::clone(&dispatcher);
+        tokio::spawn(metrics::serve(listener, registry, move || {
+            counted.clients()
+        }));
+    }
+    tracing::info!("{listening}");
+    eprintln!("netpilot daemon: {listening}");
 
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
