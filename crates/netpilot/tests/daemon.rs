@@ -15,14 +15,14 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A daemon on a socket in a fresh directory; stopped (SIGTERM) when dropped.
-struct Daemon {
+pub(crate) struct Daemon {
     child: Child,
     dir: PathBuf,
     stderr: PathBuf,
 }
 
 impl Daemon {
-    fn start(name: &str, extra: &[&str]) -> Daemon {
+    pub(crate) fn start(name: &str, extra: &[&str]) -> Daemon {
         let dir = std::env::temp_dir().join(format!("np-daemon-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -52,7 +52,7 @@ impl Daemon {
         self.dir.join("np.sock")
     }
 
-    fn said(&self) -> String {
+    pub(crate) fn said(&self) -> String {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
@@ -65,7 +65,7 @@ impl Daemon {
     }
 
     /// SIGTERM; the exit status.
-    fn stop(&mut self) -> std::process::ExitStatus {
+    pub(crate) fn stop(&mut self) -> std::process::ExitStatus {
         let pid = rustix::process::Pid::from_child(&self.child);
         rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod cli;
-mod daemon;
+pub(crate) mod daemon;
 mod e2e;
 mod lab;
 mod schema;

@@ -1,5 +1,6 @@
 mod connections;
 mod interfaces;
+mod metrics;
 mod monitor;
 mod netns;
 mod ports;
