@@ -18,7 +18,9 @@ const PROMETHEUS: &str = "127.0.0.1:9090";
 /// One HTTP GET; the body, or `None` when nothing answers (yet).
 fn get(address: &str, target: &str, accept: &str) -> Option<String> {
     let mut stream = TcpStream::connect(address).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
     write!(
         stream,
         "GET {target} HTTP/1.1\r\nHost: {address}\r\nAccept: {accept}\r\nConnection: close\r\n\r\n"
@@ -75,7 +77,10 @@ impl Prometheus {
         .unwrap();
         let child = Command::new(binary)
             .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
             .arg(format!("--web.listen-address={PROMETHEUS}"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -132,7 +137,9 @@ fn issue_17_prometheus_scrapes_the_bytes_a_veth_moved_and_what_each_process_rece
     sink.listen("tcp", "10.77.0.1", 7100);
     let daemon = Daemon::start("metrics", &["--metrics", "--metrics-interval", "0.5"]);
     assert!(
-        daemon.said().contains(&format!("metrics at http://{METRICS}/metrics")),
+        daemon
+            .said()
+            .contains(&format!("metrics at http://{METRICS}/metrics")),
         "{}",
         daemon.said()
     );
@@ -140,30 +147,51 @@ fn issue_17_prometheus_scrapes_the_bytes_a_veth_moved_and_what_each_process_rece
 
     // The first sample is the meter's baseline: the connection exists before any byte.
     let (id, _) = source.connect("tcp", "10.77.0.1", 7100);
-    wait::until("the connection in a scrape", Duration::from_secs(10), || {
-        get(METRICS, "/metrics", "*/*").filter(|s| {
-            sample(s, "netpilot_sockets{protocol=\"tcp\",state=\"established\"}")
+    wait::until(
+        "the connection in a scrape",
+        Duration::from_secs(10),
+        || {
+            get(METRICS, "/metrics", "*/*").filter(|s| {
+                sample(
+                    s,
+                    "netpilot_sockets{protocol=\"tcp\",state=\"established\"}",
+                )
                 .is_some_and(|n| n >= 1.0)
-        })
-    });
+            })
+        },
+    );
     let before = get(METRICS, "/metrics", "*/*").unwrap();
-    let veth_before = sample(&before, "netpilot_network_receive_bytes_total{device=\"np0\"}")
-        .expect("the veth's counter");
+    let veth_before = sample(
+        &before,
+        "netpilot_network_receive_bytes_total{device=\"np0\"}",
+    )
+    .expect("the veth's counter");
     const N: u64 = 2_000_000;
     source.send(id, N);
-    wait::until("the sink to read everything", Duration::from_secs(10), || {
-        (sink.received() == N).then_some(())
-    });
+    wait::until(
+        "the sink to read everything",
+        Duration::from_secs(10),
+        || (sink.received() == N).then_some(()),
+    );
 
     // The scrape: the process's payload exactly (tcp_info), the link's bytes with headers.
-    let scrape = wait::until("the sink's bytes in a scrape", Duration::from_secs(10), || {
-        get(METRICS, "/metrics", "*/*").filter(|s| {
-            sample(s, "netpilot_process_receive_bytes_total{process=\"np-sink\"}")
-                == Some(N as f64)
-        })
-    });
-    let veth_after = sample(&scrape, "netpilot_network_receive_bytes_total{device=\"np0\"}")
-        .expect("the veth's counter");
+    let scrape = wait::until(
+        "the sink's bytes in a scrape",
+        Duration::from_secs(10),
+        || {
+            get(METRICS, "/metrics", "*/*").filter(|s| {
+                sample(
+                    s,
+                    "netpilot_process_receive_bytes_total{process=\"np-sink\"}",
+                ) == Some(N as f64)
+            })
+        },
+    );
+    let veth_after = sample(
+        &scrape,
+        "netpilot_network_receive_bytes_total{device=\"np0\"}",
+    )
+    .expect("the veth's counter");
     let moved = veth_after - veth_before;
     assert!(
         moved >= N as f64 && moved < N as f64 * 1.1,
@@ -191,8 +219,12 @@ fn issue_17_prometheus_scrapes_the_bytes_a_veth_moved_and_what_each_process_rece
         String::from_utf8_lossy(&checked.stderr)
     );
     // What Prometheus reads (it asks for OpenMetrics) ends as OpenMetrics must.
-    let openmetrics = get(METRICS, "/metrics", "application/openmetrics-text;version=1.0.0")
-        .expect("an OpenMetrics scrape");
+    let openmetrics = get(
+        METRICS,
+        "/metrics",
+        "application/openmetrics-text;version=1.0.0",
+    )
+    .expect("an OpenMetrics scrape");
     assert!(openmetrics.ends_with("# EOF\n"));
 
     // Prometheus itself, for a few intervals: its queries return what the test caused.

@@ -95,7 +95,11 @@ fn set_link(metrics: &Metrics, name: &str, state: LinkState) {
     metrics.link_losses.get_or_create(&labels).inc_by(0);
 }
 
-fn link_event(metrics: &Metrics, lost_at: &mut HashMap<String, u64>, event: &DeviceEvent) {
+pub(super) fn link_event(
+    metrics: &Metrics,
+    lost_at: &mut HashMap<String, u64>,
+    event: &DeviceEvent,
+) {
     set_link(metrics, &event.name, event.state);
     let labels = name_labels(&event.name);
     match event.state {
@@ -128,7 +132,7 @@ fn internet_radio(state: &NetworkState) -> Option<&str> {
         .map(|radio| radio.interface.as_str())
 }
 
-fn wifi(metrics: &Metrics, state: &NetworkState) {
+pub(super) fn wifi(metrics: &Metrics, state: &NetworkState) {
     metrics.wifi_connected.set(i64::from(state.wifi_connected));
     metrics.wifi_info.clear();
     if state.wifi_connected

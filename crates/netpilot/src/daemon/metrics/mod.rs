@@ -255,4 +255,148 @@ mod tests {
             "{text}"
         );
     }
+
+    /// Every sample name of a scrape in which every family has a sample.
+    fn every_sample_name() -> std::collections::BTreeSet<String> {
+        use netpilot_core::device::{DeviceEvent, LinkState};
+        let figures = host::HostFigures {
+            interfaces: vec![("eth0".into(), netpilot_core::LinkCounters::default(), true)],
+            sockets: [(("tcp", "listen"), 2)].into_iter().collect(),
+            processes: vec![("firefox".into(), processes::Bytes { rx: 1, tx: 2 })],
+            udp_measured: true,
+            took: Duration::from_millis(3),
+        };
+        let metrics = Metrics::new(host::HostCollector(Arc::new(Mutex::new(figures))));
+        let mut lost_at = std::collections::HashMap::new();
+        for (state, at_ms) in [
+            (LinkState::Up, 0),
+            (LinkState::Lost, 1000),
+            (LinkState::Up, 3500),
+        ] {
+            let event = DeviceEvent {
+                name: "cozmo".into(),
+                state,
+                reason: None,
+                at_ms,
+            };
+            events::link_event(&metrics, &mut lost_at, &event);
+        }
+        metrics
+            .probe_latency
+            .get_or_create(&name_labels("cozmo"))
+            .observe(0.003);
+        metrics
+            .wifi_signal
+            .get_or_create(&vec![("interface", "wlan0".to_string())])
+            .set(0.7);
+        metrics
+            .wifi_info
+            .get_or_create(&vec![
+                ("interface", "wlan0".to_string()),
+                ("ssid", "home".to_string()),
+            ])
+            .set(1);
+        metrics
+            .encode(false, 1)
+            .lines()
+            .filter(|line| !line.starts_with('#'))
+            .map(|line| {
+                line.split(['{', ' '])
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_loss_and_its_recovery_are_measured() {
+        let text = {
+            use netpilot_core::device::{DeviceEvent, LinkState};
+            let metrics = metrics();
+            let mut lost_at = std::collections::HashMap::new();
+            for (state, at_ms) in [
+                (LinkState::Up, 0),
+                (LinkState::Lost, 1000),
+                (LinkState::Lost, 1500),
+                (LinkState::Up, 3500),
+            ] {
+                let event = DeviceEvent {
+                    name: "cozmo".into(),
+                    state,
+                    reason: None,
+                    at_ms,
+                };
+                events::link_event(&metrics, &mut lost_at, &event);
+            }
+            metrics.encode(false, 0)
+        };
+        assert!(
+            text.contains("netpilot_device_link_up{name=\"cozmo\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("netpilot_device_link_losses_total{name=\"cozmo\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("netpilot_device_link_recovery_seconds_sum{name=\"cozmo\"} 2.5\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "netpilot_device_link_recovery_seconds_bucket{le=\"3.0\",name=\"cozmo\"} 1\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn every_query_of_the_grafana_dashboard_names_a_metric_the_daemon_exports() {
+        let exported = every_sample_name();
+        let dashboard: serde_json::Value =
+            serde_json::from_str(include_str!("../../../../../contrib/grafana/netpilot.json"))
+                .expect("the dashboard is JSON");
+        let panels = dashboard["panels"].as_array().expect("panels");
+        assert!(panels.len() >= 10);
+        let mut named = std::collections::BTreeSet::new();
+        for panel in panels {
+            for target in panel["targets"].as_array().expect("targets") {
+                let expr = target["expr"].as_str().expect("an expr");
+                let names: Vec<&str> = expr
+                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .filter(|word| word.starts_with("netpilot_"))
+                    .collect();
+                assert!(!names.is_empty(), "{expr} names no netpilot metric");
+                for name in names {
+                    assert!(
+                        exported.contains(name),
+                        "{name} (in {expr}) is not exported: {exported:?}"
+                    );
+                    named.insert(name.to_string());
+                }
+            }
+        }
+        // And the dashboard shows each family at least once.
+        for family in [
+            "netpilot_network_receive_bytes_total",
+            "netpilot_sockets",
+            "netpilot_process_receive_bytes_total",
+            "netpilot_wifi_connect_attempts_total",
+            "netpilot_wifi_prompts_total",
+            "netpilot_device_link_up",
+            "netpilot_device_link_losses_total",
+            "netpilot_device_link_probe_latency_seconds_bucket",
+            "netpilot_device_link_recovery_seconds_bucket",
+            "netpilot_daemon_clients",
+            "netpilot_build_info",
+            "netpilot_wifi_info",
+            "netpilot_wifi_signal_ratio",
+        ] {
+            assert!(
+                named.contains(family),
+                "the dashboard does not show {family}"
+            );
+        }
+    }
 }
