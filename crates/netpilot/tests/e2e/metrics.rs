@@ -12,11 +12,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// In a fresh namespace nothing else listens: the default address is free.
-const METRICS: &str = "127.0.0.1:9782";
+pub(crate) const METRICS: &str = "127.0.0.1:9782";
 const PROMETHEUS: &str = "127.0.0.1:9090";
 
 /// One HTTP GET; the body, or `None` when nothing answers (yet).
-fn get(address: &str, target: &str, accept: &str) -> Option<String> {
+pub(crate) fn get(address: &str, target: &str, accept: &str) -> Option<String> {
     let mut stream = TcpStream::connect(address).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -33,7 +33,7 @@ fn get(address: &str, target: &str, accept: &str) -> Option<String> {
 }
 
 /// The value of the sample `series` (name and labels, exactly as written) in a scrape.
-fn sample(scrape: &str, series: &str) -> Option<f64> {
+pub(crate) fn sample(scrape: &str, series: &str) -> Option<f64> {
     scrape.lines().find_map(|line| {
         let value = line.strip_prefix(series)?.strip_prefix(' ')?;
         value.split(' ').next()?.parse().ok()
@@ -41,7 +41,7 @@ fn sample(scrape: &str, series: &str) -> Option<f64> {
 }
 
 /// A tool the test needs: found, or (CI) a failure, or a printed skip.
-fn tool(name: &str) -> Option<String> {
+pub(crate) fn tool(name: &str) -> Option<String> {
     for dir in ["/usr/bin", "/usr/local/bin"] {
         let path = format!("{dir}/{name}");
         if std::path::Path::new(&path).exists() {
@@ -55,14 +55,14 @@ fn tool(name: &str) -> Option<String> {
     None
 }
 
-struct Prometheus {
+pub(crate) struct Prometheus {
     child: Child,
     dir: std::path::PathBuf,
 }
 
 impl Prometheus {
     /// A Prometheus server scraping the daemon every second, with its own empty storage.
-    fn start(binary: &str) -> Prometheus {
+    pub(crate) fn start(binary: &str) -> Prometheus {
         let dir = std::env::temp_dir().join(format!("np-prometheus-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -91,7 +91,7 @@ impl Prometheus {
     }
 
     /// The one value an instant query returns, once it returns one.
-    fn query(&self, query: &str) -> Option<f64> {
+    pub(crate) fn query(&self, query: &str) -> Option<f64> {
         let encoded: String = query
             .bytes()
             .map(|b| match b {
@@ -108,7 +108,7 @@ impl Prometheus {
         }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
     }
 }

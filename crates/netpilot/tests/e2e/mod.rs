@@ -1,6 +1,6 @@
 mod connections;
 mod interfaces;
-mod metrics;
+pub(crate) mod metrics;
 mod monitor;
 mod netns;
 mod ports;

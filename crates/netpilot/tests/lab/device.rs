@@ -6,6 +6,7 @@
 use super::aps::{HOME, ROBOT};
 use super::daemon::{Daemon, SOCKET};
 use super::{in_lab, lab_out, netpilot};
+use crate::e2e::metrics::{METRICS, Prometheus, get, sample, tool};
 use serde_json::{Value, json};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -236,7 +237,18 @@ fn device_loss_is_reported_within_2_s_and_the_link_returns_by_itself() {
     }
     home_on_wlan0();
     let routes = default_routes();
-    let daemon = start_daemon("device-supervision");
+    // With its metrics, scraped by a real Prometheus all along.
+    let daemon = Daemon::start(
+        "device-supervision",
+        &[
+            "--internet-probe",
+            "internet.lab:80",
+            "--metrics",
+            "--metrics-interval",
+            "2",
+        ],
+    );
+    let prometheus = tool("prometheus").map(|binary| Prometheus::start(&binary));
     assert!(configure_robot(&[]).status.success());
     let mut ui = daemon.local_client();
     ui.subscribe(&["device"]);
@@ -298,8 +310,63 @@ fn device_loss_is_reported_within_2_s_and_the_link_returns_by_itself() {
         recoveries.iter().all(|d| *d <= Duration::from_secs(10)),
         "{figures}"
     );
+    // The same story in the metrics: up, ten losses, ten recoveries, answered probes.
+    let scrape = get(METRICS, "/metrics", "*/*").expect("a scrape");
+    let value = |series: &str| sample(&scrape, series);
+    assert_eq!(
+        value("netpilot_device_link_up{name=\"cozmo\"}"),
+        Some(1.0),
+        "{scrape}"
+    );
+    assert_eq!(
+        value("netpilot_device_link_losses_total{name=\"cozmo\"}"),
+        Some(10.0),
+        "{scrape}"
+    );
+    assert_eq!(
+        value("netpilot_device_link_recovery_seconds_count{name=\"cozmo\"}"),
+        Some(10.0),
+        "{scrape}"
+    );
+    let took = value("netpilot_device_link_recovery_seconds_sum{name=\"cozmo\"}").expect("a sum");
+    let off: f64 = (0..10).map(|round| [2.0, 6.0, 12.0][round % 3]).sum();
+    assert!(
+        took >= off,
+        "recovered in {took} s in all, yet off for {off} s"
+    );
+    assert!(
+        value("netpilot_device_link_probe_latency_seconds_count{name=\"cozmo\"}")
+            .is_some_and(|n| n > 10.0),
+        "{scrape}"
+    );
+    if let Some(server) = &prometheus {
+        let losses = wait_until_some(Duration::from_secs(60), || {
+            server
+                .query("netpilot_device_link_losses_total{name=\"cozmo\"}")
+                .filter(|n| *n == 10.0)
+        });
+        assert_eq!(losses, Some(10.0), "{}", server.log());
+        assert_eq!(
+            server.query("netpilot_device_link_up{name=\"cozmo\"}"),
+            Some(1.0)
+        );
+        assert_eq!(server.query("max_over_time(netpilot_device_link_up{name=\"cozmo\"}[10m]) - min_over_time(netpilot_device_link_up{name=\"cozmo\"}[10m])"), Some(1.0), "Prometheus saw it down, too");
+    }
     ui.ok("device.reset", json!({ "name": "cozmo" }));
     ui.assert_no_secret();
+}
+
+fn wait_until_some<T>(within: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(found) = check() {
+            return Some(found);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
 
 fn median(values: &[Duration]) -> Duration {
