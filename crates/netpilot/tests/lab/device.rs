@@ -237,18 +237,7 @@ fn device_loss_is_reported_within_2_s_and_the_link_returns_by_itself() {
     }
     home_on_wlan0();
     let routes = default_routes();
-    // With its metrics, scraped by a real Prometheus all along.
-    let daemon = Daemon::start(
-        "device-supervision",
-        &[
-            "--internet-probe",
-            "internet.lab:80",
-            "--metrics",
-            "--metrics-interval",
-            "2",
-        ],
-    );
-    let prometheus = tool("prometheus").map(|binary| Prometheus::start(&binary));
+    let daemon = start_daemon("device-supervision");
     assert!(configure_robot(&[]).status.success());
     let mut ui = daemon.local_client();
     ui.subscribe(&["device"]);
@@ -310,47 +299,94 @@ fn device_loss_is_reported_within_2_s_and_the_link_returns_by_itself() {
         recoveries.iter().all(|d| *d <= Duration::from_secs(10)),
         "{figures}"
     );
-    // The same story in the metrics: up, ten losses, ten recoveries, answered probes.
+    ui.ok("device.reset", json!({ "name": "cozmo" }));
+    ui.assert_no_secret();
+}
+
+/// The daemon's metrics as a fleet's Prometheus sees them: a link up, lost once, back.
+#[test]
+#[ignore = "needs the WiFi lab: lab/run"]
+fn device_link_state_losses_and_recovery_reach_prometheus() {
+    if !in_lab("device_link_state_losses_and_recovery_reach_prometheus") {
+        return;
+    }
+    home_on_wlan0();
+    let daemon = Daemon::start(
+        "device-metrics",
+        &[
+            "--internet-probe",
+            "internet.lab:80",
+            "--metrics",
+            "--metrics-interval",
+            "2",
+        ],
+    );
+    let server = tool("prometheus").map(|binary| Prometheus::start(&binary));
+    assert!(configure_robot(&[]).status.success());
+    let mut ui = daemon.local_client();
+    ui.subscribe(&["device"]);
+    ui.ok("device.up", json!({ "name": "cozmo" }));
+    ui.until("device", Duration::from_secs(5), |e| {
+        e["state"] == json!("up")
+    });
+    let up = "netpilot_device_link_up{name=\"cozmo\"}";
+    if let Some(server) = &server {
+        let seen = wait_until_some(Duration::from_secs(60), || {
+            server.query(up).filter(|v| *v == 1.0)
+        });
+        assert_eq!(seen, Some(1.0), "{}", server.log());
+    }
+    robot_off();
+    ui.until("device", Duration::from_secs(10), |e| {
+        e["state"] == json!("lost")
+    });
+    let scrape = get(METRICS, "/metrics", "*/*").expect("a scrape");
+    assert_eq!(sample(&scrape, up), Some(0.0), "{scrape}");
+    let losses = "netpilot_device_link_losses_total{name=\"cozmo\"}";
+    assert_eq!(sample(&scrape, losses), Some(1.0), "{scrape}");
+    if let Some(server) = &server {
+        let seen = wait_until_some(Duration::from_secs(30), || {
+            server.query(up).filter(|v| *v == 0.0)
+        });
+        assert_eq!(
+            seen,
+            Some(0.0),
+            "Prometheus saw the link down: {}",
+            server.log()
+        );
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    robot_on();
+    ui.until("device", Duration::from_secs(60), |e| {
+        e["state"] == json!("up")
+    });
     let scrape = get(METRICS, "/metrics", "*/*").expect("a scrape");
     let value = |series: &str| sample(&scrape, series);
+    assert_eq!(value(up), Some(1.0), "{scrape}");
     assert_eq!(
-        value("netpilot_device_link_up{name=\"cozmo\"}"),
+        value("netpilot_device_link_recovery_seconds_count{name=\"cozmo\"}"),
         Some(1.0),
         "{scrape}"
     );
-    assert_eq!(
-        value("netpilot_device_link_losses_total{name=\"cozmo\"}"),
-        Some(10.0),
-        "{scrape}"
-    );
-    assert_eq!(
-        value("netpilot_device_link_recovery_seconds_count{name=\"cozmo\"}"),
-        Some(10.0),
-        "{scrape}"
-    );
     let took = value("netpilot_device_link_recovery_seconds_sum{name=\"cozmo\"}").expect("a sum");
-    let off: f64 = (0..10).map(|round| [2.0, 6.0, 12.0][round % 3]).sum();
     assert!(
-        took >= off,
-        "recovered in {took} s in all, yet off for {off} s"
+        (2.0..60.0).contains(&took),
+        "recovered in {took} s after 2 s off"
     );
     assert!(
         value("netpilot_device_link_probe_latency_seconds_count{name=\"cozmo\"}")
-            .is_some_and(|n| n > 10.0),
+            .is_some_and(|n| n >= 1.0),
         "{scrape}"
     );
-    if let Some(server) = &prometheus {
-        let losses = wait_until_some(Duration::from_secs(60), || {
+    if let Some(server) = &server {
+        let back = wait_until_some(Duration::from_secs(30), || {
             server
-                .query("netpilot_device_link_losses_total{name=\"cozmo\"}")
-                .filter(|n| *n == 10.0)
+                .query("netpilot_device_link_recovery_seconds_count{name=\"cozmo\"}")
+                .filter(|v| *v == 1.0)
         });
-        assert_eq!(losses, Some(10.0), "{}", server.log());
-        assert_eq!(
-            server.query("netpilot_device_link_up{name=\"cozmo\"}"),
-            Some(1.0)
-        );
-        assert_eq!(server.query("max_over_time(netpilot_device_link_up{name=\"cozmo\"}[10m]) - min_over_time(netpilot_device_link_up{name=\"cozmo\"}[10m])"), Some(1.0), "Prometheus saw it down, too");
+        assert_eq!(back, Some(1.0), "{}", server.log());
+        assert_eq!(server.query(losses), Some(1.0));
+        assert_eq!(server.query(up), Some(1.0));
     }
     ui.ok("device.reset", json!({ "name": "cozmo" }));
     ui.assert_no_secret();
