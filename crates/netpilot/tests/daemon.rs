@@ -48,7 +48,7 @@ impl Daemon {
         daemon
     }
 
-    fn socket(&self) -> PathBuf {
+    pub(crate) fn socket(&self) -> PathBuf {
         self.dir.join("np.sock")
     }
 

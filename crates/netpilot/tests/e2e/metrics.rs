@@ -244,6 +244,17 @@ fn issue_17_prometheus_scrapes_the_bytes_a_veth_moved_and_what_each_process_rece
             .filter(|n| *n >= 3.0)
     });
     assert!(scrapes >= 3.0);
+    // A client of the API is counted while it stays, and no longer once it has gone.
+    let clients = |n: f64| {
+        move || {
+            get(METRICS, "/metrics", "*/*")
+                .filter(|s| sample(s, "netpilot_daemon_clients") == Some(n))
+        }
+    };
+    let client = std::os::unix::net::UnixStream::connect(daemon.socket()).unwrap();
+    wait::until("one client counted", Duration::from_secs(10), clients(1.0));
+    drop(client);
+    wait::until("no client counted", Duration::from_secs(10), clients(0.0));
     // The sink's, the daemon's metrics and Prometheus's own: scrapes come and go, these stay.
     assert_eq!(
         server.query("netpilot_sockets{protocol=\"tcp\",state=\"listen\"}"),

@@ -15,6 +15,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 /// How often the internet link's signal is read again while nothing else changes.
 const SIGNAL_EVERY: Duration = Duration::from_secs(10);
+const SIGNAL_AFTER_A_CHANGE: Duration = Duration::from_secs(1);
 
 /// Follows the services for as long as the daemon runs.
 pub async fn follow<B: DeviceBackend>(
@@ -22,6 +23,9 @@ pub async fn follow<B: DeviceBackend>(
     network: NetworkHandle,
     devices: Arc<DeviceService<B>>,
 ) {
+    // Reading the signal asks NetworkManager: on a task of its own, so that a slow answer
+    // never holds back the counting of events.
+    tokio::spawn(follow_signal(Arc::clone(&metrics), network.clone()));
     let mut service = network.subscribe();
     let mut links = devices.subscribe();
     let mut answers = devices.probe_answers();
@@ -31,8 +35,9 @@ pub async fn follow<B: DeviceBackend>(
             set_link(&metrics, &link.spec.name, link.state);
         }
     }
-    let mut state = network.status().await.ok();
-    let mut signal = tokio::time::interval(SIGNAL_EVERY);
+    if let Ok(now) = network.status().await {
+        wifi(&metrics, &now);
+    }
     loop {
         tokio::select! {
             event = service.recv() => match event {
@@ -43,16 +48,11 @@ pub async fn follow<B: DeviceBackend>(
                 Ok(ServiceEvent::PromptResolved { outcome, .. }) => {
                     metrics.prompts.get_or_create(&outcome_labels(outcome.as_str())).inc();
                 }
-                Ok(ServiceEvent::Network(now)) => {
-                    wifi(&metrics, &now);
-                    state = Some(now);
-                    signal.reset_immediately();
-                }
+                Ok(ServiceEvent::Network(now)) => wifi(&metrics, &now),
                 Ok(ServiceEvent::Prompt(_)) => {}
                 Err(RecvError::Lagged(_)) => {
-                    state = network.status().await.ok();
-                    if let Some(now) = &state {
-                        wifi(&metrics, now);
+                    if let Ok(now) = network.status().await {
+                        wifi(&metrics, &now);
                     }
                 }
                 Err(RecvError::Closed) => return,
@@ -74,6 +74,27 @@ pub async fn follow<B: DeviceBackend>(
                     .get_or_create(&name_labels(&answer.name))
                     .observe(answer.rtt.as_secs_f64()),
                 Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return,
+            },
+        }
+    }
+}
+
+/// The internet link's signal: every few seconds, and soon after the state changes.
+async fn follow_signal(metrics: Arc<Metrics>, network: NetworkHandle) {
+    let mut service = network.subscribe();
+    let mut state = network.status().await.ok();
+    let mut signal = tokio::time::interval(SIGNAL_EVERY);
+    loop {
+        tokio::select! {
+            event = service.recv() => match event {
+                Ok(ServiceEvent::Network(now)) => {
+                    state = Some(now);
+                    // Read soon, once for a burst of changes (a connect sends several).
+                    signal.reset_after(SIGNAL_AFTER_A_CHANGE);
+                }
+                Ok(_) => {}
+                Err(RecvError::Lagged(_)) => state = network.status().await.ok(),
                 Err(RecvError::Closed) => return,
             },
             _ = signal.tick() => {
