@@ -1,14 +1,15 @@
 """Scrapes http://ADDR/metrics ROUNDS times and, meanwhile, asks the daemon's Unix socket
-for `network.status` over and over: the latency of both, and of the status calls alone
-before. Prints one JSON object.
+for `network.status` over and over (from another process: one interpreter's lock would
+measure itself): the latency of both, and of the status calls alone before. Prints one
+JSON object.
 
     python3 scrape.py 127.0.0.1:9782 /path/to/netpilot.sock 200
 """
 import http.client
 import json
+import multiprocessing
 import socket
 import sys
-import threading
 import time
 
 address, unix_path, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -30,7 +31,8 @@ def scrape():
     return took, len(body)
 
 
-def status_calls(stop, took):
+def status_calls(stop, results):
+    took = []
     with socket.socket(socket.AF_UNIX) as s:
         s.connect(unix_path)
         reader = s.makefile("rb")
@@ -42,28 +44,33 @@ def status_calls(stop, took):
             reader.readline()
             took.append(time.perf_counter() - started)
             time.sleep(0.002)
+    results.put(took)
 
 
-def status_for(seconds):
-    took, stop = [], threading.Event()
-    worker = threading.Thread(target=status_calls, args=(stop, took))
+def start_status_calls():
+    stop, results = multiprocessing.Event(), multiprocessing.Queue()
+    worker = multiprocessing.Process(target=status_calls, args=(stop, results))
     worker.start()
-    time.sleep(seconds)
+    return stop, results, worker
+
+
+def finish(stop, results, worker):
     stop.set()
+    took = results.get()
     worker.join()
     return took
 
 
-alone = status_for(3)
-took, stop = [], threading.Event()
-worker = threading.Thread(target=status_calls, args=(stop, took))
-worker.start()
+calls = start_status_calls()
+time.sleep(3)
+alone = finish(*calls)
+calls = start_status_calls()
+time.sleep(0.2)
 scrapes, size = [], 0
 for _ in range(rounds):
     t, size = scrape()
     scrapes.append(t)
-stop.set()
-worker.join()
+took = finish(*calls)
 ms = lambda s: round(s * 1000, 3)
 print(json.dumps({
     "scrape_p50_ms": ms(percentile(scrapes, 0.5)),
