@@ -19,7 +19,9 @@ Unix socket, and, with --websocket, one JSON object per text message on a loopba
 NetworkManager as its secret agent and sends password prompts to clients subscribed to \
 network.credentials. It starts without NetworkManager and connects when it appears.
 
-Run as a service: contrib/systemd/netpilot.service (system) or netpilot-user.service (user)."
+Run as a service: `systemctl enable --now netpilot` (one daemon for the machine) or \
+`systemctl --user enable --now netpilot` (your session's). The .deb installs both units; from \
+source they are contrib/systemd/netpilot.service and netpilot-user.service."
 )]
 pub struct DaemonArgs {
     /// The Unix socket [default: /run/netpilot/netpilot.sock as root,
