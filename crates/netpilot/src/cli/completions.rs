@@ -4,6 +4,7 @@
 use super::{Cli, Ctx};
 use clap::{Args, CommandFactory};
 use clap_complete::Shell;
+use netpilot_core::{Error, ErrorCode};
 use std::io::Write;
 
 #[derive(Debug, Args)]
@@ -26,7 +27,14 @@ pub struct CompletionsArgs {
 }
 
 impl CompletionsArgs {
-    pub fn run(self, _ctx: &Ctx) -> anyhow::Result<()> {
+    pub fn run(self, ctx: &Ctx) -> anyhow::Result<()> {
+        if ctx.json {
+            return Err(Error::new(
+                ErrorCode::InvalidArgument,
+                "a completion script is no JSON document: drop --json",
+            )
+            .into());
+        }
         // Into memory first: clap_complete panics on a failed write, and `| head` is no
         // reason to panic (a closed pipe then ends quietly, as for every command).
         let mut text = Vec::new();
