@@ -110,8 +110,8 @@ impl Client {
             ),
         )
         .with_hint(
-            "start it: sudo netpilot daemon (or install contrib/systemd/netpilot.service and \
-             sudo systemctl start netpilot)",
+            "start it: sudo netpilot daemon (or sudo systemctl start netpilot: the .deb \
+             installs the unit; from source, contrib/systemd/netpilot.service)",
         ))
     }
 

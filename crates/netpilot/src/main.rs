@@ -7,11 +7,10 @@ mod output;
 mod traffic_sampler;
 mod tui;
 
-use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = cli::parse();
     if let Err(error) = start_logging(cli.log_target()) {
         return cli::exit::report(&error, cli.json);
     }

@@ -77,6 +77,48 @@ fn a_closed_pipe_ends_quietly_with_success() {
 }
 
 #[test]
+fn completions_are_printed_for_each_shell_and_documented() {
+    for (shell, needle) in [
+        ("bash", "complete -F _netpilot"),
+        ("zsh", "#compdef netpilot"),
+        ("fish", "complete -c netpilot"),
+    ] {
+        let output = netpilot(&["completions", shell]);
+        assert_eq!(output.status.code(), Some(0), "{shell}");
+        let script = String::from_utf8(output.stdout).unwrap();
+        assert!(script.contains(needle), "{shell}: {script:.200}");
+        assert!(
+            !script.contains("manpages"),
+            "{shell} offers the hidden command"
+        );
+    }
+    let help = String::from_utf8(netpilot(&["completions", "--help"]).stdout).unwrap();
+    for needle in [
+        "bash",
+        "zsh",
+        "fish",
+        "/usr/share/bash-completion/completions/netpilot",
+    ] {
+        assert!(
+            help.contains(needle),
+            "completions --help lacks {needle:?}:\n{help}"
+        );
+    }
+    let help = String::from_utf8(netpilot(&["--help"]).stdout).unwrap();
+    assert!(
+        help.contains("completions") && !help.contains("manpages"),
+        "{help}"
+    );
+    for args in [
+        &["completions", "tcsh"][..],
+        &["completions"],
+        &["completions", "bash", "--json"],
+    ] {
+        assert_eq!(netpilot(args).status.code(), Some(2), "{args:?}");
+    }
+}
+
+#[test]
 fn version_is_printed() {
     let output = netpilot(&["--version"]);
     assert!(

@@ -23,7 +23,9 @@ network.credentials. It starts without NetworkManager and connects when it appea
 With --metrics, serves Prometheus metrics at http://ADDR/metrics (docs/metrics.md): \
 interfaces, sockets, per-process bytes, WiFi, connect attempts, prompts, device links.
 
-Run as a service: contrib/systemd/netpilot.service (system) or netpilot-user.service (user)."
+Run as a service: `systemctl enable --now netpilot` (one daemon for the machine) or \
+`systemctl --user enable --now netpilot` (your session's). The .deb installs both units; from \
+source they are contrib/systemd/netpilot.service and netpilot-user.service."
 )]
 pub struct DaemonArgs {
     /// The Unix socket [default: /run/netpilot/netpilot.sock as root,

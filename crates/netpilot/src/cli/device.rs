@@ -23,8 +23,8 @@ board) on a second radio, while the default route and DNS stay on the internet l
 The link is supervised by the daemon: when the device stops answering it is reported and \
 rejoined as soon as the device is back.
 
-These commands talk to the netpilot daemon (run `sudo netpilot daemon`, or the systemd \
-unit in contrib/systemd).
+These commands talk to the netpilot daemon (run `sudo netpilot daemon`, or its systemd \
+unit: `sudo systemctl enable --now netpilot`).
 
 Example (an Anki Cozmo; its password is shown on its face):
   netpilot device configure cozmo --ssid Cozmo_A1B2C3 --preset cozmo --ask

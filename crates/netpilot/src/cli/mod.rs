@@ -1,10 +1,12 @@
 //! The command line: one module per subcommand.
 
+mod completions;
 mod connections;
 mod daemon;
 mod device;
 pub mod exit;
 mod interfaces;
+mod manpages;
 mod monitor;
 mod ports;
 mod progress;
@@ -13,7 +15,7 @@ mod timeouts;
 mod traffic;
 mod wifi;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::io::Write;
 
 /// A Linux network companion: see what your network is doing.
@@ -55,6 +57,32 @@ enum Command {
     /// Serve the JSON API (protocol v1) on a Unix socket and a WebSocket, as
     /// NetworkManager's secret agent.
     Daemon(daemon::DaemonArgs),
+    /// Print the completion script for bash, zsh, fish, elvish or PowerShell.
+    Completions(completions::CompletionsArgs),
+}
+
+/// The command line, parsed as `Cli::parse()` would. Like clap's --help, the hidden
+/// `manpages DIR` (for scripts/package) does its work here and exits.
+pub fn parse() -> Cli {
+    let matches = manpages::with_manpages(Cli::command()).get_matches();
+    if let Some(dir) = manpages::requested(&matches) {
+        match manpages::write_all(Cli::command(), dir) {
+            Ok(pages) => {
+                for page in pages {
+                    println!("{}", page.display());
+                }
+                std::process::exit(0)
+            }
+            Err(e) => {
+                eprintln!(
+                    "netpilot: cannot write the manual pages into {}: {e}",
+                    dir.display()
+                );
+                std::process::exit(1)
+            }
+        }
+    }
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
 /// What every command may need: output mode and where to write.
@@ -87,6 +115,7 @@ impl Cli {
             Command::Wifi(args) => args.run(&ctx),
             Command::Device(args) => args.run(&ctx),
             Command::Daemon(args) => args.run(&ctx),
+            Command::Completions(args) => args.run(&ctx),
         }
     }
 }
@@ -147,7 +176,6 @@ pub fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn the_command_line_is_consistent() {
