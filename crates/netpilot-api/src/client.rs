@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
@@ -71,7 +72,14 @@ pub struct Client {
     events: VecDeque<Event>,
     /// Every frame received, when recording (tests search it for secrets).
     transcript: Option<String>,
+    /// How long a request may wait for its response (see [`Client::answer_within`]).
+    answer_within: Duration,
 }
+
+/// How long a request waits for its response unless told otherwise: the daemon answers
+/// every method in well under a second, except the ones that wait for a network or a
+/// device (their callers give them longer).
+pub const ANSWER_WITHIN: Duration = Duration::from_secs(30);
 
 impl Client {
     fn over(link: Link) -> Client {
@@ -80,7 +88,15 @@ impl Client {
             next_id: 0,
             events: VecDeque::new(),
             transcript: None,
+            answer_within: ANSWER_WITHIN,
         }
+    }
+
+    /// How long each request waits for its response from now on: past it, the call fails
+    /// with `daemon-unavailable` (a daemon that accepted the connection and never answers
+    /// must not hang its client).
+    pub fn answer_within(&mut self, within: Duration) {
+        self.answer_within = within;
     }
 
     /// The daemon on `socket`.
@@ -244,16 +260,33 @@ impl Client {
     /// Sends a request and waits for its response, success or not; events that come
     /// meanwhile wait for [`Client::next_event`].
     pub async fn reply(&mut self, method: &str, params: impl Serialize) -> Result<Response, Error> {
-        let id = self.request(method, params).await?;
-        loop {
-            match self.receive().await? {
-                Message::Response(response) if response.id == Some(json!(id)) => {
-                    return Ok(response);
+        let within = self.answer_within;
+        let answered = async {
+            let id = self.request(method, params).await?;
+            loop {
+                match self.receive().await? {
+                    Message::Response(response) if response.id == Some(json!(id)) => {
+                        return Ok(response);
+                    }
+                    Message::Event(event) => self.events.push_back(event),
+                    // An answer to a request given up on, an event of a newer daemon.
+                    Message::Response(_) | Message::Unknown { .. } => {}
                 }
-                Message::Event(event) => self.events.push_back(event),
-                // An answer to a request given up on, an event of a newer daemon.
-                Message::Response(_) | Message::Unknown { .. } => {}
             }
+        };
+        match tokio::time::timeout(within, answered).await {
+            Ok(answer) => answer,
+            Err(_) => Err(Error::new(
+                ErrorCode::DaemonUnavailable,
+                format!(
+                    "the netpilot daemon did not answer {method} within {} s",
+                    within.as_secs()
+                ),
+            )
+            .with_hint(
+                "it accepted the connection but is stuck: see its log (journalctl -u netpilot, \
+                 or its terminal) and restart it (sudo systemctl restart netpilot)",
+            )),
         }
     }
 

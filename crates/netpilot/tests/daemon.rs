@@ -336,3 +336,43 @@ fn wifi_connect_goes_through_a_running_daemon() {
         .unwrap();
     assert!(!log.contains("home-secret-1"));
 }
+
+#[test]
+fn a_daemon_that_accepts_and_never_answers_times_the_cli_out_with_exit_6() {
+    let dir = std::env::temp_dir().join(format!("np-mute-daemon-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let socket = dir.join("np.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    // Accepts every connection, reads nothing, answers nothing.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    for (args, method) in [
+        (vec!["wifi", "status"], "network.status"),
+        (vec!["device", "list"], "device.list"),
+    ] {
+        let started = Instant::now();
+        let output = Command::new(NETPILOT)
+            .args(&args)
+            .arg("--socket")
+            .arg(&socket)
+            .args(["--daemon-timeout", "1"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let took = started.elapsed();
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(6), "{args:?}: {said}");
+        assert!(
+            said.contains(&format!("did not answer {method} within 1 s")),
+            "{args:?}: {said}"
+        );
+        assert!(said.contains("restart it"), "{said}");
+        assert!(took < Duration::from_secs(5), "{args:?} took {took:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -36,6 +36,10 @@ pub struct DeviceArgs {
     /// user, else /run/netpilot/netpilot.sock].
     #[arg(long, value_name = "PATH", global = true)]
     socket: Option<PathBuf>,
+    /// How long to wait for each answer of the daemon before giving up (exit 6): `up`
+    /// waits for the join (30 s at most) and the device's first answer [default: 120].
+    #[arg(long, value_name = "SECONDS", global = true, value_parser = super::parse_seconds)]
+    daemon_timeout: Option<std::time::Duration>,
     #[command(subcommand)]
     command: DeviceCommand,
 }
@@ -131,6 +135,10 @@ impl DeviceArgs {
             .build()?;
         runtime.block_on(async {
             let mut daemon = Client::find(self.socket).await?;
+            daemon.answer_within(
+                self.daemon_timeout
+                    .unwrap_or(std::time::Duration::from_secs(120)),
+            );
             match self.command {
                 DeviceCommand::Configure(args) => configure(ctx, &mut daemon, args, password).await,
                 DeviceCommand::List => list(ctx, &mut daemon).await,

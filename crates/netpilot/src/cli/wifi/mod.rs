@@ -30,6 +30,10 @@ pub struct WifiArgs {
     /// Do not use a running daemon: run the engine in this command.
     #[arg(long, global = true)]
     no_daemon: bool,
+    /// How long to wait for each answer of the daemon before giving up (exit 6) [default:
+    /// 30]. The wait for a network to join has its own timeouts (`connect --help`).
+    #[arg(long, value_name = "SECONDS", global = true, value_parser = super::parse_seconds)]
+    daemon_timeout: Option<std::time::Duration>,
     #[command(subcommand)]
     command: WifiCommand,
 }
@@ -80,7 +84,10 @@ impl WifiArgs {
     async fn session(&self, timeouts: Timeouts) -> Result<Session, Error> {
         if !self.no_daemon {
             match Client::find(self.socket.clone()).await {
-                Ok(client) => {
+                Ok(mut client) => {
+                    if let Some(within) = self.daemon_timeout {
+                        client.answer_within(within);
+                    }
                     return Ok(Session {
                         client,
                         daemon: true,
