@@ -59,7 +59,7 @@ enum Link {
     /// A dispatcher in this process, served as a daemon serves a client.
     Session {
         frames: mpsc::Sender<Incoming>,
-        lines: mpsc::Receiver<String>,
+        lines: crate::outbox::Outgoing,
     },
 }
 
@@ -171,7 +171,7 @@ impl Client {
     /// no socket in between (a command that runs the engine itself when no daemon does).
     pub fn session<M: Monitor>(dispatcher: Arc<Dispatcher<M>>) -> Client {
         let (frames, incoming) = mpsc::channel(32);
-        let (outgoing, lines) = mpsc::channel(1024);
+        let (outgoing, lines) = crate::outbox::outbox();
         tokio::spawn(serve_session(dispatcher, incoming, outgoing));
         Client::over(Link::Session { frames, lines })
     }

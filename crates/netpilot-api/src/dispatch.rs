@@ -4,6 +4,7 @@
 
 use crate::device::Devices;
 use crate::monitor::{ConnectionsDocument, InterfacesDocument, PortsDocument, TrafficDocument};
+use crate::outbox::{Outbox, Refused};
 use crate::protocol::{Event, Request, Response, SERVICES, params_of};
 use netpilot_core::{ConnectionKind, Error, ErrorCode, Secret};
 use netpilot_engine::network::{ConnectParams, NetworkHandle, ServiceEvent};
@@ -153,7 +154,7 @@ pub enum Incoming {
 pub async fn serve_session<M: Monitor>(
     dispatcher: Arc<Dispatcher<M>>,
     mut incoming: mpsc::Receiver<Incoming>,
-    outgoing: mpsc::Sender<String>,
+    outgoing: Outbox,
 ) {
     let _served = Served::new(&dispatcher.clients);
     let mut session = Session {
@@ -191,7 +192,7 @@ pub async fn serve_session<M: Monitor>(
                     last.extend(session.on_service_event(event));
                 }
                 for line in last {
-                    if outgoing.send(line).await.is_err() {
+                    if outgoing.push(line).is_err() {
                         break;
                     }
                 }
@@ -203,8 +204,17 @@ pub async fn serve_session<M: Monitor>(
             },
         };
         for line in lines {
-            if outgoing.send(line).await.is_err() {
-                return;
+            match outgoing.push(line) {
+                Ok(()) => {}
+                Err(Refused::Gone) => return,
+                Err(Refused::Full { lines, bytes }) => {
+                    tracing::warn!(
+                        lines,
+                        bytes,
+                        "a client read nothing while this much waited for it: disconnected"
+                    );
+                    return;
+                }
             }
         }
     }

@@ -15,6 +15,7 @@ pub mod client;
 pub mod device;
 pub mod dispatch;
 pub mod monitor;
+pub mod outbox;
 pub mod protocol;
 pub mod server;
 pub mod wifi;

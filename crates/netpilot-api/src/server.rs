@@ -8,10 +8,12 @@
 //! its last lines are written.
 
 use crate::dispatch::{Dispatcher, Incoming, Monitor, serve_session};
+use crate::outbox::outbox;
 use crate::protocol::{MAX_FRAME, Response};
 use futures_util::{SinkExt, StreamExt};
 use netpilot_core::{Error, ErrorCode};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{TcpListener, UnixListener, UnixStream};
 use tokio::sync::{Semaphore, mpsc};
@@ -24,10 +26,18 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 /// Frames waiting to be handled, per client: small, so a flooding client waits on its
 /// own socket instead of filling the daemon's memory.
 const INBOX: usize = 32;
-/// Lines waiting to be written, per client.
-const OUTBOX: usize = 1024;
 /// Bytes a WebSocket read asks the kernel for at a time, per client.
 const READ_BUFFER: usize = 4096;
+/// A frame begun must be complete this soon: a client that sends half a line and waits
+/// is disconnected (an idle client with nothing begun may stay for ever).
+pub const FRAME_WITHIN: Duration = Duration::from_secs(10);
+/// A WebSocket's HTTP handshake must be done this soon after the connection.
+pub const HANDSHAKE_WITHIN: Duration = Duration::from_secs(10);
+/// The daemon pings each WebSocket client this often; one that sends nothing (not even
+/// the pong every WebSocket library sends by itself) for [`SILENT_AT_MOST`] is gone, or
+/// stuck in the middle of a frame, and is disconnected.
+pub const PING_EVERY: Duration = Duration::from_secs(30);
+pub const SILENT_AT_MOST: Duration = Duration::from_secs(75);
 
 /// Who may use the Unix socket: the daemon's own user, root, and members of `group`.
 #[derive(Debug, Clone, Copy)]
@@ -136,7 +146,7 @@ async fn refuse(mut stream: UnixStream, error: Error) {
 async fn unix_client<M: Monitor>(stream: UnixStream, dispatcher: Arc<Dispatcher<M>>) {
     let (read, write) = stream.into_split();
     let (frames, inbox) = mpsc::channel(INBOX);
-    let (outgoing, mut outbox) = mpsc::channel::<String>(OUTBOX);
+    let (outgoing, mut outbox) = outbox();
     let reader = tokio::spawn(read_lines(BufReader::new(read), frames));
     let writer = tokio::spawn(async move {
         let mut write = BufWriter::new(write);
@@ -165,9 +175,25 @@ pub async fn read_lines(
 ) {
     let mut line = Vec::new();
     let mut too_large = false;
+    // When the frame being read began, while one is.
+    let mut begun: Option<tokio::time::Instant> = None;
     loop {
         let (consumed, done) = {
-            let Ok(available) = read.fill_buf().await else {
+            let filled = match begun {
+                None => read.fill_buf().await,
+                Some(at) => match tokio::time::timeout_at(at + FRAME_WITHIN, read.fill_buf()).await
+                {
+                    Ok(filled) => filled,
+                    Err(_) => {
+                        tracing::warn!(
+                            "a client sent part of a frame and nothing more for {} s: disconnected",
+                            FRAME_WITHIN.as_secs()
+                        );
+                        return;
+                    }
+                },
+            };
+            let Ok(available) = filled else {
                 return;
             };
             if available.is_empty() {
@@ -189,11 +215,15 @@ pub async fn read_lines(
             }
         };
         read.consume(consumed);
+        if !done && begun.is_none() {
+            begun = Some(tokio::time::Instant::now());
+        }
         if line.len() > MAX_FRAME {
             too_large = true;
             line = Vec::new();
         }
         if done {
+            begun = None;
             let frame = if too_large {
                 Incoming::TooLarge
             } else {
@@ -315,10 +345,15 @@ pub async fn serve_websocket<M: Monitor>(
                 .read_buffer_size(READ_BUFFER)
                 .max_message_size(Some(16 * MAX_FRAME))
                 .max_frame_size(Some(16 * MAX_FRAME));
-            if let Ok(socket) =
-                tokio_tungstenite::accept_hdr_async_with_config(stream, check, Some(config)).await
-            {
-                websocket_client(socket, dispatcher).await;
+            let handshake =
+                tokio_tungstenite::accept_hdr_async_with_config(stream, check, Some(config));
+            match tokio::time::timeout(HANDSHAKE_WITHIN, handshake).await {
+                Ok(Ok(socket)) => websocket_client(socket, dispatcher).await,
+                Ok(Err(_)) => {}
+                Err(_) => tracing::warn!(
+                    "a WebSocket client did not complete its handshake within {} s: disconnected",
+                    HANDSHAKE_WITHIN.as_secs()
+                ),
             }
             drop(permit);
         });
@@ -332,9 +367,20 @@ async fn websocket_client<M: Monitor>(
 ) {
     let (mut sink, mut stream) = socket.split();
     let (frames, inbox) = mpsc::channel(INBOX);
-    let (outgoing, mut outbox) = mpsc::channel::<String>(OUTBOX);
+    let (outgoing, mut outbox) = outbox();
     let reader = tokio::spawn(async move {
-        while let Some(Ok(message)) = stream.next().await {
+        loop {
+            let message = match tokio::time::timeout(SILENT_AT_MOST, stream.next()).await {
+                Ok(Some(Ok(message))) => message,
+                Ok(_) => return,
+                Err(_) => {
+                    tracing::warn!(
+                        "a WebSocket client sent nothing, not even a pong, for {} s: disconnected",
+                        SILENT_AT_MOST.as_secs()
+                    );
+                    return;
+                }
+            };
             let frame = match message {
                 Message::Text(text) if text.len() > MAX_FRAME => Incoming::TooLarge,
                 Message::Text(text) => Incoming::Frame(text.to_string()),
@@ -351,7 +397,21 @@ async fn websocket_client<M: Monitor>(
         }
     });
     let writer = tokio::spawn(async move {
-        while let Some(line) = outbox.recv().await {
+        let mut pings =
+            tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+        loop {
+            let line = tokio::select! {
+                line = outbox.recv() => match line {
+                    Some(line) => line,
+                    None => break,
+                },
+                _ = pings.tick() => {
+                    if sink.send(Message::Ping(Default::default())).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+            };
             if sink.feed(Message::text(line)).await.is_err() {
                 return;
             }

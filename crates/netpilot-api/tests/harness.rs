@@ -183,7 +183,7 @@ impl Daemon {
     /// A client session on channels, as a transport would drive it.
     pub fn client(&self) -> Client {
         let (frames, inbox) = mpsc::channel(32);
-        let (outgoing, lines) = mpsc::channel(1024);
+        let (outgoing, lines) = netpilot_api::outbox::outbox();
         tokio::spawn(serve_session(Arc::clone(&self.dispatcher), inbox, outgoing));
         Client { frames, lines }
     }
@@ -191,7 +191,7 @@ impl Daemon {
 
 pub struct Client {
     pub frames: mpsc::Sender<Incoming>,
-    pub lines: mpsc::Receiver<String>,
+    pub lines: netpilot_api::outbox::Outgoing,
 }
 
 impl Client {

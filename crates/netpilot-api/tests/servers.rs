@@ -343,3 +343,149 @@ where
         .unwrap();
     serde_json::from_str(message.to_text().unwrap()).unwrap()
 }
+
+/// Reads until the daemon closes the connection; the bytes read meanwhile.
+async fn until_closed(read: &mut (impl tokio::io::AsyncRead + Unpin)) -> usize {
+    use tokio::io::AsyncReadExt;
+    let mut total = 0;
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        match read.read(&mut buffer).await {
+            Ok(0) | Err(_) => return total,
+            Ok(n) => total += n,
+        }
+    }
+}
+
+// Paused time: the daemon's bounds (10 s, 75 s) pass at once, and the test still sees the
+// order of things as the daemon's clock does.
+#[tokio::test(start_paused = true)]
+async fn half_a_frame_is_dropped_after_10_s_and_an_idle_client_stays() {
+    use netpilot_api::server::FRAME_WITHIN;
+    let daemon = Daemon::start(RateLimit::default()).await;
+    let server = unix_server(&daemon, "half-frame");
+    let mut idle = LineClient::connect(&server).await;
+    let mut half = LineClient::connect(&server).await;
+    half.write
+        .write_all(b"{\"id\": 1, \"method\": \"netw")
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    assert_eq!(
+        until_closed(&mut half.read).await,
+        0,
+        "no answer to half a frame"
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= FRAME_WITHIN && waited < FRAME_WITHIN + Duration::from_secs(1),
+        "{waited:?}"
+    );
+    // An hour with nothing begun: still served.
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    idle.send(json!({"id": 2, "method": "network.status"}))
+        .await;
+    assert_eq!(idle.next().await["id"], 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_websocket_handshake_not_done_in_10_s_is_dropped() {
+    use netpilot_api::server::HANDSHAKE_WITHIN;
+    let daemon = Daemon::start(RateLimit::default()).await;
+    let (url, _stop) = websocket_server(&daemon).await;
+    let address = url.trim_start_matches("ws://").trim_end_matches('/');
+    let mut silent = tokio::net::TcpStream::connect(address).await.unwrap();
+    let mut partial = tokio::net::TcpStream::connect(address).await.unwrap();
+    partial
+        .write_all(b"GET /?token=test-token-0123456789 HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    assert_eq!(until_closed(&mut silent).await, 0);
+    assert_eq!(until_closed(&mut partial).await, 0);
+    let waited = started.elapsed();
+    assert!(
+        waited >= HANDSHAKE_WITHIN && waited < HANDSHAKE_WITHIN + Duration::from_secs(1),
+        "{waited:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_websocket_client_that_never_answers_pings_is_dropped_and_one_that_reads_stays() {
+    use netpilot_api::server::SILENT_AT_MOST;
+    let daemon = Daemon::start(RateLimit::default()).await;
+    let (url, _stop) = websocket_server(&daemon).await;
+    let url = format!("{url}?token=test-token-0123456789");
+    let (mut asleep, _) = tokio_tungstenite::connect_async(url.clone()).await.unwrap();
+    let (mut awake, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    // The awake client reads (its library answers each ping); the other never polls.
+    let reading = tokio::spawn(async move {
+        let started = tokio::time::Instant::now();
+        while started.elapsed() < SILENT_AT_MOST * 3 {
+            let _ = tokio::time::timeout(Duration::from_secs(1), awake.next()).await;
+        }
+        awake
+    });
+    tokio::time::sleep(SILENT_AT_MOST + Duration::from_secs(5)).await;
+    // Pings were queued for it; then the connection ended.
+    let mut ended = false;
+    while let Ok(next) = tokio::time::timeout(Duration::from_secs(1), asleep.next()).await {
+        match next {
+            Some(Ok(Message::Ping(_))) => continue,
+            _ => {
+                ended = true;
+                break;
+            }
+        }
+    }
+    assert!(ended, "the silent client is still connected");
+    let mut awake = reading.await.unwrap();
+    awake
+        .send(Message::text("{\"id\": 7, \"method\": \"network.status\"}"))
+        .await
+        .unwrap();
+    let answered = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            match awake.next().await {
+                Some(Ok(Message::Text(text))) => return text.to_string(),
+                Some(Ok(_)) => continue,
+                other => panic!("the reading client was dropped: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("an answer");
+    let answer: Value = serde_json::from_str(&answered).unwrap();
+    assert_eq!(answer["id"], 7);
+}
+
+#[tokio::test]
+async fn a_client_that_never_reads_is_dropped_and_the_others_are_served() {
+    use netpilot_api::outbox::MAX_BYTES;
+    let daemon = Daemon::start(RateLimit::default()).await;
+    let server = unix_server(&daemon, "never-reads");
+    let mut sleeper = LineClient::connect(&server).await;
+    sleeper
+        .send(json!({"id": 1, "method": "subscribe", "params": {"services": ["monitor.traffic"]}}))
+        .await;
+    let mut other = LineClient::connect(&server).await;
+    // Samples until the sleeper's queue is over its bound (plus what the socket holds).
+    let sample = crate::harness::FakeMonitor::sample();
+    let size = serde_json::to_string(&sample).unwrap().len();
+    let enough = (MAX_BYTES + 4 * 1024 * 1024) / size + 1024;
+    for n in 0..enough {
+        daemon.dispatcher.publish_traffic(sample.clone());
+        if n % 8 == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+    other
+        .send(json!({"id": 2, "method": "network.status"}))
+        .await;
+    assert_eq!(other.next().await["id"], 2);
+    // Reading now drains what was queued, then finds the connection closed.
+    let read = tokio::time::timeout(Duration::from_secs(10), until_closed(&mut sleeper.read))
+        .await
+        .expect("the sleeper is disconnected");
+    assert!(read > 0 && read < MAX_BYTES + 16 * 1024 * 1024, "{read}");
+}
