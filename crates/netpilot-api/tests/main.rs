@@ -5,5 +5,6 @@
 
 mod docs;
 mod fixtures;
+mod fuzz;
 mod harness;
 mod servers;
