@@ -129,6 +129,8 @@ pub enum WifiEvent {
     RoutesChanged,
     /// The backend (NetworkManager) appeared or came back: what was known is stale.
     Appeared,
+    /// The backend (NetworkManager) went away: an attempt in progress cannot end well.
+    Vanished,
 }
 
 impl std::fmt::Debug for WifiEvent {
@@ -152,6 +154,7 @@ impl std::fmt::Debug for WifiEvent {
             }
             WifiEvent::RoutesChanged => f.write_str("RoutesChanged"),
             WifiEvent::Appeared => f.write_str("Appeared"),
+            WifiEvent::Vanished => f.write_str("Vanished"),
         }
     }
 }

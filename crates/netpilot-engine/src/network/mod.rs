@@ -135,6 +135,7 @@ pub fn spawn<B: WifiBackend>(
         joined: None,
         claims,
         radios,
+        orphans: Vec::new(),
     };
     tokio::spawn(service.run(inbox, events, internal_inbox));
     handle

@@ -99,6 +99,8 @@ pub(super) struct Service<B> {
     pub(super) claims: watch::Receiver<Vec<Claim>>,
     /// Every radio's role, for the device-link service.
     pub(super) radios: watch::Sender<Vec<WifiRadio>>,
+    /// Profiles made by attempts NetworkManager ended by leaving: deleted when it is back.
+    pub(super) orphans: Vec<Joining>,
 }
 
 impl<B: WifiBackend> Service<B> {
@@ -278,7 +280,34 @@ impl<B: WifiBackend> Service<B> {
                     self.refresh();
                 }
             }
-            WifiEvent::RoutesChanged | WifiEvent::Appeared => self.refresh(),
+            WifiEvent::RoutesChanged => self.refresh(),
+            WifiEvent::Appeared => {
+                for orphan in std::mem::take(&mut self.orphans) {
+                    let backend = Arc::clone(&self.backend);
+                    tokio::spawn(async move { backend.abandon(&orphan).await });
+                }
+                self.refresh();
+            }
+            // Now, not at the attempt's timeout: nothing will come of it. The profile it
+            // made cannot be deleted without NetworkManager: once it is back.
+            WifiEvent::Vanished => {
+                if let Some(made) = self
+                    .attempt
+                    .as_mut()
+                    .and_then(|a| a.joining.take())
+                    .filter(|j| j.created_profile.is_some())
+                {
+                    self.orphans.push(made);
+                }
+                self.fail(
+                    Error::new(
+                        ErrorCode::NmUnavailable,
+                        "NetworkManager stopped during the attempt",
+                    )
+                    .with_hint("start it again (sudo systemctl start NetworkManager), then retry"),
+                );
+                self.refresh();
+            }
             WifiEvent::SecretsRequested { request, responder } => {
                 self.secrets_requested(request, responder)
             }

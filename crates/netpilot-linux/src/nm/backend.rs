@@ -244,6 +244,7 @@ impl NetworkManagerBackend {
 
     async fn disconnected(&self) {
         self.inner.connected.lock().await.take();
+        let _ = self.inner.events.send(WifiEvent::Vanished).await;
     }
 
     /// The daemon is stopping: unregisters the secret agent and lets go of NetworkManager.
@@ -400,9 +401,21 @@ impl WifiBackend for NmBackend {
     }
 
     async fn abandon(&self, joining: &Joining) {
-        if let Some(path) = &joining.created_profile
-            && let Ok(path) = OwnedObjectPath::try_from(path.as_str())
-        {
+        let Some(created) = &joining.created_profile else {
+            return;
+        };
+        // By UUID when known: a profile's path is NetworkManager's for one run, and after a
+        // restart (an attempt it ended by leaving) the same path may name another profile.
+        let path = match &joining.profile_uuid {
+            Some(uuid) => self.client.saved_wifi().await.ok().and_then(|saved| {
+                saved
+                    .into_iter()
+                    .find(|s| &s.uuid == uuid)
+                    .map(|s| s.path)
+            }),
+            None => OwnedObjectPath::try_from(created.as_str()).ok(),
+        };
+        if let Some(path) = path {
             let _ = self.client.delete_profile(&path).await;
         }
     }

@@ -628,35 +628,31 @@ fn daemon_checklist_9_a_configured_network_reconnects_without_a_prompt() {
     ui.assert_no_secret();
 }
 
-#[test]
-#[ignore = "needs the WiFi lab: lab/run"]
-fn daemon_survives_a_networkmanager_restart() {
-    if !in_lab("daemon_survives_a_networkmanager_restart") {
-        return;
-    }
-    let registered = |daemon: &Daemon, times: usize| {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while daemon
-            .log()
-            .matches("registered as its secret agent")
-            .count()
-            < times
-        {
-            assert!(
-                Instant::now() < deadline,
-                "not registered: {}",
-                daemon.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    };
-    let daemon = Daemon::start("nm-restart", &[]);
-    let mut ui = daemon.client();
-    ui.subscribe(&["network", "network.credentials"]);
-    registered(&daemon, 1);
+const NM_PID_FILE: &str = "/run/np-lab/NetworkManager.pid";
 
-    let pid_file = "/run/np-lab/NetworkManager.pid";
-    let pid: i32 = std::fs::read_to_string(pid_file)
+/// Waits until the daemon's log says it registered as the secret agent `times` times.
+fn registered(daemon: &Daemon, times: usize) -> Duration {
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(60);
+    while daemon
+        .log()
+        .matches("registered as its secret agent")
+        .count()
+        < times
+    {
+        assert!(
+            Instant::now() < deadline,
+            "not registered: {}",
+            daemon.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    started.elapsed()
+}
+
+/// Stops the lab's NetworkManager (SIGTERM) and returns once it has exited.
+fn stop_networkmanager() -> Instant {
+    let pid: i32 = std::fs::read_to_string(NM_PID_FILE)
         .unwrap()
         .trim()
         .parse()
@@ -666,23 +662,27 @@ fn daemon_survives_a_networkmanager_restart() {
     let deadline = Instant::now() + Duration::from_secs(30);
     while rustix::process::test_kill_process(pid).is_ok() {
         assert!(Instant::now() < deadline, "NetworkManager did not stop");
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(ui.refused("network.wifi.scan", json!({})), "nm-unavailable");
-    assert_eq!(ui.ok("network.status", json!({}))["success"], json!(true));
+    Instant::now()
+}
 
-    // The lab's NetworkManager, started again as lab-up starts it.
+/// The lab's NetworkManager, started again as lab-up starts it.
+fn start_networkmanager() {
     let out = super::lab_out();
     let started = Command::new("sh")
         .arg("-c")
         .arg(format!(
             "NetworkManager --config=/run/np-lab/NetworkManager.conf --no-daemon \
-             >> {out}/NetworkManager.log 2>&1 & echo $! > {pid_file}"
+             >> {out}/NetworkManager.log 2>&1 & echo $! > {NM_PID_FILE}"
         ))
         .status()
         .unwrap();
     assert!(started.success());
-    registered(&daemon, 2);
+}
+
+/// Waits until NetworkManager manages both radios again.
+fn radios_back() {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let devices = Command::new("nmcli")
@@ -699,6 +699,86 @@ fn daemon_survives_a_networkmanager_restart() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+#[test]
+#[ignore = "needs the WiFi lab: lab/run"]
+fn networkmanager_stopping_mid_attempt_ends_it_at_once_five_times() {
+    if !in_lab("networkmanager_stopping_mid_attempt_ends_it_at_once_five_times") {
+        return;
+    }
+    let daemon = Daemon::start("nm-mid-attempt", &[]);
+    let mut ui = daemon.client();
+    ui.subscribe(&["network", "network.credentials"]);
+    registered(&daemon, 1);
+    let (mut ended, mut back) = (Vec::new(), Vec::new());
+    for round in 1..=5 {
+        // An attempt waiting for its password: the prompt is out, nobody answers.
+        ui.ok(
+            "network.wifi.connect",
+            json!({ "ssid": HOME.0, "interface": "wlan0" }),
+        );
+        ui.prompt();
+        let gone = stop_networkmanager();
+        let state = ui.until("network", Duration::from_secs(20), |s| {
+            s["isConnecting"] == json!(false)
+        });
+        ended.push(gone.elapsed());
+        failed_with(&state, "nm-unavailable");
+        ui.until("network.credentials", Duration::from_secs(5), |p| {
+            p.get("resolved").is_some()
+        });
+        start_networkmanager();
+        back.push(registered(&daemon, round + 1));
+        radios_back();
+        // The next connect works, through the new NetworkManager.
+        ui.ok(
+            "network.wifi.connect",
+            json!({ "ssid": HOME.0, "interface": "wlan0" }),
+        );
+        let prompt = ui.prompt();
+        ui.ok(
+            "network.credentials.submit",
+            json!({ "token": prompt["token"], "secrets": { "psk": HOME.1 } }),
+        );
+        connected_to(&ui.settled(), HOME.0, "192.168.50.");
+        ui.ok("network.wifi.disconnect", json!({ "interface": "wlan0" }));
+    }
+    let figures = format!(
+        "NetworkManager stopped mid-attempt, 5 rounds: the attempt ended {:?} after it exited; agent registered again {:?} after it was started\n",
+        ended, back
+    );
+    eprint!("{figures}");
+    std::fs::write(
+        format!("{}/nm-restart-figures.txt", super::lab_out()),
+        &figures,
+    )
+    .expect("figures written");
+    assert!(
+        ended.iter().all(|d| *d < Duration::from_secs(2)),
+        "{figures}"
+    );
+    ui.assert_no_secret();
+}
+
+#[test]
+#[ignore = "needs the WiFi lab: lab/run"]
+fn daemon_survives_a_networkmanager_restart() {
+    if !in_lab("daemon_survives_a_networkmanager_restart") {
+        return;
+    }
+    let daemon = Daemon::start("nm-restart", &[]);
+    let mut ui = daemon.client();
+    ui.subscribe(&["network", "network.credentials"]);
+    registered(&daemon, 1);
+
+    stop_networkmanager();
+    assert_eq!(ui.refused("network.wifi.scan", json!({})), "nm-unavailable");
+    assert_eq!(ui.ok("network.status", json!({}))["success"], json!(true));
+
+    start_networkmanager();
+    registered(&daemon, 2);
+    radios_back();
 
     // The agent answers the new NetworkManager: a prompt reaches the UI.
     ui.ok(

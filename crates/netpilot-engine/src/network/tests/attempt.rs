@@ -220,3 +220,32 @@ async fn a_lone_change_is_sent_without_waiting_for_the_debounce() {
         asked.elapsed()
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn networkmanager_leaving_ends_the_attempt_at_once() {
+    let mut h = start(true).await;
+    h.handle
+        .connect(params("home", Some("home-secret-1"), false))
+        .await
+        .unwrap();
+    h.settle().await;
+    let start = Instant::now();
+    h.backend_events.send(WifiEvent::Vanished).await.unwrap();
+    let failed = loop {
+        let state = h.next_network().await;
+        if !state.is_connecting {
+            break state;
+        }
+    };
+    assert_eq!(failed.last_error, "nm-unavailable");
+    assert!(
+        failed
+            .last_error_hint
+            .contains("systemctl start NetworkManager")
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
+}
