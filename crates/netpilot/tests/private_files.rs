@@ -249,7 +249,11 @@ fn abort_dumps_core(mut child: Child) -> bool {
 
 #[test]
 fn the_daemon_cannot_be_dumped_or_read_by_its_own_user_while_a_dumpable_process_can() {
-    if !netpilot_testkit::require_root("the_daemon_cannot_be_dumped_or_read_by_its_own_user") {
+    let test = "the_daemon_cannot_be_dumped_or_read_by_its_own_user";
+    if !netpilot_testkit::require_root(test)
+        || !netpilot_testkit::require_tool(test, "prlimit", "util-linux")
+        || !netpilot_testkit::require_tool(test, "setpriv", "util-linux")
+    {
         return;
     }
     // Two directories of nobody's: the daemon's, and a dumpable process's (`sleep`).

@@ -233,12 +233,7 @@ fn write_the_file_named_in_np_private_file() {
 
 #[test]
 fn a_write_is_fsynced_then_renamed_then_its_directory_fsynced() {
-    if Command::new("strace").arg("-V").output().is_err() {
-        let reason = "skipped: a_write_is_fsynced_… needs strace (apt-get install strace)";
-        if std::env::var_os("NETPILOT_REQUIRE_KERNEL").is_some_and(|v| v == "1") {
-            panic!("{reason}, and NETPILOT_REQUIRE_KERNEL=1 forbids skipping");
-        }
-        eprintln!("{reason}");
+    if !netpilot_testkit::require_tool("a_write_is_fsynced_then_renamed", "strace", "strace") {
         return;
     }
     let dir = fresh("strace");
