@@ -7,8 +7,18 @@ use crate::{Error, ErrorCode};
 /// only where the value is handed to NetworkManager (the agent's reply), written to the
 /// secret store (keyring or file), or sent to the daemon on its private socket (the CLI's
 /// `network.wifi.connect`, `network.credentials.submit` and `device.configure`).
+///
+/// Its bytes are overwritten with zeros when it is dropped, so a secret the daemon no
+/// longer needs is not left in freed memory for a later allocation (or a swap page) to
+/// carry. Copies made with `expose().to_string()` are the caller's to wipe.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
 
 impl Secret {
     pub fn new(value: impl Into<String>) -> Self {

@@ -8,7 +8,8 @@
 //! link's kernel signals), [`probe`] (probes bound to a link), [`radio`] (nl80211: interface
 //! combinations, virtual stations), [`device_checks`] (`device test`), [`nm`]
 //! (NetworkManager over D-Bus and the secret agent, behind the WiFi and device-link ports),
-//! [`secrets`] (agent-owned secrets at rest). Raw netlink and NetworkManager types never
+//! [`secrets`] (agent-owned secrets at rest), [`private_file`] (the rules for files only their
+//! owner may read: checked, written atomically). Raw netlink and NetworkManager types never
 //! leave this crate.
 // Only the binary writes to stdout and stderr, so `--json` output stays clean.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
@@ -21,6 +22,7 @@ pub mod links;
 mod netlink;
 pub mod netns;
 pub mod nm;
+pub mod private_file;
 pub mod probe;
 pub mod procfs;
 pub mod radio;

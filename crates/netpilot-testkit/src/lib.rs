@@ -10,5 +10,5 @@ pub mod netns;
 pub mod networkmanager;
 pub mod wait;
 
-pub use gate::require_root;
+pub use gate::{require_root, require_tool};
 pub use holder::Holder;

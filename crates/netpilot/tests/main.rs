@@ -7,4 +7,5 @@ mod cli;
 pub(crate) mod daemon;
 mod e2e;
 mod lab;
+mod private_files;
 mod schema;

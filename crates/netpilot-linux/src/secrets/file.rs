@@ -3,13 +3,21 @@
 //!
 //! The location: `$NETPILOT_SECRETS_FILE` if set; for root `/var/lib/netpilot/secrets.json`;
 //! otherwise `$XDG_DATA_HOME/netpilot/secrets.json` (`~/.local/share/…`).
+//!
+//! Every operation blocks on the disk (read, fsync, rename): async callers go through
+//! [`super::SecretStore`], which runs them on tokio's blocking pool. The file's rules
+//! (owner, mode, directory) and its atomic replacement are [`crate::private_file`]'s.
 
+use crate::private_file;
 use netpilot_core::{Error, ErrorCode, Secret};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use zeroize::{Zeroize, Zeroizing};
+
+/// How the store names itself in messages.
+const WHAT: &str = "the secret store";
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Stored {
@@ -19,8 +27,20 @@ struct Stored {
     secrets: BTreeMap<String, String>,
 }
 
+impl Drop for Stored {
+    fn drop(&mut self) {
+        for value in self.secrets.values_mut() {
+            value.zeroize();
+        }
+    }
+}
+
+/// The store at one path. Clones share one lock: a read-modify-write (save, delete) never
+/// interleaves with another, now that they run on several blocking threads.
+#[derive(Clone)]
 pub struct SecretFile {
     path: PathBuf,
+    lock: Arc<Mutex<()>>,
 }
 
 impl SecretFile {
@@ -40,31 +60,37 @@ impl SecretFile {
                 data.join("netpilot/secrets.json")
             }
         };
-        SecretFile { path }
+        Self::at(path)
     }
 
     pub fn at(path: impl Into<PathBuf>) -> Self {
-        SecretFile { path: path.into() }
+        SecretFile {
+            path: path.into(),
+            lock: Arc::new(Mutex::new(())),
+        }
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// Whether the file (if there is one) and its directory follow the rules of
+    /// [`private_file`]: the daemon checks this before it starts.
+    pub fn check(&self) -> Result<(), Error> {
+        private_file::check(&self.path, WHAT)
+    }
+
     /// The secrets of `setting` saved for the connection `uuid`.
     pub fn load(&self, uuid: &str, setting: &str) -> Result<Vec<(String, Secret)>, Error> {
-        Ok(self
-            .read()?
-            .remove(uuid)
-            .filter(|stored| stored.setting == setting)
-            .map(|stored| {
-                stored
-                    .secrets
-                    .into_iter()
-                    .map(|(k, v)| (k, Secret::new(v)))
-                    .collect()
-            })
-            .unwrap_or_default())
+        let _held = self.hold();
+        let mut all = self.read()?;
+        let Some(mut stored) = all.remove(uuid).filter(|stored| stored.setting == setting) else {
+            return Ok(Vec::new());
+        };
+        Ok(std::mem::take(&mut stored.secrets)
+            .into_iter()
+            .map(|(k, v)| (k, Secret::new(v)))
+            .collect())
     }
 
     pub fn save(
@@ -74,6 +100,7 @@ impl SecretFile {
         setting: &str,
         secrets: &[(String, Secret)],
     ) -> Result<(), Error> {
+        let _held = self.hold();
         let mut all = self.read()?;
         let stored = Stored {
             ssid: ssid.map(str::to_owned),
@@ -89,6 +116,7 @@ impl SecretFile {
 
     /// Forgets the secrets of one connection; true if there were any.
     pub fn delete(&self, uuid: &str) -> Result<bool, Error> {
+        let _held = self.hold();
         let mut all = self.read()?;
         let removed = all.remove(uuid).is_some();
         if removed {
@@ -97,49 +125,39 @@ impl SecretFile {
         Ok(removed)
     }
 
-    fn read(&self) -> Result<BTreeMap<String, Stored>, Error> {
-        match std::fs::read(&self.path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                // Never echo the file: it holds secrets.
-                Error::new(
-                    ErrorCode::Io,
-                    format!(
-                        "{} is not a valid secret store ({})",
-                        self.path.display(),
-                        e.classify_name()
-                    ),
-                )
-                .with_hint("move it away; netpilot will start a new one")
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
-            Err(e) => Err(io_error(&self.path, &e)),
-        }
+    /// The store's lock, held for a whole operation (a panic in one leaves nothing
+    /// half-done on disk, so a poisoned lock is taken as it is).
+    pub(crate) fn hold(&self) -> MutexGuard<'_, ()> {
+        self.lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Writes to a temporary file created 0600 and renames it over the store, so a crash
-    /// leaves the old store or the new one, never half of one.
+    fn read(&self) -> Result<BTreeMap<String, Stored>, Error> {
+        let Some(bytes) = private_file::read(&self.path, WHAT)? else {
+            return Ok(BTreeMap::new());
+        };
+        serde_json::from_slice(&bytes).map_err(|e| {
+            // Never echo the file: it holds secrets.
+            Error::new(
+                ErrorCode::Io,
+                format!(
+                    "{} is not a valid secret store ({})",
+                    self.path.display(),
+                    e.classify_name()
+                ),
+            )
+            .with_hint("move it away; netpilot will start a new one")
+        })
+    }
+
+    /// Replaces the whole store at once (see [`private_file::write`]): a crash leaves the
+    /// old store or the new one, never half of one.
     fn write(&self, all: &BTreeMap<String, Stored>) -> Result<(), Error> {
-        if let Some(dir) = self.path.parent() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .map_err(|e| io_error(dir, &e))?;
-        }
-        let temporary = self.path.with_extension("json.new");
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&temporary)
-            .map_err(|e| io_error(&temporary, &e))?;
-        let json =
-            serde_json::to_vec_pretty(all).map_err(|e| Error::new(ErrorCode::Io, e.to_string()))?;
-        file.write_all(&json)
-            .and_then(|()| file.sync_all())
-            .map_err(|e| io_error(&temporary, &e))?;
-        std::fs::rename(&temporary, &self.path).map_err(|e| io_error(&self.path, &e))
+        let json = Zeroizing::new(
+            serde_json::to_vec_pretty(all).map_err(|e| Error::new(ErrorCode::Io, e.to_string()))?,
+        );
+        private_file::write(&self.path, &json, WHAT)
     }
 }
 
@@ -156,15 +174,6 @@ impl Classify for serde_json::Error {
             serde_json::error::Category::Eof => "truncated",
         }
     }
-}
-
-fn io_error(path: &Path, error: &std::io::Error) -> Error {
-    let code = if error.kind() == std::io::ErrorKind::PermissionDenied {
-        ErrorCode::PermissionDenied
-    } else {
-        ErrorCode::Io
-    };
-    Error::new(code, format!("secret store {}: {error}", path.display()))
 }
 
 #[cfg(test)]
@@ -220,8 +229,37 @@ mod tests {
             "{\"uuid\": {\"secrets\": {\"psk\": \"leaky-secret\"",
         )
         .unwrap();
+        std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(0o600)).unwrap();
         let error = file.load("uuid", "802-11-wireless-security").unwrap_err();
         assert!(!error.message.contains("leaky-secret"), "{}", error.message);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_store_others_may_read_is_refused_unread() {
+        let (file, dir) = store();
+        let psk = vec![("psk".to_string(), Secret::new("home-secret-1"))];
+        file.save("uuid-1", None, "802-11-wireless-security", &psk)
+            .unwrap();
+        std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(0o644)).unwrap();
+        for error in [
+            file.check().unwrap_err(),
+            file.load("uuid-1", "802-11-wireless-security").unwrap_err(),
+            file.save("uuid-2", None, "802-11-wireless-security", &psk)
+                .unwrap_err(),
+            file.delete("uuid-1").unwrap_err(),
+        ] {
+            assert_eq!(error.code, ErrorCode::PermissionDenied);
+            assert!(
+                error.message.starts_with("the secret store "),
+                "{}",
+                error.message
+            );
+            assert_eq!(
+                error.hint,
+                Some(format!("chmod 600 {}", file.path().display()))
+            );
+        }
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -8,7 +8,7 @@ mod keyring;
 pub use file::SecretFile;
 pub use keyring::SecretService;
 
-use netpilot_core::{Error, Secret};
+use netpilot_core::{Error, ErrorCode, Secret};
 
 pub enum SecretStore {
     Keyring(SecretService),
@@ -38,7 +38,10 @@ impl SecretStore {
     pub async fn load(&self, uuid: &str, setting: &str) -> Result<Vec<(String, Secret)>, Error> {
         match self {
             SecretStore::Keyring(keyring) => keyring.load(uuid, setting).await,
-            SecretStore::File(file) => file.load(uuid, setting),
+            SecretStore::File(file) => {
+                let (file, uuid, setting) = (file.clone(), uuid.to_owned(), setting.to_owned());
+                off_the_runtime(move || file.load(&uuid, &setting)).await
+            }
         }
     }
 
@@ -51,7 +54,13 @@ impl SecretStore {
     ) -> Result<(), Error> {
         match self {
             SecretStore::Keyring(keyring) => keyring.save(uuid, ssid, setting, secrets).await,
-            SecretStore::File(file) => file.save(uuid, ssid, setting, secrets),
+            SecretStore::File(file) => {
+                let file = file.clone();
+                let (uuid, ssid, setting) =
+                    (uuid.to_owned(), ssid.map(str::to_owned), setting.to_owned());
+                let secrets = secrets.to_vec();
+                off_the_runtime(move || file.save(&uuid, ssid.as_deref(), &setting, &secrets)).await
+            }
         }
     }
 
@@ -59,7 +68,27 @@ impl SecretStore {
     pub async fn delete(&self, uuid: &str) -> Result<bool, Error> {
         match self {
             SecretStore::Keyring(keyring) => keyring.delete(uuid).await,
-            SecretStore::File(file) => file.delete(uuid),
+            SecretStore::File(file) => {
+                let (file, uuid) = (file.clone(), uuid.to_owned());
+                off_the_runtime(move || file.delete(&uuid)).await
+            }
         }
     }
 }
+
+/// Runs a file store operation on tokio's blocking pool: a slow disk (an fsync that takes
+/// seconds, a home on NFS) or another operation holding the store's lock delays that
+/// operation only, never the other tasks of the runtime's thread (the daemon has one).
+async fn off_the_runtime<T: Send + 'static>(
+    operation: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(operation).await.map_err(|e| {
+        Error::new(
+            ErrorCode::Io,
+            format!("the secret store's task failed: {e}"),
+        )
+    })?
+}
+
+#[cfg(test)]
+mod tests;

@@ -12,7 +12,9 @@ Exit codes:
   1  the operation failed
   2  bad usage: an unknown flag or value, a network namespace that does not exist
   3  NetworkManager (or the system D-Bus) is not running
-  4  permission denied: run as root or grant the capability named in the message
+  4  permission denied: run as root or grant the capability named in the message; or the
+     daemon's token file or secret store is open to others or another user's (its hint says
+     the chmod or chown)
   5  no WiFi device (for a device link, no free radio; the radio named carries a device link)
   6  the netpilot daemon is not running (device commands need it)";
 

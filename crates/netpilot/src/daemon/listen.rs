@@ -1,13 +1,15 @@
 //! The daemon's doors: the Unix socket (0600, or 0660 for a group; never briefly
 //! world-usable; a live daemon's socket is never taken over), the loopback WebSocket and
-//! its token file; and closing them when the daemon stops.
+//! its token file (refused if others can read it; see `netpilot_linux::private_file`);
+//! and closing them when the daemon stops.
 
 use super::Settings;
 use netpilot_api::dispatch::{Dispatcher, Monitor};
 use netpilot_api::server::{PeerPolicy, WebSocketPolicy, serve_unix, serve_websocket};
 use netpilot_core::{Error, ErrorCode};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::PathBuf;
+use netpilot_linux::private_file;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -36,6 +38,19 @@ impl Doors {
         let until_stopped = |mut stopped: watch::Receiver<bool>| async move {
             let _ = stopped.wait_for(|stop| *stop).await;
         };
+        // Refusals first (a WebSocket beyond loopback, a token file others can read), so a
+        // daemon that will not start never binds its socket.
+        let token = match settings.websocket {
+            Some(address) if !address.ip().is_loopback() => {
+                return Err(Error::new(
+                    ErrorCode::InvalidArgument,
+                    format!("the WebSocket listens on loopback only, not {address}"),
+                )
+                .with_hint("use 127.0.0.1:PORT or [::1]:PORT"));
+            }
+            Some(_) => Some(token(&settings.token_file)?),
+            None => None,
+        };
         let listener = bind_socket(&settings.socket, settings.group)?;
         let policy = PeerPolicy {
             uid: rustix::process::geteuid().as_raw(),
@@ -49,15 +64,7 @@ impl Doors {
             until_stopped(stopped.clone()),
         ))];
         let mut listening = format!("listening on {}", settings.socket.display());
-        if let Some(address) = settings.websocket {
-            if !address.ip().is_loopback() {
-                return Err(Error::new(
-                    ErrorCode::InvalidArgument,
-                    format!("the WebSocket listens on loopback only, not {address}"),
-                )
-                .with_hint("use 127.0.0.1:PORT or [::1]:PORT"));
-            }
-            let token = token(&settings.token_file)?;
+        if let (Some(address), Some(token)) = (settings.websocket, token) {
             let listener = tokio::net::TcpListener::bind(address).await.map_err(|e| {
                 Error::new(ErrorCode::Io, format!("cannot listen on {address}: {e}"))
             })?;
@@ -139,31 +146,19 @@ fn bind_socket(path: &PathBuf, group: Option<u32>) -> Result<tokio::net::UnixLis
     Ok(listener)
 }
 
-/// The WebSocket token: read from the file, or made and written 0600.
-fn token(path: &PathBuf) -> Result<String, Error> {
-    if let Ok(existing) = std::fs::read_to_string(path)
-        && existing.trim().len() >= 32
-    {
-        return Ok(existing.trim().to_string());
-    }
-    if let Some(dir) = path.parent() {
-        let _ = std::fs::create_dir_all(dir);
+/// The WebSocket token: read from its file, or made and written there (0600, atomically
+/// and durably). A token file others could read, or another user's, is refused: the
+/// daemon does not start (`private_file` says why and how to fix it).
+fn token(path: &Path) -> Result<String, Error> {
+    const WHAT: &str = "the WebSocket token file";
+    if let Some(existing) = private_file::read(path, WHAT)? {
+        let existing = String::from_utf8_lossy(&existing).trim().to_string();
+        if existing.len() >= 32 {
+            return Ok(existing);
+        }
     }
     let token = random_token();
-    use std::io::Write;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .and_then(|mut file| file.write_all(token.as_bytes()))
-        .map_err(|e| {
-            Error::new(
-                ErrorCode::Io,
-                format!("cannot write {}: {e}", path.display()),
-            )
-        })?;
+    private_file::write(path, token.as_bytes(), WHAT)?;
     Ok(token)
 }
 

@@ -2,8 +2,10 @@
 //! handed to the engine and the API. [`run`] wires and waits: NetworkManager (through the
 //! lazy backend, so the daemon starts without it), the device-link and network services
 //! sharing the radios' roles, the dispatcher, the monitor's sampler, and the doors
-//! ([`listen`]). Policies live in the engine; the monitor adaptor in [`monitor`].
+//! ([`listen`]); before all that, [`harden`] (non-dumpable, a private secret store).
+//! Policies live in the engine; the monitor adaptor in [`monitor`].
 
+mod harden;
 mod listen;
 pub mod metrics;
 mod monitor;
@@ -40,6 +42,7 @@ pub struct Settings {
 }
 
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    harden::before_any_secret()?;
     // Bound first: a port in use is said before anything else starts.
     let scrapes = match &settings.metrics {
         Some(wanted) => Some(metrics::bind(wanted).await?),
