@@ -12,6 +12,10 @@
 //!       per second.
 //!   np-daemon-bench echo-floor --socket PATH
 //!       A Unix socket server answering each line with a fixed response: the floor for `rate`.
+//!   np-daemon-bench hostile | churn | fuzz …
+//!       Misbehaving clients against the real daemon (see hostile.rs).
+
+mod hostile;
 
 use futures_util::{SinkExt, StreamExt};
 use netpilot_api::client::Client;
@@ -64,7 +68,25 @@ fn main() {
             number("--seconds", "5"),
         ),
         Some("echo-floor") => echo_floor(&value("--socket", "")),
-        _ => usage("a subcommand: fanout, rate or echo-floor"),
+        Some("hostile") => hostile::hostile(
+            &value("--socket", ""),
+            &value("--websocket", "127.0.0.1:7878"),
+            number("--clients", "500"),
+            number("--seconds", "5") as f64,
+        ),
+        Some("churn") => hostile::churn(
+            &value("--socket", ""),
+            number("--clients", "1000"),
+            number("--seconds", "300") as f64,
+        ),
+        Some("fuzz") => hostile::fuzz(
+            &value("--socket", ""),
+            &value("--websocket", "127.0.0.1:7878"),
+            &value("--token", ""),
+            number("--frames", "1000000") as u64,
+            number("--seed", "1") as u64,
+        ),
+        _ => usage("a subcommand: fanout, rate, echo-floor, hostile, churn or fuzz"),
     }
 }
 

@@ -407,12 +407,12 @@ impl WifiBackend for NmBackend {
         // By UUID when known: a profile's path is NetworkManager's for one run, and after a
         // restart (an attempt it ended by leaving) the same path may name another profile.
         let path = match &joining.profile_uuid {
-            Some(uuid) => self.client.saved_wifi().await.ok().and_then(|saved| {
-                saved
-                    .into_iter()
-                    .find(|s| &s.uuid == uuid)
-                    .map(|s| s.path)
-            }),
+            Some(uuid) => self
+                .client
+                .saved_wifi()
+                .await
+                .ok()
+                .and_then(|saved| saved.into_iter().find(|s| &s.uuid == uuid).map(|s| s.path)),
             None => OwnedObjectPath::try_from(created.as_str()).ok(),
         };
         if let Some(path) = path {

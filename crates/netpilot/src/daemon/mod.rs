@@ -43,6 +43,7 @@ pub struct Settings {
 
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     harden::before_any_secret()?;
+    open_files_for_every_client();
     // Bound first: a port in use is said before anything else starts.
     let scrapes = match &settings.metrics {
         Some(wanted) => Some(metrics::bind(wanted).await?),
@@ -107,4 +108,18 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let _ = tokio::time::timeout_at(deadline + Duration::from_millis(150), backend.close()).await;
     tracing::info!(took = ?stopping.elapsed(), "stopped");
     Ok(())
+}
+
+/// Each client is a descriptor (two for the WebSocket's), and the daemon takes up to 4,096
+/// of them: the usual soft limit of 1,024 open files would refuse clients long before.
+/// Raised to the hard limit, which the system (or the unit's `LimitNOFILE`) sets.
+fn open_files_for_every_client() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        limit.current = limit.maximum;
+        if let Err(error) = setrlimit(Resource::Nofile, limit) {
+            tracing::warn!(%error, "the open files limit could not be raised");
+        }
+    }
 }
