@@ -11,6 +11,9 @@ use netpilot_core::wifi::{DeviceState, FailureReason};
 use netpilot_core::{Error, ErrorCode};
 use std::sync::Arc;
 
+/// How long a failure on a device that became unmanaged waits for NetworkManager to leave.
+const UNMANAGED_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl<B: WifiBackend> Service<B> {
     /// Starts an attempt on the radio its role allows (the state was just refreshed).
     pub(super) fn connect(&mut self, params: ConnectParams) -> Result<(), Error> {
@@ -50,6 +53,7 @@ impl<B: WifiBackend> Service<B> {
             answered: None,
             reprompts: 0,
             device,
+            held: None,
         });
         self.state.is_connecting = true;
         self.state.connecting_ssid = params.ssid.clone();
@@ -75,6 +79,15 @@ impl<B: WifiBackend> Service<B> {
             .attempt
             .as_mut()
             .and_then(|a| a.tracker.on_device(state, reason, clock_now()));
+        // Unmanaged mid-attempt: someone let go of the device, or NetworkManager is
+        // stopping (it lets go of every device first). Which one, its leaving will say.
+        if state == DeviceState::Unmanaged
+            && let Some(Verdict::Failed(error)) = &verdict
+            && let Some(attempt) = self.attempt.as_mut()
+        {
+            attempt.held = Some((tokio::time::Instant::now() + UNMANAGED_GRACE, error.clone()));
+            return;
+        }
         self.judged(verdict);
     }
 

@@ -73,6 +73,9 @@ pub(super) struct ActiveAttempt {
     pub(super) reprompts: u32,
     /// The radio it joins on.
     pub(super) device: String,
+    /// A failure held back until then: the device left NetworkManager's hands, which is
+    /// also how NetworkManager stopping begins (then the attempt ends as `nm-unavailable`).
+    pub(super) held: Option<(Instant, Error)>,
 }
 
 pub(super) struct Service<B> {
@@ -137,7 +140,11 @@ impl<B: WifiBackend> Service<B> {
             .as_ref()
             .map(|a| Instant::from_std(a.tracker.deadline()));
         let prompts = self.prompts.iter().map(|p| p.expires).min();
-        [tracker, prompts, self.flush_at]
+        let held = self
+            .attempt
+            .as_ref()
+            .and_then(|a| a.held.as_ref().map(|(at, _)| *at));
+        [tracker, prompts, self.flush_at, held]
             .into_iter()
             .flatten()
             .min()
@@ -358,6 +365,13 @@ impl<B: WifiBackend> Service<B> {
                 self.config.timeouts.prompt.as_secs()
             );
             self.fail(Error::new(ErrorCode::Timeout, message));
+        }
+        let held = self
+            .attempt
+            .as_mut()
+            .and_then(|a| a.held.take_if(|(at, _)| *at <= now));
+        if let Some((_, error)) = held {
+            self.fail(error);
         }
         let verdict = self
             .attempt

@@ -701,6 +701,13 @@ fn radios_back() {
     }
 }
 
+/// Past every earlier state in the queue, to the one of the attempt just asked for.
+fn connecting(ui: &mut Client) {
+    ui.until("network", Duration::from_secs(20), |s| {
+        s["isConnecting"] == json!(true)
+    });
+}
+
 #[test]
 #[ignore = "needs the WiFi lab: lab/run"]
 fn networkmanager_stopping_mid_attempt_ends_it_at_once_five_times() {
@@ -718,10 +725,12 @@ fn networkmanager_stopping_mid_attempt_ends_it_at_once_five_times() {
             "network.wifi.connect",
             json!({ "ssid": HOME.0, "interface": "wlan0" }),
         );
+        connecting(&mut ui);
         ui.prompt();
         let gone = stop_networkmanager();
+        // (Earlier states wait in the queue too: the one that ends this attempt has its error.)
         let state = ui.until("network", Duration::from_secs(20), |s| {
-            s["isConnecting"] == json!(false)
+            s["isConnecting"] == json!(false) && s["lastError"] != json!("")
         });
         ended.push(gone.elapsed());
         failed_with(&state, "nm-unavailable");
@@ -731,18 +740,31 @@ fn networkmanager_stopping_mid_attempt_ends_it_at_once_five_times() {
         start_networkmanager();
         back.push(registered(&daemon, round + 1));
         radios_back();
+        // The profile the ended attempt made is deleted once NetworkManager is back.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while profiles(HOME.0) > 0 {
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: the ended attempt's profile is still there"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
         // The next connect works, through the new NetworkManager.
         ui.ok(
             "network.wifi.connect",
             json!({ "ssid": HOME.0, "interface": "wlan0" }),
         );
+        connecting(&mut ui);
         let prompt = ui.prompt();
         ui.ok(
             "network.credentials.submit",
             json!({ "token": prompt["token"], "secrets": { "psk": HOME.1 } }),
         );
         connected_to(&ui.settled(), HOME.0, "192.168.50.");
+        // Forgotten, so the next round's attempt makes a profile again (and NetworkManager,
+        // started anew, has no saved profile to join by itself meanwhile).
         ui.ok("network.wifi.disconnect", json!({ "interface": "wlan0" }));
+        ui.ok("network.wifi.forget", json!({ "ssid": HOME.0 }));
     }
     let figures = format!(
         "NetworkManager stopped mid-attempt, 5 rounds: the attempt ended {:?} after it exited; agent registered again {:?} after it was started\n",

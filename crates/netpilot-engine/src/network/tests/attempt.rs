@@ -249,3 +249,60 @@ async fn networkmanager_leaving_ends_the_attempt_at_once() {
         start.elapsed()
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn networkmanager_stopping_lets_go_of_the_device_first_and_the_attempt_says_why() {
+    // NetworkManager stopping unmanages every device, then leaves the bus.
+    let mut h = start(true).await;
+    h.handle
+        .connect(params("home", Some("home-secret-1"), false))
+        .await
+        .unwrap();
+    h.settle().await;
+    h.device(
+        DeviceState::Connecting(ConnectStage::Authenticating),
+        FailureReason::Other(0),
+    )
+    .await;
+    h.device(DeviceState::Unmanaged, FailureReason::Other(36))
+        .await;
+    h.settle().await;
+    h.backend_events.send(WifiEvent::Vanished).await.unwrap();
+    let failed = loop {
+        let state = h.next_network().await;
+        if !state.is_connecting {
+            break state;
+        }
+    };
+    assert_eq!(failed.last_error, "nm-unavailable");
+
+    // A device let go of by hand, NetworkManager staying: the attempt's own failure,
+    // once the grace has passed.
+    let mut h = start(true).await;
+    h.handle
+        .connect(params("home", Some("home-secret-1"), false))
+        .await
+        .unwrap();
+    h.settle().await;
+    h.device(
+        DeviceState::Connecting(ConnectStage::Authenticating),
+        FailureReason::Other(0),
+    )
+    .await;
+    let start = Instant::now();
+    h.device(DeviceState::Unmanaged, FailureReason::Other(3))
+        .await;
+    let failed = loop {
+        let state = h.next_network().await;
+        if !state.is_connecting {
+            break state;
+        }
+    };
+    assert_ne!(failed.last_error, "nm-unavailable");
+    assert_ne!(failed.last_error, "");
+    assert!(
+        start.elapsed() >= Duration::from_secs(2) && start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+}
