@@ -136,6 +136,7 @@ pub fn spawn<B: WifiBackend>(
         claims,
         radios,
         orphans: Vec::new(),
+        backend_gone: false,
     };
     tokio::spawn(service.run(inbox, events, internal_inbox));
     handle

@@ -104,6 +104,8 @@ pub(super) struct Service<B> {
     pub(super) radios: watch::Sender<Vec<WifiRadio>>,
     /// Profiles made by attempts NetworkManager ended by leaving: deleted when it is back.
     pub(super) orphans: Vec<Joining>,
+    /// NetworkManager has left and not come back yet.
+    pub(super) backend_gone: bool,
 }
 
 impl<B: WifiBackend> Service<B> {
@@ -220,10 +222,15 @@ impl<B: WifiBackend> Service<B> {
                     .as_mut()
                     .filter(|a| a.ssid == ssid && a.joining.is_none())
                 else {
-                    // The attempt was replaced or ended meanwhile: undo what it started.
+                    // The attempt was replaced or ended meanwhile: undo what it started (once
+                    // NetworkManager is back, if it left in between).
                     if let Ok(joining) = result {
-                        let backend = Arc::clone(&self.backend);
-                        tokio::spawn(async move { backend.abandon(&joining).await });
+                        if self.backend_gone {
+                            self.orphans.push(joining);
+                        } else {
+                            let backend = Arc::clone(&self.backend);
+                            tokio::spawn(async move { backend.abandon(&joining).await });
+                        }
                     }
                     return;
                 };
@@ -289,6 +296,7 @@ impl<B: WifiBackend> Service<B> {
             }
             WifiEvent::RoutesChanged => self.refresh(),
             WifiEvent::Appeared => {
+                self.backend_gone = false;
                 for orphan in std::mem::take(&mut self.orphans) {
                     let backend = Arc::clone(&self.backend);
                     tokio::spawn(async move { backend.abandon(&orphan).await });
@@ -298,6 +306,7 @@ impl<B: WifiBackend> Service<B> {
             // Now, not at the attempt's timeout: nothing will come of it. The profile it
             // made cannot be deleted without NetworkManager: once it is back.
             WifiEvent::Vanished => {
+                self.backend_gone = true;
                 if let Some(made) = self
                     .attempt
                     .as_mut()
