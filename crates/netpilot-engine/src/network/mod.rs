@@ -135,7 +135,6 @@ pub fn spawn<B: WifiBackend>(
         joined: None,
         claims,
         radios,
-        orphans: Vec::new(),
         backend_gone: false,
     };
     tokio::spawn(service.run(inbox, events, internal_inbox));

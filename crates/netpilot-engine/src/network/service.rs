@@ -102,8 +102,6 @@ pub(super) struct Service<B> {
     pub(super) claims: watch::Receiver<Vec<Claim>>,
     /// Every radio's role, for the device-link service.
     pub(super) radios: watch::Sender<Vec<WifiRadio>>,
-    /// Profiles made by attempts NetworkManager ended by leaving: deleted when it is back.
-    pub(super) orphans: Vec<Joining>,
     /// NetworkManager has left and not come back yet.
     pub(super) backend_gone: bool,
 }
@@ -226,7 +224,7 @@ impl<B: WifiBackend> Service<B> {
                     // NetworkManager is back, if it left in between).
                     if let Ok(joining) = result {
                         if self.backend_gone {
-                            self.orphans.push(joining);
+                            tracing::debug!(profile = ?joining.created_profile, "left: NetworkManager went away meanwhile");
                         } else {
                             let backend = Arc::clone(&self.backend);
                             tokio::spawn(async move { backend.abandon(&joining).await });
@@ -297,23 +295,15 @@ impl<B: WifiBackend> Service<B> {
             WifiEvent::RoutesChanged => self.refresh(),
             WifiEvent::Appeared => {
                 self.backend_gone = false;
-                for orphan in std::mem::take(&mut self.orphans) {
-                    let backend = Arc::clone(&self.backend);
-                    tokio::spawn(async move { backend.abandon(&orphan).await });
-                }
                 self.refresh();
             }
             // Now, not at the attempt's timeout: nothing will come of it. The profile it
-            // made cannot be deleted without NetworkManager: once it is back.
+            // made stays: its path was NetworkManager's for one run only, and may name
+            // another profile once it is back (deleting it by UUID then is still to do).
             WifiEvent::Vanished => {
                 self.backend_gone = true;
-                if let Some(made) = self
-                    .attempt
-                    .as_mut()
-                    .and_then(|a| a.joining.take())
-                    .filter(|j| j.created_profile.is_some())
-                {
-                    self.orphans.push(made);
+                if let Some(attempt) = self.attempt.as_mut() {
+                    attempt.joining = None;
                 }
                 self.fail(
                     Error::new(

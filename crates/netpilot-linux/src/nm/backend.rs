@@ -401,30 +401,10 @@ impl WifiBackend for NmBackend {
     }
 
     async fn abandon(&self, joining: &Joining) {
-        let Some(created) = &joining.created_profile else {
-            return;
-        };
-        // By UUID when known: a profile's path is NetworkManager's for one run, and after a
-        // restart (an attempt it ended by leaving) the same path may name another profile.
-        let Some(uuid) = &joining.profile_uuid else {
-            if let Ok(path) = OwnedObjectPath::try_from(created.as_str()) {
-                let _ = self.client.delete_profile(&path).await;
-            }
-            return;
-        };
-        // A NetworkManager just started may not have read its profiles yet: a few tries.
-        for _ in 0..20 {
-            let found = self
-                .client
-                .saved_wifi()
-                .await
-                .ok()
-                .and_then(|saved| saved.into_iter().find(|s| &s.uuid == uuid).map(|s| s.path));
-            if let Some(path) = found {
-                let _ = self.client.delete_profile(&path).await;
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        if let Some(path) = &joining.created_profile
+            && let Ok(path) = OwnedObjectPath::try_from(path.as_str())
+        {
+            let _ = self.client.delete_profile(&path).await;
         }
     }
 
