@@ -30,14 +30,8 @@ pub async fn follow<B: DeviceBackend>(
     let mut links = devices.subscribe();
     let mut answers = devices.probe_answers();
     let mut lost_at: HashMap<String, u64> = HashMap::new();
-    if let Ok(all) = devices.list().await {
-        for link in all {
-            set_link(&metrics, &link.spec.name, link.state);
-        }
-    }
-    if let Ok(now) = network.status().await {
-        wifi(&metrics, &now);
-    }
+    every_link(&metrics, &devices).await;
+    wifi_now(&metrics, &network).await;
     loop {
         tokio::select! {
             event = service.recv() => match event {
@@ -50,22 +44,12 @@ pub async fn follow<B: DeviceBackend>(
                 }
                 Ok(ServiceEvent::Network(now)) => wifi(&metrics, &now),
                 Ok(ServiceEvent::Prompt(_)) => {}
-                Err(RecvError::Lagged(_)) => {
-                    if let Ok(now) = network.status().await {
-                        wifi(&metrics, &now);
-                    }
-                }
+                Err(RecvError::Lagged(_)) => wifi_now(&metrics, &network).await,
                 Err(RecvError::Closed) => return,
             },
             event = links.recv() => match event {
                 Ok(event) => link_event(&metrics, &mut lost_at, &event),
-                Err(RecvError::Lagged(_)) => {
-                    if let Ok(all) = devices.list().await {
-                        for link in all {
-                            set_link(&metrics, &link.spec.name, link.state);
-                        }
-                    }
-                }
+                Err(RecvError::Lagged(_)) => every_link(&metrics, &devices).await,
                 Err(RecvError::Closed) => return,
             },
             answer = answers.recv() => match answer {
@@ -103,6 +87,22 @@ async fn follow_signal(metrics: Arc<Metrics>, network: NetworkHandle) {
                 }
             }
         }
+    }
+}
+
+/// Every link's state as the service knows it now (at start, and after falling behind).
+async fn every_link<B: DeviceBackend>(metrics: &Metrics, devices: &DeviceService<B>) {
+    if let Ok(all) = devices.list().await {
+        for link in all {
+            set_link(metrics, &link.spec.name, link.state);
+        }
+    }
+}
+
+/// The internet's WiFi link as the service knows it now.
+async fn wifi_now(metrics: &Metrics, network: &NetworkHandle) {
+    if let Ok(now) = network.status().await {
+        wifi(metrics, &now);
     }
 }
 

@@ -51,6 +51,9 @@ pub fn spawn(figures: Arc<Mutex<HostFigures>>, top: usize, every: Duration) -> s
 }
 
 struct Sampler {
+    /// Opened once, kept: a sample is then two dumps, not two sockets made anew.
+    links: Option<Links>,
+    sockets: Option<SockDiag>,
     ledger: ProcessLedger,
     traffic: Option<TrafficSampler>,
     /// Said once: why per-process bytes are missing.
@@ -60,6 +63,8 @@ struct Sampler {
 impl Sampler {
     fn new(top: usize) -> Self {
         Sampler {
+            links: None,
+            sockets: None,
             ledger: ProcessLedger::new(top),
             traffic: None,
             traffic_failed: false,
@@ -68,12 +73,34 @@ impl Sampler {
 
     fn sample(&mut self) -> HostFigures {
         let mut figures = HostFigures::default();
-        match Links::open().and_then(|links| links.interfaces()) {
-            Ok(interfaces) => figures.interfaces = interfaces.into_iter().map(counters).collect(),
-            Err(error) => tracing::warn!(%error, "metrics: the interfaces could not be read"),
+        if self.links.is_none() {
+            self.links = Links::open().ok();
         }
-        match SockDiag::open().and_then(|diag| diag.sockets(&SocketQuery::all())) {
-            Ok(sockets) => {
+        let read = self.links.as_ref().map(|links| links.interfaces());
+        match read {
+            Some(Ok(interfaces)) => {
+                figures.interfaces = interfaces.into_iter().map(counters).collect()
+            }
+            Some(Err(error)) => {
+                tracing::warn!(%error, "metrics: the interfaces could not be read");
+                self.links = None;
+            }
+            None => tracing::warn!("metrics: no rtnetlink socket"),
+        }
+        if self.sockets.is_none() {
+            self.sockets = SockDiag::open().ok();
+        }
+        let dumped = self
+            .sockets
+            .as_ref()
+            .map(|diag| diag.sockets(&SocketQuery::all()));
+        match dumped {
+            None => tracing::warn!("metrics: no sock_diag socket"),
+            Some(Err(error)) => {
+                tracing::warn!(%error, "metrics: the sockets could not be read");
+                self.sockets = None;
+            }
+            Some(Ok(sockets)) => {
                 for socket in sockets {
                     *figures
                         .sockets
@@ -81,7 +108,6 @@ impl Sampler {
                         .or_default() += 1;
                 }
             }
-            Err(error) => tracing::warn!(%error, "metrics: the sockets could not be read"),
         }
         self.processes(&mut figures);
         figures
