@@ -4,6 +4,7 @@
 
 use crate::protocol::params_of;
 use netpilot_core::device::{DeviceEvent, DeviceRequest, Probe, Subnet};
+use netpilot_core::internet::InternetEvent;
 use netpilot_core::ports::DeviceBackend;
 use netpilot_core::{Error, ErrorCode, Secret};
 use netpilot_engine::device::DeviceService;
@@ -23,18 +24,23 @@ pub trait Devices: Send + Sync + 'static {
     fn subscribe(&self) -> broadcast::Receiver<DeviceEvent>;
     /// Every link's state now, as `device` events (what a new subscriber gets first).
     fn snapshot(&self) -> Pin<Box<dyn Future<Output = Vec<DeviceEvent>> + Send + '_>>;
+    /// The `internet` service: its changes, and the last one (what it is now).
+    fn subscribe_internet(&self) -> broadcast::Receiver<InternetEvent>;
+    fn internet_state(&self) -> Option<InternetEvent>;
 }
 
 /// No device-link service: a command's own engine, which supervises nothing. (Its event
 /// sender stays open: a session ends when a service's events end.)
 pub struct NoDevices {
     events: broadcast::Sender<DeviceEvent>,
+    internet: broadcast::Sender<InternetEvent>,
 }
 
 impl Default for NoDevices {
     fn default() -> Self {
         NoDevices {
             events: broadcast::channel(1).0,
+            internet: broadcast::channel(1).0,
         }
     }
 }
@@ -55,6 +61,14 @@ impl Devices for NoDevices {
 
     fn snapshot(&self) -> Pin<Box<dyn Future<Output = Vec<DeviceEvent>> + Send + '_>> {
         Box::pin(async { Vec::new() })
+    }
+
+    fn subscribe_internet(&self) -> broadcast::Receiver<InternetEvent> {
+        self.internet.subscribe()
+    }
+
+    fn internet_state(&self) -> Option<InternetEvent> {
+        None
     }
 }
 
@@ -97,6 +111,10 @@ struct NameRequest {
 struct MaybeNameRequest {
     name: Option<String>,
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoParams {}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -146,6 +164,10 @@ impl<B: DeviceBackend> Devices for DeviceApi<B> {
                         json!({ "device": configured.spec, "warnings": warnings }),
                     )
                 }
+                "discover" => {
+                    params_of::<NoParams>(params, "{}")?;
+                    ("ok".into(), json!({ "devices": service.discover().await? }))
+                }
                 "list" => {
                     params_of::<MaybeNameRequest>(params, "{}")?;
                     ("ok".into(), json!({ "devices": service.list().await? }))
@@ -158,10 +180,14 @@ impl<B: DeviceBackend> Devices for DeviceApi<B> {
                     };
                     let internet = service.internet().await.ok().flatten();
                     let radios = service.radios();
-                    (
-                        "ok".into(),
-                        json!({ "internet": internet, "devices": devices, "wifiDevices": radios }),
-                    )
+                    let mut result =
+                        json!({ "internet": internet, "devices": devices, "wifiDevices": radios });
+                    // What the internet's supervision last said (the daemon's; a command's
+                    // own engine supervises nothing).
+                    if let Some(state) = service.internet_state() {
+                        result["internetState"] = json!(state);
+                    }
+                    ("ok".into(), result)
                 }
                 "up" => {
                     let request: NameRequest = params_of(params, "{\"name\": string}")?;
@@ -226,9 +252,19 @@ impl<B: DeviceBackend> Devices for DeviceApi<B> {
                     name: status.spec.name,
                     state: status.state,
                     reason: None,
+                    event: None,
+                    route: None,
                     at_ms: now,
                 })
                 .collect()
         })
+    }
+
+    fn subscribe_internet(&self) -> broadcast::Receiver<InternetEvent> {
+        self.service.internet_events()
+    }
+
+    fn internet_state(&self) -> Option<InternetEvent> {
+        self.service.internet_state()
     }
 }

@@ -166,6 +166,7 @@ pub async fn serve_session<M: Monitor>(
     let mut network = dispatcher.network.subscribe();
     let mut stopping = dispatcher.stopping.subscribe();
     let mut devices = dispatcher.devices.subscribe();
+    let mut internet = dispatcher.devices.subscribe_internet();
     loop {
         let lines = tokio::select! {
             frame = incoming.recv() => match frame {
@@ -183,6 +184,13 @@ pub async fn serve_session<M: Monitor>(
                 Ok(_) => Vec::new(),
                 // Fell behind: every link's state now.
                 Err(broadcast::error::RecvError::Lagged(_)) => session.device_snapshot(&dispatcher).await,
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            event = internet.recv() => match event {
+                Ok(event) if session.subscriptions.contains("internet") => vec![Event::Internet(event).to_line()],
+                Ok(_) => Vec::new(),
+                // Fell behind: what it is now.
+                Err(broadcast::error::RecvError::Lagged(_)) => session.internet_snapshot(&dispatcher),
                 Err(broadcast::error::RecvError::Closed) => return,
             },
             () = stopped(&mut stopping) => {
@@ -314,6 +322,9 @@ impl Session {
                 }
                 if services.contains(&"device") {
                     events.extend(self.device_snapshot(dispatcher).await);
+                }
+                if services.contains(&"internet") {
+                    events.extend(self.internet_snapshot(dispatcher));
                 }
                 if services.contains(&"network.credentials") {
                     events.extend(
@@ -480,6 +491,19 @@ impl Session {
             }
             _ => Vec::new(),
         }
+    }
+
+    /// The internet's last change, as it is now (nothing before the first look).
+    fn internet_snapshot<M: Monitor>(&self, dispatcher: &Dispatcher<M>) -> Vec<String> {
+        if !self.subscriptions.contains("internet") {
+            return Vec::new();
+        }
+        dispatcher
+            .devices
+            .internet_state()
+            .map(|state| Event::Internet(state).to_line())
+            .into_iter()
+            .collect()
     }
 
     async fn device_snapshot<M: Monitor>(&self, dispatcher: &Dispatcher<M>) -> Vec<String> {

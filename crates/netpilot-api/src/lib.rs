@@ -17,5 +17,6 @@ pub mod dispatch;
 pub mod monitor;
 pub mod outbox;
 pub mod protocol;
+pub mod reconnect;
 pub mod server;
 pub mod wifi;

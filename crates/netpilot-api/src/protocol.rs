@@ -3,6 +3,7 @@
 
 use crate::monitor::TrafficDocument;
 use netpilot_core::device::DeviceEvent;
+use netpilot_core::internet::InternetEvent;
 use netpilot_core::network::{NetworkState, Prompt, PromptOutcome};
 use netpilot_core::{Error, ErrorCode};
 use serde::{Deserialize, Serialize};
@@ -12,7 +13,7 @@ use serde_json::{Map, Value};
 pub const MAX_FRAME: usize = 1024 * 1024;
 
 /// Every method of protocol v1; docs/protocol.md shows each (its tests check that).
-pub const METHODS: [&str; 20] = [
+pub const METHODS: [&str; 21] = [
     "subscribe",
     "unsubscribe",
     "network.status",
@@ -33,14 +34,16 @@ pub const METHODS: [&str; 20] = [
     "device.down",
     "device.test",
     "device.reset",
+    "device.discover",
 ];
 
 /// The services a client can subscribe to.
-pub const SERVICES: [&str; 4] = [
+pub const SERVICES: [&str; 5] = [
     "network",
     "network.credentials",
     "monitor.traffic",
     "device",
+    "internet",
 ];
 
 #[derive(Clone, PartialEq)]
@@ -198,6 +201,8 @@ pub enum Event {
     },
     /// `device`: a device link's transition.
     Device(DeviceEvent),
+    /// `internet`: the internet link's change.
+    Internet(InternetEvent),
     /// `monitor.traffic`: one sample.
     Traffic(Box<TrafficDocument>),
 }
@@ -228,6 +233,7 @@ impl Event {
             Event::Network(_) => "network",
             Event::Prompt(_) | Event::PromptResolved { .. } => "network.credentials",
             Event::Device(_) => "device",
+            Event::Internet(_) => "internet",
             Event::Traffic(_) => "monitor.traffic",
         }
     }
@@ -241,6 +247,7 @@ impl Event {
                 resolved: *outcome,
             }),
             Event::Device(event) => serde_json::to_value(event),
+            Event::Internet(event) => serde_json::to_value(event),
             Event::Traffic(sample) => serde_json::to_value(sample),
         }
         .unwrap_or(Value::Null);
@@ -262,6 +269,7 @@ impl Event {
                 }),
             "network.credentials" => serde_json::from_value(data).map(Event::Prompt),
             "device" => serde_json::from_value(data).map(Event::Device),
+            "internet" => serde_json::from_value(data).map(Event::Internet),
             "monitor.traffic" => serde_json::from_value(data).map(|t| Event::Traffic(Box::new(t))),
             other => Err(serde::de::Error::custom(format!("no service {other:?}"))),
         }

@@ -138,6 +138,7 @@ impl Daemon {
         // Its first state event goes out before any client subscribes.
         tokio::time::sleep(Duration::from_millis(100)).await;
         service.follow(network.radios());
+        service.supervise_internet(netpilot_engine::device::InternetWatch::default());
         let (traffic, _) = broadcast::channel(16);
         let api = Arc::new(DeviceApi::new(service, "internet.lab:80".into()));
         let dispatcher = Arc::new(Dispatcher::new(

@@ -25,6 +25,10 @@ impl Drop for UnixServer {
 
 fn unix_server(daemon: &Daemon, name: &str) -> UnixServer {
     let path = std::env::temp_dir().join(format!("np-api-{name}-{}.sock", std::process::id()));
+    unix_server_at(daemon, path)
+}
+
+fn unix_server_at(daemon: &Daemon, path: PathBuf) -> UnixServer {
     let _ = std::fs::remove_file(&path);
     let listener = tokio::net::UnixListener::bind(&path).unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -488,4 +492,53 @@ async fn a_client_that_never_reads_is_dropped_and_the_others_are_served() {
         .await
         .expect("the sleeper is disconnected");
     assert!(read > 0 && read < MAX_BYTES + 16 * 1024 * 1024, "{read}");
+}
+
+/// A UI started while its daemon restarts: the typed client tries again with backoff on a
+/// real socket, and is served once the daemon listens; with none ever there, it gives up
+/// at its bound with `daemon-unavailable`.
+#[tokio::test]
+async fn the_typed_client_waits_for_a_restarting_daemon_with_backoff() {
+    use netpilot_api::client::Client;
+    use netpilot_api::reconnect::Backoff;
+    let daemon = Daemon::start(RateLimit::default()).await;
+    let path = std::env::temp_dir().join(format!("np-api-restart-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let backoff = Backoff {
+        within: Duration::from_secs(10),
+        ..Backoff::default()
+    };
+    let started = std::time::Instant::now();
+    let connecting = tokio::spawn({
+        let path = path.clone();
+        async move { Client::retrying(backoff, || Client::find(Some(path.clone()))).await }
+    });
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(!connecting.is_finished(), "no daemon listens yet");
+    let server = unix_server_at(&daemon, path.clone());
+    let mut client = connecting
+        .await
+        .unwrap()
+        .expect("connected once the daemon listens");
+    // Tries at 0, 0.1, 0.3, 0.7 and 1.5 s: connected by the one after the daemon came.
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let status: Value = client.call("network.status", json!({})).await.unwrap();
+    assert_eq!(status["isConnecting"], false);
+    drop(server);
+
+    let nothing = Backoff {
+        within: Duration::from_millis(500),
+        ..Backoff::default()
+    };
+    let started = std::time::Instant::now();
+    let gave_up = Client::retrying(nothing, || Client::find(Some(path.clone()))).await;
+    assert_eq!(
+        gave_up.err().map(|e| e.code),
+        Some(netpilot_core::ErrorCode::DaemonUnavailable)
+    );
+    assert!(started.elapsed() >= Duration::from_millis(500));
 }

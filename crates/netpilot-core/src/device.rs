@@ -11,6 +11,10 @@ use std::net::Ipv4Addr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum Probe {
+    /// An ARP request for the device's address on its link: every IPv4 device answers it,
+    /// whatever its firmware, and it never reaches the device's own protocol (the presets'
+    /// default: a robot may ignore pings, and a hello of its protocol could reset it).
+    Arp,
     /// An ICMP echo to the device address.
     Icmp,
     /// A TCP connection attempt to this port: an accept or a refusal both prove the
@@ -19,16 +23,17 @@ pub enum Probe {
 }
 
 impl Probe {
-    /// `icmp` or `tcp:PORT`.
+    /// `arp`, `icmp` or `tcp:PORT`.
     pub fn parse(text: &str) -> Result<Probe, Error> {
         let bad = || {
             Error::new(
                 ErrorCode::InvalidArgument,
                 format!("unknown probe {text:?}"),
             )
-            .with_hint("use icmp or tcp:PORT (e.g. tcp:80)")
+            .with_hint("use arp, icmp or tcp:PORT (e.g. tcp:80)")
         };
         match text.split_once(':') {
+            None if text == "arp" => Ok(Probe::Arp),
             None if text == "icmp" => Ok(Probe::Icmp),
             Some(("tcp", port)) => match port.parse::<u16>() {
                 Ok(port) if port > 0 => Ok(Probe::Tcp { port }),
@@ -42,6 +47,7 @@ impl Probe {
 impl std::fmt::Display for Probe {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Probe::Arp => write!(f, "arp"),
             Probe::Icmp => write!(f, "icmp"),
             Probe::Tcp { port } => write!(f, "tcp:{port}"),
         }
@@ -170,7 +176,7 @@ pub const PRESETS: [Preset; 4] = [
             address: Ipv4Addr::new(172, 31, 1, 0),
             prefix: 24,
         },
-        probe: Probe::Icmp,
+        probe: Probe::Arp,
     },
     Preset {
         name: "tello",
@@ -183,7 +189,7 @@ pub const PRESETS: [Preset; 4] = [
             address: Ipv4Addr::new(192, 168, 10, 0),
             prefix: 24,
         },
-        probe: Probe::Icmp,
+        probe: Probe::Arp,
     },
     Preset {
         name: "gopro",
@@ -196,7 +202,7 @@ pub const PRESETS: [Preset; 4] = [
             address: Ipv4Addr::new(10, 5, 5, 0),
             prefix: 24,
         },
-        probe: Probe::Tcp { port: 8080 },
+        probe: Probe::Arp,
     },
     Preset {
         name: "esp32",
@@ -209,7 +215,7 @@ pub const PRESETS: [Preset; 4] = [
             address: Ipv4Addr::new(192, 168, 4, 0),
             prefix: 24,
         },
-        probe: Probe::Icmp,
+        probe: Probe::Arp,
     },
 ];
 
@@ -343,10 +349,7 @@ impl DeviceRequest {
             preset: preset.map(|p| p.name.to_string()),
             address,
             subnet,
-            probe: self
-                .probe
-                .or(preset.map(|p| p.probe))
-                .unwrap_or(Probe::Icmp),
+            probe: self.probe.or(preset.map(|p| p.probe)).unwrap_or(Probe::Arp),
             interface: self.interface.clone().filter(|i| i != "auto"),
             virtual_of: None,
             auto_connect: self.auto_connect,
@@ -410,6 +413,41 @@ pub struct InternetLink {
     pub metric: u32,
 }
 
+/// A device in range whose network's SSID matches a preset (`device discover`), and what
+/// joining it now would take, worked out before anything is changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Discovered {
+    pub ssid: String,
+    pub preset: String,
+    /// Its strongest access point, as the radio named in `seenOn` saw it.
+    pub bssid: String,
+    pub signal: u8,
+    pub frequency_mhz: u32,
+    pub channel: u16,
+    pub security: crate::wifi::Security,
+    pub seen_on: String,
+    /// The channel of the internet's WiFi network, when the internet is on WiFi.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home_channel: Option<u16>,
+    /// A free radio or a virtual interface can join it now (see `via` and `warnings`).
+    pub joinable: bool,
+    /// The interface the link would use: a free radio, or a virtual one on a radio that
+    /// runs two stations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
+    /// Why it cannot be joined now, and what to do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// What joining it would cost: one channel shared with the internet, a subnet that
+    /// overlaps another network here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// The device link already configured for this SSID, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub configured: Option<String>,
+}
+
 /// What `device status` reports for one device link.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -438,6 +476,12 @@ pub struct DeviceEvent {
     pub state: LinkState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Not a transition but a warning about the link: `hijack` (a default route on the
+    /// device link, in `route`; the internet would go to the device).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
     /// Unix time in milliseconds.
     pub at_ms: u64,
 }
@@ -471,12 +515,41 @@ impl Teardown {
 }
 
 /// One check of `device test`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Check {
     pub name: String,
     pub passed: bool,
     pub detail: String,
+    /// Each kind of probe tried on the device, the link's own first (the check passes or
+    /// fails by that one; the others say what else the device answers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<ProbeOutcome>,
+}
+
+impl Check {
+    pub fn new(name: impl Into<String>, passed: bool, detail: impl Into<String>) -> Check {
+        Check {
+            name: name.into(),
+            passed,
+            detail: detail.into(),
+            probes: Vec::new(),
+        }
+    }
+}
+
+/// What one probe of the device found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProbeOutcome {
+    pub probe: Probe,
+    pub answered: bool,
+    /// The round trip, when it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ms: Option<f64>,
+    /// Why not, when it did not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[cfg(test)]
@@ -527,7 +600,7 @@ mod tests {
         assert!(warnings.is_empty());
         assert_eq!(spec.address, Ipv4Addr::new(172, 31, 1, 1));
         assert_eq!(spec.subnet.to_string(), "172.31.1.0/24");
-        assert_eq!(spec.probe, Probe::Icmp);
+        assert_eq!(spec.probe, Probe::Arp, "the presets probe with ARP");
         assert_eq!(spec.interface, None);
 
         let custom = DeviceRequest {
@@ -586,5 +659,8 @@ mod tests {
         assert!(outside.spec().unwrap_err().message.contains("not in"));
         assert!(Probe::parse("udp:5551").is_err());
         assert_eq!(Probe::parse("tcp:80").unwrap(), Probe::Tcp { port: 80 });
+        assert_eq!(Probe::parse("arp").unwrap(), Probe::Arp);
+        assert_eq!(Probe::parse("icmp").unwrap(), Probe::Icmp);
+        assert_eq!(Probe::Arp.to_string(), "arp");
     }
 }

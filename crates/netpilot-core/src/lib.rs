@@ -10,6 +10,7 @@ pub mod device;
 pub mod error;
 pub mod flows;
 pub mod interface;
+pub mod internet;
 pub mod monitor;
 pub mod network;
 pub mod ports;

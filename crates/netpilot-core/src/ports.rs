@@ -318,10 +318,17 @@ pub trait LinkWatch: Send + 'static {
     fn next(&mut self) -> impl Future<Output = Option<crate::device::LinkSignal>> + Send;
 }
 
+/// The kernel's word that a default route appeared, went or changed.
+pub trait RouteWatch: Send + 'static {
+    /// Returns once one may have; `None` once the watch has ended. Cancel-safe.
+    fn changed(&mut self) -> impl Future<Output = Option<()>> + Send;
+}
+
 /// Device links on the operating system: the profile, the radio, the probes. The
 /// engine's device service supervises the links through this.
 pub trait DeviceBackend: Send + Sync + 'static {
     type Watch: LinkWatch;
+    type Routes: RouteWatch;
 
     /// Chooses the radio (unless the spec names one), saves the profile, and the
     /// password when one is given.
@@ -382,4 +389,38 @@ pub trait DeviceBackend: Send + Sync + 'static {
     fn internet(
         &self,
     ) -> impl Future<Output = Result<Option<crate::device::InternetLink>, Error>> + Send;
+    /// Starts watching the default routes.
+    fn watch_routes(&self) -> Result<Self::Routes, Error>;
+    /// Every default route now, and NetworkManager's connectivity verdict (unknown when it
+    /// cannot be asked).
+    fn internet_now(
+        &self,
+    ) -> impl Future<Output = Result<crate::internet::InternetNow, Error>> + Send;
+    /// Joins again, on `interface`, the WiFi network the internet was on when the
+    /// operating system gave up on it (it is in range, the device was not disconnected by
+    /// hand); its SSID, or `None` when there was nothing to do.
+    fn rejoin_internet(
+        &self,
+        interface: &str,
+    ) -> impl Future<Output = Result<Option<String>, Error>> + Send;
+    /// One ARP probe of the internet's gateway on its link: a link whose gateway is gone
+    /// is lost long before its routes are.
+    fn probe_gateway(
+        &self,
+        interface: &str,
+        gateway: std::net::Ipv4Addr,
+        timeout: std::time::Duration,
+    ) -> impl Future<Output = Result<std::time::Duration, Error>> + Send;
+    /// One connection attempt to `target` (`HOST:PORT`, resolved) through `interface`.
+    fn probe_internet(
+        &self,
+        target: &str,
+        interface: &str,
+        timeout: std::time::Duration,
+    ) -> impl Future<Output = Result<std::time::Duration, Error>> + Send;
+    /// Scans every WiFi radio for devices whose SSID matches a preset, and works out for
+    /// each what joining it now would take. Changes nothing.
+    fn discover(
+        &self,
+    ) -> impl Future<Output = Result<Vec<crate::device::Discovered>, Error>> + Send;
 }

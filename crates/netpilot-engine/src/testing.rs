@@ -307,6 +307,12 @@ pub struct FakeWifi {
     pub disconnected: Mutex<Vec<String>>,
     /// The radios asked to scan, and whether afresh.
     pub scans: Mutex<Vec<(Vec<String>, bool)>>,
+    /// How long a snapshot takes (NetworkManager's dozens of calls).
+    pub snapshot_delay: Mutex<std::time::Duration>,
+    /// Snapshots asked for, and the most ever in flight at once.
+    pub snapshots: std::sync::atomic::AtomicUsize,
+    pub snapshots_in_flight: std::sync::atomic::AtomicUsize,
+    pub most_snapshots_in_flight: std::sync::atomic::AtomicUsize,
 }
 
 impl FakeWifi {
@@ -371,6 +377,15 @@ impl FakeWifi {
 
 impl netpilot_core::ports::WifiBackend for FakeWifi {
     async fn snapshot(&self) -> Result<netpilot_core::ports::LinkSnapshot, Error> {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.snapshots.fetch_add(1, SeqCst);
+        let now = self.snapshots_in_flight.fetch_add(1, SeqCst) + 1;
+        self.most_snapshots_in_flight.fetch_max(now, SeqCst);
+        let delay = *self.snapshot_delay.lock().expect("not poisoned");
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        self.snapshots_in_flight.fetch_sub(1, SeqCst);
         Ok(self.snapshot.lock().expect("not poisoned").clone())
     }
 
@@ -520,6 +535,25 @@ pub struct FakeDevices {
     pub specs: Mutex<Vec<netpilot_core::device::DeviceSpec>>,
     /// The open watches; [`FakeDevices::signal`] reaches each.
     watches: Mutex<Vec<tokio::sync::mpsc::UnboundedSender<netpilot_core::device::LinkSignal>>>,
+    /// The default routes and connectivity (`None`: wlan0's route, connectivity full).
+    pub internet_now: Mutex<Option<netpilot_core::internet::InternetNow>>,
+    /// The internet probe's target does not answer.
+    pub internet_unreachable: std::sync::atomic::AtomicBool,
+    /// The internet's gateway does not answer ARP.
+    pub gateway_silent: std::sync::atomic::AtomicBool,
+    /// The internet's radios asked to join again.
+    pub internet_rejoins: Mutex<Vec<String>>,
+    /// The open route watches; [`FakeDevices::routes_changed`] reaches each.
+    route_watches: Mutex<Vec<tokio::sync::mpsc::UnboundedSender<()>>>,
+}
+
+/// A watch on the fake default routes.
+pub struct FakeRoutes(tokio::sync::mpsc::UnboundedReceiver<()>);
+
+impl netpilot_core::ports::RouteWatch for FakeRoutes {
+    async fn changed(&mut self) -> Option<()> {
+        self.0.recv().await
+    }
 }
 
 /// A watch on a fake link: the signals given to [`FakeDevices::signal`].
@@ -532,6 +566,16 @@ impl netpilot_core::ports::LinkWatch for FakeWatch {
 }
 
 impl FakeDevices {
+    /// Sets the default routes and connectivity, and tells the route watches, as the
+    /// kernel would.
+    pub fn set_internet(&self, now: netpilot_core::internet::InternetNow) {
+        *self.internet_now.lock().unwrap_or_else(|p| p.into_inner()) = Some(now);
+        self.route_watches
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|watch| watch.send(()).is_ok());
+    }
+
     /// Sends `signal` to every link being watched, as the kernel or NetworkManager would.
     pub fn signal(&self, signal: netpilot_core::device::LinkSignal) {
         self.watches
@@ -551,6 +595,82 @@ impl FakeDevices {
 
 impl netpilot_core::ports::DeviceBackend for FakeDevices {
     type Watch = FakeWatch;
+    type Routes = FakeRoutes;
+
+    fn watch_routes(&self) -> Result<FakeRoutes, Error> {
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        self.route_watches
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(sender);
+        Ok(FakeRoutes(receiver))
+    }
+
+    async fn internet_now(&self) -> Result<netpilot_core::internet::InternetNow, Error> {
+        let set = self
+            .internet_now
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        Ok(set.unwrap_or_else(|| netpilot_core::internet::InternetNow {
+            routes: vec![netpilot_core::device::InternetLink {
+                interface: "wlan0".into(),
+                gateway: Some("192.168.50.1".into()),
+                metric: 600,
+            }],
+            connectivity: netpilot_core::internet::Connectivity::Full,
+            portal_url: None,
+        }))
+    }
+
+    async fn probe_gateway(
+        &self,
+        interface: &str,
+        gateway: std::net::Ipv4Addr,
+        timeout: std::time::Duration,
+    ) -> Result<std::time::Duration, Error> {
+        if self
+            .gateway_silent
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            tokio::time::sleep(timeout).await;
+            return Err(Error::new(
+                netpilot_core::ErrorCode::Timeout,
+                format!(
+                    "no answer from {gateway} on {interface} within {} ms",
+                    timeout.as_millis()
+                ),
+            ));
+        }
+        Ok(std::time::Duration::from_millis(1))
+    }
+
+    async fn rejoin_internet(&self, interface: &str) -> Result<Option<String>, Error> {
+        self.internet_rejoins
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(interface.to_string());
+        Ok(Some("np-home".into()))
+    }
+
+    async fn probe_internet(
+        &self,
+        target: &str,
+        interface: &str,
+        _timeout: std::time::Duration,
+    ) -> Result<std::time::Duration, Error> {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        if self
+            .internet_unreachable
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(Error::new(
+                netpilot_core::ErrorCode::Timeout,
+                format!("no answer from {target} on {interface} within 2000 ms"),
+            ));
+        }
+        Ok(std::time::Duration::from_millis(20))
+    }
 
     async fn watch(&self, _spec: &netpilot_core::device::DeviceSpec) -> Result<FakeWatch, Error> {
         let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
@@ -667,10 +787,8 @@ impl netpilot_core::ports::DeviceBackend for FakeDevices {
         spec: &netpilot_core::device::DeviceSpec,
         internet: &str,
     ) -> Result<Vec<netpilot_core::device::Check>, Error> {
-        let check = |name: &str, passed: bool, detail: String| netpilot_core::device::Check {
-            name: name.into(),
-            passed,
-            detail,
+        let check = |name: &str, passed: bool, detail: String| {
+            netpilot_core::device::Check::new(name, passed, detail)
         };
         Ok(vec![
             check(
@@ -693,5 +811,24 @@ impl netpilot_core::ports::DeviceBackend for FakeDevices {
             gateway: Some("192.168.50.1".into()),
             metric: 600,
         }))
+    }
+
+    async fn discover(&self) -> Result<Vec<netpilot_core::device::Discovered>, Error> {
+        Ok(vec![netpilot_core::device::Discovered {
+            ssid: "Cozmo_A1B2C3".into(),
+            preset: "cozmo".into(),
+            bssid: "02:00:00:00:03:00".into(),
+            signal: 70,
+            frequency_mhz: 2437,
+            channel: 6,
+            security: netpilot_core::wifi::Security::WpaPsk,
+            seen_on: "wlan1".into(),
+            home_channel: Some(1),
+            joinable: true,
+            via: Some("wlan1".into()),
+            reason: None,
+            warnings: Vec::new(),
+            configured: None,
+        }])
     }
 }

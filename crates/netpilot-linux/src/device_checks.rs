@@ -4,30 +4,18 @@
 
 use crate::routes::{DefaultRoute, default_routes};
 use netpilot_core::Error;
-use netpilot_core::device::{Check, DeviceSpec};
+use netpilot_core::device::{Check, DeviceSpec, Probe, ProbeOutcome};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-/// The checks, in order; `device_probe` is a probe of the device already made.
-pub fn run(spec: &DeviceSpec, internet: &str, device_probe: Result<Duration, Error>) -> Vec<Check> {
+/// The checks, in order.
+pub fn run(spec: &DeviceSpec, internet: &str) -> Vec<Check> {
     let device_interface = spec.interface.as_deref().unwrap_or_default();
     let mut checks = Vec::new();
     let routes = default_routes();
     checks.extend(route_checks(routes.as_deref(), device_interface));
     checks.push(dns_check(&nameservers(), spec));
-    checks.push(match device_probe {
-        Ok(rtt) => Check {
-            name: "device answers".into(),
-            passed: true,
-            detail: format!(
-                "{} answered {} on {device_interface} in {:.1} ms",
-                spec.address,
-                spec.probe,
-                rtt.as_secs_f64() * 1000.0
-            ),
-        },
-        Err(error) => failed("device answers", error.message),
-    });
+    checks.push(device_check(spec, device_interface));
     let internet_interface = routes
         .ok()
         .and_then(|r| r.first().map(|r| r.interface.clone()))
@@ -38,16 +26,16 @@ pub fn run(spec: &DeviceSpec, internet: &str, device_probe: Result<Duration, Err
             internet_interface.as_deref(),
             Duration::from_secs(3),
         ) {
-            Ok((address, rtt)) => Check {
-                name: "internet answers".into(),
-                passed: true,
-                detail: format!(
+            Ok((address, rtt)) => Check::new(
+                "internet answers",
+                true,
+                format!(
                     "{internet} ({}) answered on {} in {:.1} ms",
                     address.ip(),
                     internet_interface.as_deref().unwrap_or("the default route"),
                     rtt.as_secs_f64() * 1000.0
                 ),
-            },
+            ),
             Err(error) => failed("internet answers", error.message),
         },
     );
@@ -55,10 +43,65 @@ pub fn run(spec: &DeviceSpec, internet: &str, device_probe: Result<Duration, Err
 }
 
 fn failed(name: &str, detail: String) -> Check {
+    Check::new(name, false, detail)
+}
+
+/// The device probed with the link's own probe, which decides, then with each other kind
+/// (ARP, ICMP) to say what else it answers: a robot that ignores pings is no failure
+/// of a link that probes with ARP, but worth knowing before choosing `--probe icmp`.
+fn device_check(spec: &DeviceSpec, interface: &str) -> Check {
+    let timeout = Duration::from_secs(2);
+    let mut kinds = vec![spec.probe];
+    kinds.extend(
+        [Probe::Arp, Probe::Icmp]
+            .into_iter()
+            .filter(|k| *k != spec.probe),
+    );
+    let probes: Vec<ProbeOutcome> = kinds
+        .into_iter()
+        .map(
+            |probe| match crate::probe::device(probe, spec.address, interface, timeout) {
+                Ok(rtt) => ProbeOutcome {
+                    probe,
+                    answered: true,
+                    ms: Some((rtt.as_secs_f64() * 10_000.0).round() / 10.0),
+                    error: None,
+                },
+                Err(error) => ProbeOutcome {
+                    probe,
+                    answered: false,
+                    ms: None,
+                    error: Some(error.message),
+                },
+            },
+        )
+        .collect();
+    let others: Vec<String> = probes[1..]
+        .iter()
+        .map(|p| match (p.ms, &p.error) {
+            (Some(ms), _) => format!("{} answered in {ms:.1} ms", p.probe),
+            (None, error) => format!("{}: {}", p.probe, error.as_deref().unwrap_or("no answer")),
+        })
+        .collect();
+    let own = &probes[0];
+    let detail = match own.ms {
+        Some(ms) => format!(
+            "{} answered {} on {interface} in {ms:.1} ms (the link's probe); {}",
+            spec.address,
+            own.probe,
+            others.join("; ")
+        ),
+        None => format!(
+            "{} (the link's probe is {}); {}",
+            own.error.as_deref().unwrap_or("no answer"),
+            own.probe,
+            others.join("; ")
+        ),
+    };
+    let answered = own.answered;
     Check {
-        name: name.into(),
-        passed: false,
-        detail,
+        probes,
+        ..Check::new("device answers", answered, detail)
     }
 }
 
@@ -73,10 +116,10 @@ fn route_checks(routes: Result<&[DefaultRoute], &Error>, device_interface: &str)
             "default route",
             "there is no default route: no internet link".into(),
         ),
-        Some(route) => Check {
-            name: "default route".into(),
-            passed: route.interface != device_interface,
-            detail: format!(
+        Some(route) => Check::new(
+            "default route",
+            route.interface != device_interface,
+            format!(
                 "via {}{}, metric {}",
                 route.interface,
                 route
@@ -86,7 +129,7 @@ fn route_checks(routes: Result<&[DefaultRoute], &Error>, device_interface: &str)
                     .unwrap_or_default(),
                 route.metric
             ),
-        },
+        ),
     };
     let on_device: Vec<String> = routes
         .iter()
@@ -99,15 +142,19 @@ fn route_checks(routes: Result<&[DefaultRoute], &Error>, device_interface: &str)
             )
         })
         .collect();
-    let none_on_device = Check {
-        name: "no default route on the device link".into(),
-        passed: on_device.is_empty(),
-        detail: if on_device.is_empty() {
+    let none_on_device = Check::new(
+        "no default route on the device link",
+        on_device.is_empty(),
+        if on_device.is_empty() {
             format!("{device_interface} has none")
         } else {
-            format!("{device_interface} has: {}", on_device.join(", "))
+            format!(
+                "{device_interface} has: {}; the internet would go to the device: remove it \
+                 (sudo ip route del default dev {device_interface}) and find what added it",
+                on_device.join(", ")
+            )
         },
-    };
+    );
     vec![primary, none_on_device]
 }
 
@@ -119,10 +166,10 @@ fn dns_check(servers: &[IpAddr], spec: &DeviceSpec) -> Check {
         .map(IpAddr::to_string)
         .collect();
     let listed: Vec<String> = servers.iter().map(IpAddr::to_string).collect();
-    Check {
-        name: "DNS stays on the internet link".into(),
-        passed: from_device.is_empty(),
-        detail: if from_device.is_empty() {
+    Check::new(
+        "DNS stays on the internet link",
+        from_device.is_empty(),
+        if from_device.is_empty() {
             format!(
                 "servers: {}",
                 if listed.is_empty() {
@@ -134,7 +181,7 @@ fn dns_check(servers: &[IpAddr], spec: &DeviceSpec) -> Check {
         } else {
             format!("the device's {} is a DNS server", from_device.join(", "))
         },
-    }
+    )
 }
 
 /// The system's DNS servers: resolv.conf's, or systemd-resolved's real ones behind its stub.

@@ -86,6 +86,12 @@ pub struct DefaultRouteWatch {
     buffer: Vec<u8>,
 }
 
+impl netpilot_core::ports::RouteWatch for DefaultRouteWatch {
+    async fn changed(&mut self) -> Option<()> {
+        DefaultRouteWatch::changed(self).await
+    }
+}
+
 impl DefaultRouteWatch {
     pub fn open() -> Result<Self, Error> {
         use netlink_sys::AsyncSocket;

@@ -23,15 +23,21 @@ mount -t tmpfs tmpfs /run
 mkdir -p /run/NetworkManager /run/np-nm/connections /run/wpa_supplicant /var/lib/NetworkManager
 mount -t tmpfs tmpfs /var/lib/NetworkManager
 mount -t sysfs -o ro sysfs /sys
+: > "$NP_DIR/resolv.conf"
+mount --bind "$NP_DIR/resolv.conf" /etc/resolv.conf
 ip link set lo up
 wpa_supplicant -u -f "$NP_DIR/wpa_supplicant.log" &
 exec NetworkManager --config="$NP_DIR/NetworkManager.conf" --config-dir="$NP_DIR/conf.d" --no-daemon
 "#;
 
+// dns=none: it must never write this machine's /etc/resolv.conf (a test that gets a DHCP
+// lease would leave the host without DNS); INNER also gives it a private copy.
 const CONFIG: &str = "[main]
 plugins=keyfile
 no-auto-default=*
 auth-polkit=false
+dns=none
+rc-manager=unmanaged
 [keyfile]
 path=/run/np-nm/connections
 [connectivity]

@@ -7,8 +7,9 @@
 //! device's own profile.
 
 use crate::radios::Claim;
+pub use internet::InternetWatch;
 use netpilot_core::device::{
-    Check, DeviceEvent, DeviceSpec, DeviceStatus, LinkFailure, LinkState, Teardown,
+    Check, DeviceEvent, DeviceSpec, DeviceStatus, Discovered, LinkFailure, LinkState, Teardown,
 };
 use netpilot_core::ports::{Configured, DeviceBackend};
 use netpilot_core::wifi::WifiRadio;
@@ -19,6 +20,7 @@ use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
 
+mod internet;
 mod radios;
 mod supervise;
 #[cfg(test)]
@@ -99,6 +101,9 @@ pub struct DeviceService<B> {
     claims: watch::Sender<Vec<Claim>>,
     /// Every radio's role, as the network service last told.
     radios: Mutex<Vec<WifiRadio>>,
+    /// The internet's changes, and the last one (what it is now).
+    internet_events: broadcast::Sender<netpilot_core::internet::InternetEvent>,
+    internet: Mutex<Option<netpilot_core::internet::InternetEvent>>,
 }
 
 fn unix_ms() -> u64 {
@@ -125,6 +130,8 @@ impl<B: DeviceBackend> DeviceService<B> {
             clock,
             claims: watch::channel(Vec::new()).0,
             radios: Mutex::new(Vec::new()),
+            internet_events: broadcast::channel(64).0,
+            internet: Mutex::new(None),
         })
     }
 
@@ -260,6 +267,21 @@ impl<B: DeviceBackend> DeviceService<B> {
         self.backend.test(&spec, internet).await
     }
 
+    /// The devices in range that match a preset, each with what joining it would take and
+    /// the link already configured for it; the strongest first.
+    pub async fn discover(&self) -> Result<Vec<Discovered>, Error> {
+        let mut found = self.backend.discover().await?;
+        let configured = self.backend.list().await?;
+        for device in &mut found {
+            device.configured = configured
+                .iter()
+                .find(|spec| spec.ssid == device.ssid)
+                .map(|spec| spec.name.clone());
+        }
+        found.sort_by(|a, b| b.signal.cmp(&a.signal).then(a.ssid.cmp(&b.ssid)));
+        Ok(found)
+    }
+
     /// Waits for the link's turn: the other operations on it have finished.
     async fn operation(&self, name: &str) -> tokio::sync::OwnedMutexGuard<()> {
         let lock = {
@@ -379,6 +401,8 @@ impl<B: DeviceBackend> DeviceService<B> {
                 name: name.to_string(),
                 state,
                 reason,
+                event: None,
+                route: None,
                 at_ms,
             });
         }

@@ -28,6 +28,23 @@ fn service() -> (Arc<FakeDevices>, Arc<DeviceService<FakeDevices>>) {
     (backend, service)
 }
 
+/// The internet supervised with the default watch, its first look (`up`) read; its
+/// changes from then on.
+async fn internet_up() -> (
+    Arc<FakeDevices>,
+    Arc<DeviceService<FakeDevices>>,
+    broadcast::Receiver<netpilot_core::internet::InternetEvent>,
+) {
+    let (backend, service) = service();
+    let mut changes = service.internet_events();
+    service.supervise_internet(InternetWatch::default());
+    assert_eq!(
+        changes.recv().await.unwrap().event,
+        netpilot_core::internet::InternetChange::Up
+    );
+    (backend, service, changes)
+}
+
 /// Brings the link up; the events from then on (`connecting` and `up` already read).
 async fn brought_up(service: &Arc<DeviceService<FakeDevices>>) -> broadcast::Receiver<DeviceEvent> {
     let mut events = service.subscribe();
@@ -374,4 +391,215 @@ async fn a_link_whose_radio_is_taken_for_the_internet_is_lost_whatever_answers()
         }
     }
     assert!(device.probes.load(Ordering::SeqCst) > 0);
+}
+
+fn route(interface: &str, metric: u32) -> netpilot_core::device::InternetLink {
+    netpilot_core::device::InternetLink {
+        interface: interface.into(),
+        gateway: Some("192.168.50.1".into()),
+        metric,
+    }
+}
+
+fn internet(
+    routes: Vec<netpilot_core::device::InternetLink>,
+    connectivity: netpilot_core::internet::Connectivity,
+) -> netpilot_core::internet::InternetNow {
+    netpilot_core::internet::InternetNow {
+        routes,
+        connectivity,
+        portal_url: None,
+    }
+}
+
+/// The internet followed by its routes (at once, not at the next look), NetworkManager's
+/// verdict and the probe; a device link's default route is a hijack, not the internet.
+#[tokio::test(start_paused = true)]
+async fn the_internet_is_followed_and_a_device_links_default_route_is_a_hijack() {
+    use netpilot_core::internet::{Connectivity, InternetChange};
+    let (backend, service) = service();
+    let mut changes = service.internet_events();
+    let mut links = brought_up(&service).await;
+    service.supervise_internet(InternetWatch {
+        every: Duration::from_secs(10),
+        ..InternetWatch::default()
+    });
+    let first = changes.recv().await.unwrap();
+    assert_eq!(first.event, InternetChange::Up);
+    assert_eq!(first.interface.as_deref(), Some("wlan0"));
+    assert_eq!(service.internet_state(), Some(first));
+
+    // The home network goes: its route with it, said at once (no look due for 10 s).
+    let gone = Instant::now();
+    backend.set_internet(internet(vec![], Connectivity::None));
+    let lost = changes.recv().await.unwrap();
+    assert_eq!(lost.event, InternetChange::Lost);
+    assert!(gone.elapsed() < Duration::from_millis(100));
+    assert!(lost.reason.unwrap().contains("no default route"));
+
+    // A cable: up on eth0; the home network back at a lower metric: moved.
+    backend.set_internet(internet(vec![route("eth0", 100)], Connectivity::Full));
+    let up = changes.recv().await.unwrap();
+    assert_eq!(
+        (up.event, up.interface.as_deref()),
+        (InternetChange::Up, Some("eth0"))
+    );
+    backend.set_internet(internet(
+        vec![route("wlan0", 50), route("eth0", 100)],
+        Connectivity::Full,
+    ));
+    let moved = changes.recv().await.unwrap();
+    assert_eq!(moved.event, InternetChange::Moved);
+    assert_eq!(moved.from.as_deref(), Some("eth0"));
+    assert_eq!(moved.interface.as_deref(), Some("wlan0"));
+
+    // Someone routes everything through the robot's link: a hijack, said to the link
+    // once; the internet is still wlan0's.
+    backend.set_internet(internet(
+        vec![route("wlan1", 10), route("wlan0", 50)],
+        Connectivity::Full,
+    ));
+    let hijack = links.recv().await.unwrap();
+    assert_eq!(hijack.event.as_deref(), Some("hijack"));
+    assert_eq!(hijack.name, "cozmo");
+    assert_eq!(hijack.state, LinkState::Up);
+    assert!(hijack.route.unwrap().contains("dev wlan1 metric 10"));
+    assert!(
+        hijack
+            .reason
+            .unwrap()
+            .contains("sudo ip route del default dev wlan1")
+    );
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert!(links.try_recv().is_err(), "said once");
+    assert!(changes.try_recv().is_err(), "the internet did not move");
+
+    // A captive portal.
+    backend.set_internet(internet(vec![route("wlan0", 50)], Connectivity::Portal));
+    assert_eq!(changes.recv().await.unwrap().event, InternetChange::Portal);
+}
+
+/// With a probe: an internet that stops answering behind a link that stays up is lost
+/// after two unanswered probes, and up again at the first answer.
+#[tokio::test(start_paused = true)]
+async fn an_internet_that_stops_answering_is_lost_after_two_probes() {
+    use netpilot_core::internet::InternetChange;
+    let (backend, service) = service();
+    let mut changes = service.internet_events();
+    service.supervise_internet(InternetWatch {
+        every: Duration::from_secs(1),
+        probe: Some("internet.lab:80".into()),
+        probe_misses: 2,
+        ..InternetWatch::default()
+    });
+    let up = changes.recv().await.unwrap();
+    assert_eq!(up.event, InternetChange::Up);
+    assert_eq!(up.probe_ms, Some(20.0));
+
+    let silent = Instant::now();
+    backend.internet_unreachable.store(true, Ordering::SeqCst);
+    let lost = changes.recv().await.unwrap();
+    assert_eq!(lost.event, InternetChange::Lost);
+    assert!(lost.reason.unwrap().contains("internet.lab:80"));
+    let after = silent.elapsed();
+    assert!(
+        after >= Duration::from_secs(1) && after <= Duration::from_secs(3),
+        "{after:?}"
+    );
+    backend.internet_unreachable.store(false, Ordering::SeqCst);
+    assert_eq!(changes.recv().await.unwrap().event, InternetChange::Up);
+}
+
+/// The internet lost by its route and not back by itself: its network is joined again
+/// 10 s after the loss, then less and less often, and no more once it is up.
+#[tokio::test(start_paused = true)]
+async fn an_internet_lost_for_long_is_joined_again_less_and_less_often() {
+    use netpilot_core::internet::{Connectivity, InternetChange};
+    let (backend, _service, mut changes) = internet_up().await;
+    let lost_at = Instant::now();
+    backend.set_internet(internet(vec![], Connectivity::None));
+    assert_eq!(changes.recv().await.unwrap().event, InternetChange::Lost);
+    let rejoins = || backend.internet_rejoins.lock().unwrap().clone();
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    assert!(rejoins().is_empty(), "NetworkManager has its chance first");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(rejoins(), ["wlan0"]);
+    // Then 20 s, 40 s, 60 s, 60 s… apart: at 10, 30, 70 and 130 s in the first three
+    // minutes.
+    tokio::time::sleep(lost_at + Duration::from_secs(180) - Instant::now()).await;
+    assert_eq!(rejoins().len(), 4, "{:?}", rejoins());
+    backend.set_internet(internet(vec![route("wlan0", 600)], Connectivity::Full));
+    assert_eq!(changes.recv().await.unwrap().event, InternetChange::Up);
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    assert_eq!(rejoins().len(), 4, "none once it is up");
+}
+
+/// The soak's case: the gateway goes silent first (lost, its route still there), then
+/// NetworkManager gives the link up (the route goes): the rejoin follows, 10 s after the
+/// route went.
+#[tokio::test(start_paused = true)]
+async fn a_link_lost_by_its_gateway_then_by_its_route_is_joined_again() {
+    use netpilot_core::internet::Connectivity;
+    let (backend, service, mut changes) = internet_up().await;
+    let _links = brought_up(&service).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    backend.gateway_silent.store(true, Ordering::SeqCst);
+    let lost = changes.recv().await.unwrap();
+    assert_eq!(lost.interface.as_deref(), Some("wlan0"));
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    backend.set_internet(internet(vec![], Connectivity::None));
+    let route_gone = Instant::now();
+    let rejoins = || backend.internet_rejoins.lock().unwrap().clone();
+    while rejoins().is_empty() {
+        assert!(
+            route_gone.elapsed() < Duration::from_secs(30),
+            "never joined again: {:?}",
+            service.internet_state()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(rejoins(), ["wlan0"]);
+    assert!(
+        route_gone.elapsed() <= Duration::from_secs(11),
+        "{:?}",
+        route_gone.elapsed()
+    );
+    assert_eq!(service.internet_state().unwrap().interface, None);
+}
+
+/// An access point switched off leaves the routes in place for many seconds: beside a
+/// device link, the gateway that stops answering ARP makes the internet lost within 3 s
+/// (a period and two timeouts: 2.25 s), and back when it answers.
+#[tokio::test(start_paused = true)]
+async fn a_gateway_that_stops_answering_makes_the_internet_lost_within_3_s() {
+    use netpilot_core::internet::InternetChange;
+    let (backend, service, mut changes) = internet_up().await;
+    // Without a device link the gateway is not asked.
+    backend.gateway_silent.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert!(changes.try_recv().is_err(), "not asked, not lost");
+    backend.gateway_silent.store(false, Ordering::SeqCst);
+    let _links = brought_up(&service).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let off = Instant::now();
+    backend.gateway_silent.store(true, Ordering::SeqCst);
+    let lost = changes.recv().await.unwrap();
+    assert_eq!(lost.event, InternetChange::Lost);
+    assert_eq!(lost.interface.as_deref(), Some("wlan0"));
+    assert!(
+        lost.reason
+            .unwrap()
+            .contains("gateway 192.168.50.1 stopped answering on wlan0")
+    );
+    assert!(
+        off.elapsed() <= Duration::from_millis(2300),
+        "{:?}",
+        off.elapsed()
+    );
+    backend.gateway_silent.store(false, Ordering::SeqCst);
+    assert_eq!(changes.recv().await.unwrap().event, InternetChange::Up);
+    assert!(
+        backend.internet_rejoins.lock().unwrap().is_empty(),
+        "its route is still there"
+    );
 }

@@ -136,6 +136,8 @@ pub fn spawn<B: WifiBackend>(
         claims,
         radios,
         backend_gone: false,
+        refreshing: false,
+        refresh_again: false,
     };
     tokio::spawn(service.run(inbox, events, internal_inbox));
     handle

@@ -22,6 +22,8 @@ pub(super) enum Internal {
         result: Result<Joining, Error>,
     },
     Snapshot(Result<LinkSnapshot, Error>),
+    /// The answer of [`Service::refresh`]'s one look in flight.
+    Refreshed(Result<LinkSnapshot, Error>),
     /// A fresh snapshot for a command that chooses its radio by role.
     Fresh {
         snapshot: Result<LinkSnapshot, Error>,
@@ -104,6 +106,9 @@ pub(super) struct Service<B> {
     pub(super) radios: watch::Sender<Vec<WifiRadio>>,
     /// NetworkManager has left and not come back yet.
     pub(super) backend_gone: bool,
+    /// A refresh's look is in flight, and whether another was asked for meanwhile.
+    pub(super) refreshing: bool,
+    pub(super) refresh_again: bool,
 }
 
 impl<B: WifiBackend> Service<B> {
@@ -248,6 +253,13 @@ impl<B: WifiBackend> Service<B> {
                 }
             }
             Internal::Snapshot(snapshot) => self.apply_snapshot(snapshot),
+            Internal::Refreshed(snapshot) => {
+                self.refreshing = false;
+                self.apply_snapshot(snapshot);
+                if std::mem::take(&mut self.refresh_again) {
+                    self.refresh();
+                }
+            }
             Internal::Fresh { snapshot, then } => self.afresh_done(snapshot, then),
             Internal::Recalled {
                 request,
@@ -298,8 +310,9 @@ impl<B: WifiBackend> Service<B> {
                 self.refresh();
             }
             // Now, not at the attempt's timeout: nothing will come of it. The profile it
-            // made stays: its path was NetworkManager's for one run only, and may name
-            // another profile once it is back (deleting it by UUID then is still to do).
+            // made is not deleted from here: its path was NetworkManager's for one run only
+            // and may name another profile once it is back. The backend deletes it then,
+            // as a profile an attempt left (it never connected).
             WifiEvent::Vanished => {
                 self.backend_gone = true;
                 if let Some(attempt) = self.attempt.as_mut() {

@@ -65,13 +65,20 @@ impl<B: WifiBackend> Service<B> {
         self.changed();
     }
 
-    /// Asks the backend what is up now; the answer updates the state.
-    pub(super) fn refresh(&self) {
+    /// Asks the backend what is up now; the answer updates the state. Single-flight: a
+    /// burst of events (a radio's states, route changes) costs one look in flight and one
+    /// after it, which sees the burst's end, not one look (dozens of D-Bus calls) each.
+    pub(super) fn refresh(&mut self) {
+        if self.refreshing {
+            self.refresh_again = true;
+            return;
+        }
+        self.refreshing = true;
         let backend = Arc::clone(&self.backend);
         let internal = self.internal.clone();
         tokio::spawn(async move {
             let _ = internal
-                .send(Internal::Snapshot(backend.snapshot().await))
+                .send(Internal::Refreshed(backend.snapshot().await))
                 .await;
         });
     }

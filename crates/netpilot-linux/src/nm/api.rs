@@ -276,14 +276,30 @@ impl NmClient {
         if active.as_str() == "/" {
             return Ok(None);
         }
-        let proxy = ActiveConnectionProxy::builder(&self.connection)
-            .path(active)
+        self.active_at(active).await.map(Some)
+    }
+
+    /// The active connection at `path`, its properties read afresh.
+    async fn active_at(
+        &self,
+        path: OwnedObjectPath,
+    ) -> Result<ActiveConnectionProxy<'static>, Error> {
+        ActiveConnectionProxy::builder(&self.connection)
+            .path(path)
             .map_err(nm_error)?
             .cache_properties(zbus::proxy::CacheProperties::No)
             .build()
             .await
-            .map_err(nm_error)?;
-        Ok(Some(proxy))
+            .map_err(nm_error)
+    }
+
+    /// NetworkManager itself, its properties read afresh (the cached proxy may lag).
+    async fn nm_uncached(&self) -> Result<NetworkManagerProxy<'static>, Error> {
+        NetworkManagerProxy::builder(&self.connection)
+            .cache_properties(zbus::proxy::CacheProperties::No)
+            .build()
+            .await
+            .map_err(nm_error)
     }
 
     /// One profile's settings (secrets left out).
@@ -374,6 +390,7 @@ impl NmClient {
         ]);
         let mut settings: NmSettingsOut<'_> = HashMap::new();
         settings.insert("ipv4", ipv4);
+        settings.insert("user", super::leftovers::marker());
         settings.insert("connection", connection);
         settings.insert("802-11-wireless", wireless);
         if let Some(key_mgmt) = map::key_mgmt(profile.security) {
@@ -402,6 +419,51 @@ impl NmClient {
             .await
             .map_err(nm_error)?;
         Ok(profile_path)
+    }
+
+    /// NetworkManager's verdict on the internet, as it stands now.
+    pub async fn connectivity(&self) -> Result<netpilot_core::internet::Connectivity, Error> {
+        use netpilot_core::internet::Connectivity;
+        let nm = self.nm_uncached().await?;
+        Ok(match nm.connectivity().await.map_err(nm_error)? {
+            1 => Connectivity::None,
+            2 => Connectivity::Portal,
+            3 => Connectivity::Limited,
+            4 => Connectivity::Full,
+            _ => Connectivity::Unknown,
+        })
+    }
+
+    /// Whether `device` may join networks by itself (false once disconnected by hand).
+    pub async fn may_autoconnect(&self, device: &NmWifiDevice) -> Result<bool, Error> {
+        self.device_uncached(&device.path)
+            .await?
+            .autoconnect()
+            .await
+            .map_err(nm_error)
+    }
+
+    /// Whether NetworkManager has finished starting (read its profiles, made its first
+    /// activations).
+    pub async fn started(&self) -> Result<bool, Error> {
+        let nm = self.nm_uncached().await?;
+        Ok(!nm.startup().await.map_err(nm_error)?)
+    }
+
+    /// The profiles of every active connection (activating or up).
+    pub async fn active_profiles(&self) -> Result<Vec<OwnedObjectPath>, Error> {
+        let mut profiles = Vec::new();
+        // Read afresh: the leftovers' sweep relies on an activation made a moment ago
+        // being listed, which a cached property may not show yet.
+        let listed = self.nm_uncached().await?.active_connections().await;
+        for active in listed.map_err(nm_error)? {
+            let proxy = self.active_at(active).await?;
+            // An activation can end between listing and reading it.
+            if let Ok(profile) = proxy.connection().await {
+                profiles.push(profile);
+            }
+        }
+        Ok(profiles)
     }
 
     /// Activates a saved profile on `device`.

@@ -128,7 +128,17 @@ impl NmBackend {
                 None
             }
         };
-        let mut watchers = vec![devices.abort_handle(), agent.abort_handle()];
+        let leftovers = client.clone();
+        let leftovers = tokio::spawn(async move {
+            if let Err(error) = super::leftovers::delete_once_started(&leftovers).await {
+                tracing::debug!(%error, "the profiles attempts left are not looked for");
+            }
+        });
+        let mut watchers = vec![
+            devices.abort_handle(),
+            agent.abort_handle(),
+            leftovers.abort_handle(),
+        ];
         watchers.extend(routes.map(|task| task.abort_handle()));
         Ok(NmBackend {
             client,
@@ -165,6 +175,11 @@ impl NetworkManagerBackend {
             },
             receiver,
         )
+    }
+
+    /// The backend if connected now (nothing is tried: for what looks often).
+    pub(crate) async fn connected(&self) -> Option<std::sync::Arc<NmBackend>> {
+        self.inner.connected.lock().await.clone()
     }
 
     /// The connected backend, connecting first if need be.

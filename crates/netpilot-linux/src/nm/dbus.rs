@@ -35,6 +35,17 @@ pub trait NetworkManager {
 
     #[zbus(property)]
     fn version(&self) -> zbus::Result<String>;
+
+    /// NM_CONNECTIVITY_*: 0 unknown, 1 none, 2 portal, 3 limited, 4 full.
+    #[zbus(property)]
+    fn connectivity(&self) -> zbus::Result<u32>;
+
+    /// True while NetworkManager is still starting (reading profiles, activating).
+    #[zbus(property)]
+    fn startup(&self) -> zbus::Result<bool>;
+
+    #[zbus(property)]
+    fn active_connections(&self) -> zbus::Result<Vec<OwnedObjectPath>>;
 }
 
 #[proxy(
@@ -43,6 +54,10 @@ pub trait NetworkManager {
 )]
 pub trait Device {
     fn disconnect(&self) -> zbus::Result<()>;
+
+    /// False once someone disconnected the device by hand: it stays down until asked.
+    #[zbus(property)]
+    fn autoconnect(&self) -> zbus::Result<bool>;
 
     #[zbus(property)]
     fn interface(&self) -> zbus::Result<String>;

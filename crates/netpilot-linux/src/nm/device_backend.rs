@@ -4,7 +4,8 @@
 
 use super::api::NmClient;
 use super::device::{choose_radio, down, profile, profile_id, profiles, rejoin, reset, save, up};
-use netpilot_core::device::{DeviceSpec, Probe, Subnet, Teardown};
+use netpilot_core::device::{DeviceSpec, Discovered, Subnet, Teardown};
+use netpilot_core::internet::InternetNow;
 use netpilot_core::ports::{DeviceBackend, LinkUp};
 use netpilot_core::wifi::DeviceState;
 use netpilot_core::{Error, ErrorCode, Secret};
@@ -14,6 +15,60 @@ use std::time::Duration;
 /// for the routes, probes bound to the links.
 impl DeviceBackend for super::NetworkManagerBackend {
     type Watch = super::device_watch::DeviceWatch;
+    type Routes = crate::routes::DefaultRouteWatch;
+
+    fn watch_routes(&self) -> Result<Self::Routes, Error> {
+        crate::routes::DefaultRouteWatch::open()
+    }
+
+    async fn internet_now(&self) -> Result<InternetNow, Error> {
+        let routes = crate::routes::default_routes()?
+            .into_iter()
+            .map(|r| netpilot_core::device::InternetLink {
+                interface: r.interface,
+                gateway: r.gateway,
+                metric: r.metric,
+            })
+            .collect();
+        // Without NetworkManager the routes still tell (and it is not looked for here:
+        // the supervisor connects when it appears).
+        let connectivity = match self.connected().await {
+            Some(backend) => backend.client.connectivity().await.unwrap_or_default(),
+            None => Default::default(),
+        };
+        Ok(InternetNow {
+            routes,
+            connectivity,
+            portal_url: None,
+        })
+    }
+
+    async fn rejoin_internet(&self, interface: &str) -> Result<Option<String>, Error> {
+        super::internet_rejoin::rejoin(&self.get().await?.client, interface).await
+    }
+
+    async fn probe_gateway(
+        &self,
+        interface: &str,
+        gateway: std::net::Ipv4Addr,
+        timeout: Duration,
+    ) -> Result<Duration, Error> {
+        let interface = interface.to_string();
+        crate::probe::run(move || crate::probe::arp(gateway, &interface, timeout)).await
+    }
+
+    async fn probe_internet(
+        &self,
+        target: &str,
+        interface: &str,
+        timeout: Duration,
+    ) -> Result<Duration, Error> {
+        let (target, interface) = (target.to_string(), interface.to_string());
+        crate::probe::run(move || {
+            crate::probe::tcp_by_name(&target, Some(&interface), timeout).map(|(_, rtt)| rtt)
+        })
+        .await
+    }
 
     async fn watch(&self, spec: &DeviceSpec) -> Result<Self::Watch, Error> {
         let interface = spec.interface.as_deref().unwrap_or_default();
@@ -23,47 +78,12 @@ impl DeviceBackend for super::NetworkManagerBackend {
 
     async fn configure(
         &self,
-        mut spec: DeviceSpec,
+        spec: DeviceSpec,
         password: Option<Secret>,
     ) -> Result<netpilot_core::ports::Configured, Error> {
         let backend = self.get().await?;
-        let client = &backend.client;
-        let internet = crate::routes::internet_link(&crate::routes::default_routes()?);
-        let own = profile(client, &spec.name).await.ok().map(|p| p.uuid);
-        let mut radios = Vec::new();
-        for device in client.wifi_devices().await? {
-            let active = client.active_uuid(&device).await?;
-            let ours = active.is_some() && active == own;
-            radios.push((device.device.interface, device.device.state, ours));
-        }
-        let internet_radio = internet.as_ref().map(|i| i.interface.as_str());
-        let mut warnings = Vec::new();
-        match choose_radio(&radios, internet_radio, spec.interface.as_deref()) {
-            Ok(chosen) => {
-                if let Some((_, state, false)) = radios.iter().find(|(n, ..)| *n == chosen)
-                    && *state == DeviceState::Connected
-                {
-                    warnings.push(format!(
-                        "{chosen} is connected to another network; bringing {} up will leave it",
-                        spec.name
-                    ));
-                }
-                spec.interface = Some(chosen);
-            }
-            // No second radio: a virtual station interface on a radio that allows two.
-            Err(error) if error.code == ErrorCode::NoFreeRadio && spec.interface.is_none() => {
-                let parent = internet_radio
-                    .filter(|i| radios.iter().any(|(n, ..)| n == i))
-                    .or(radios.first().map(|(n, ..)| n.as_str()))
-                    .unwrap_or_default()
-                    .to_string();
-                warnings.extend(virtual_radio(client, &mut spec, &parent, error).await?);
-            }
-            Err(error) => return Err(error),
-        }
-        let interface = spec.interface.clone().unwrap_or_default();
-        warnings.extend(overlaps(&spec, &interface)?);
-        save(client, &backend.store, &spec, password.as_ref()).await?;
+        let (spec, warnings) = plan(&backend.client, spec).await?;
+        save(&backend.client, &backend.store, &spec, password.as_ref()).await?;
         Ok(netpilot_core::ports::Configured { spec, warnings })
     }
 
@@ -130,15 +150,7 @@ impl DeviceBackend for super::NetworkManagerBackend {
     async fn probe(&self, spec: &DeviceSpec, timeout: Duration) -> Result<Duration, Error> {
         let interface = spec.interface.clone().unwrap_or_default();
         let (address, probe) = (spec.address, spec.probe);
-        crate::probe::run(move || match probe {
-            Probe::Icmp => crate::probe::icmp(address, &interface, timeout),
-            Probe::Tcp { port } => crate::probe::tcp(
-                std::net::SocketAddr::from((address, port)),
-                Some(&interface),
-                timeout,
-            ),
-        })
-        .await
+        crate::probe::run(move || crate::probe::device(probe, address, &interface, timeout)).await
     }
 
     async fn test(
@@ -146,11 +158,13 @@ impl DeviceBackend for super::NetworkManagerBackend {
         spec: &DeviceSpec,
         internet: &str,
     ) -> Result<Vec<netpilot_core::device::Check>, Error> {
-        let device_probe = self.probe(spec, Duration::from_secs(2)).await;
         let spec = spec.clone();
         let internet = internet.to_string();
-        crate::probe::run(move || Ok(crate::device_checks::run(&spec, &internet, device_probe)))
-            .await
+        crate::probe::run(move || Ok(crate::device_checks::run(&spec, &internet))).await
+    }
+
+    async fn discover(&self) -> Result<Vec<Discovered>, Error> {
+        super::discover::discover(&self.get().await?.client).await
     }
 
     async fn internet(&self) -> Result<Option<netpilot_core::device::InternetLink>, Error> {
@@ -158,6 +172,50 @@ impl DeviceBackend for super::NetworkManagerBackend {
             &crate::routes::default_routes()?,
         ))
     }
+}
+
+/// The radio a link would use (the one the spec names, else a free one, else a virtual
+/// interface on a radio that runs two stations) and what that costs; changes nothing.
+pub(super) async fn plan(
+    client: &NmClient,
+    mut spec: DeviceSpec,
+) -> Result<(DeviceSpec, Vec<String>), Error> {
+    let internet = crate::routes::internet_link(&crate::routes::default_routes()?);
+    let own = profile(client, &spec.name).await.ok().map(|p| p.uuid);
+    let mut radios = Vec::new();
+    for device in client.wifi_devices().await? {
+        let active = client.active_uuid(&device).await?;
+        let ours = active.is_some() && active == own;
+        radios.push((device.device.interface, device.device.state, ours));
+    }
+    let internet_radio = internet.as_ref().map(|i| i.interface.as_str());
+    let mut warnings = Vec::new();
+    match choose_radio(&radios, internet_radio, spec.interface.as_deref()) {
+        Ok(chosen) => {
+            if let Some((_, state, false)) = radios.iter().find(|(n, ..)| *n == chosen)
+                && *state == DeviceState::Connected
+            {
+                warnings.push(format!(
+                    "{chosen} is connected to another network; bringing {} up will leave it",
+                    spec.name
+                ));
+            }
+            spec.interface = Some(chosen);
+        }
+        // No second radio: a virtual station interface on a radio that allows two.
+        Err(error) if error.code == ErrorCode::NoFreeRadio && spec.interface.is_none() => {
+            let parent = internet_radio
+                .filter(|i| radios.iter().any(|(n, ..)| n == i))
+                .or(radios.first().map(|(n, ..)| n.as_str()))
+                .unwrap_or_default()
+                .to_string();
+            warnings.extend(virtual_radio(client, &mut spec, &parent, error).await?);
+        }
+        Err(error) => return Err(error),
+    }
+    let interface = spec.interface.clone().unwrap_or_default();
+    warnings.extend(overlaps(&spec, &interface)?);
+    Ok((spec, warnings))
 }
 
 /// Plans a virtual station interface on `parent`'s radio for the link, if the radio can
@@ -239,7 +297,9 @@ fn overlaps(spec: &DeviceSpec, device_interface: &str) -> Result<Vec<String>, Er
                 .network();
                 if network.overlaps(spec.subnet) {
                     warnings.push(format!(
-                        "the device's subnet {} overlaps {network} on {}: traffic for one may go to the other",
+                        "the device's subnet {} overlaps {network} on {}: traffic for one may go to \
+                         the other; join the device from a network that does not use {network}, or \
+                         give the link the device's real --address and --subnet if it was changed",
                         spec.subnet, interface.name
                     ));
                 }

@@ -1,11 +1,13 @@
 //! NetworkManager over D-Bus, in three layers as nmstate does: `dbus` (zbus proxies),
 //! `api` (typed calls, errors), `map` (NetworkManager's numbers → domain values), plus the
-//! secret agent (`agent`), joining a network (`join`), device-link profiles (`device`,
-//! `device_backend`, `device_watch`, `supervisor`).
+//! secret agent (`agent`), joining a network (`join`) and deleting the profiles joins left
+//! (`leftovers`), device-link profiles (`device`,
+//! `device_backend`, `device_watch`, `supervisor`) and finding devices in range (`discover`).
 //!
 //! What leaves this module: [`NetworkManagerBackend`], which implements the engine's
-//! `WifiBackend` and `DeviceBackend` ports, and the secret agent's object and events (for
-//! the agent's own tests against a real peer and a real NetworkManager). `Nm…` types,
+//! `WifiBackend` and `DeviceBackend` ports, and the secret agent's object and events and the
+//! deletion of leftover profiles (for their own tests against a real peer and a real
+//! NetworkManager). `Nm…` types,
 //! object paths and setting names never do.
 //!
 //! Why not the `nmrs` crate: it opens its own system-bus connection (no custom bus for
@@ -21,10 +23,14 @@ mod dbus;
 mod device;
 mod device_backend;
 mod device_watch;
+mod discover;
+mod internet_rejoin;
 mod join;
+mod leftovers;
 mod map;
 mod supplicant;
 
 pub use agent::{AGENT_PATH, AgentEvent, PendingSecrets};
 pub use agent::{register as register_agent, serve as serve_agent};
 pub use backend::NetworkManagerBackend;
+pub use leftovers::delete_on as delete_leftover_profiles;

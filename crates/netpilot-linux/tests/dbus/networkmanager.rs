@@ -122,16 +122,25 @@ async fn device(bus: &zbus::Connection) -> OwnedObjectPath {
 
 /// Adds an Ethernet profile with 802.1X (EAP-MD5) whose password is agent-owned.
 async fn add_profile(bus: &zbus::Connection) -> OwnedObjectPath {
+    add_profile_as(bus, "np-8021x", false).await
+}
+
+/// The same, named `id`, and `marked` as a connect attempt marks the profiles it makes.
+async fn add_profile_as(bus: &zbus::Connection, id: &str, marked: bool) -> OwnedObjectPath {
     let mut settings: HashMap<&str, HashMap<&str, Value<'_>>> = HashMap::new();
     settings.insert(
         "connection",
         HashMap::from([
-            ("id", Value::from("np-8021x")),
+            ("id", Value::from(id)),
             ("type", Value::from("802-3-ethernet")),
             ("interface-name", Value::from("np-sup")),
             ("autoconnect", Value::from(false)),
         ]),
     );
+    if marked {
+        let data = HashMap::from([("io.netpilot.attempt", "1")]);
+        settings.insert("user", HashMap::from([("data", Value::from(data))]));
+    }
     settings.insert("802-3-ethernet", HashMap::new());
     settings.insert(
         "802-1x",
@@ -175,6 +184,29 @@ async fn device_state(bus: &zbus::Connection, device: &OwnedObjectPath) -> u32 {
     )
     .await;
     u32::try_from(value).unwrap()
+}
+
+/// Waits (30 s at most) until np-sup is activated; fails with NetworkManager's log.
+async fn until_activated(lab: &Lab, bus: &zbus::Connection, device: &OwnedObjectPath) {
+    for _ in 0..300 {
+        if device_state(bus, device).await == 100 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("np-sup never activated\n{}", lab.nm.logs());
+}
+
+/// Takes the device down (`Device.Disconnect`), as a user would.
+async fn disconnect(bus: &zbus::Connection, device: &OwnedObjectPath) {
+    let _: () = call(
+        bus,
+        device.as_str(),
+        "org.freedesktop.NetworkManager.Device",
+        "Disconnect",
+        &(),
+    )
+    .await;
 }
 
 async fn next_request(
@@ -222,23 +254,17 @@ async fn a_wrong_secret_is_asked_for_again_and_the_right_one_activates() {
     );
     second.answer(vec![("password".into(), Secret::new(PASSWORD))]);
 
-    for _ in 0..300 {
-        if device_state(&bus, &device).await == 100 {
-            // Agent-owned: the password is in no profile NetworkManager wrote.
-            for keyfile in lab.nm.files("/run/np-nm/connections").unwrap() {
-                let text = String::from_utf8_lossy(&std::fs::read(&keyfile).unwrap()).into_owned();
-                assert!(text.contains("password-flags=1"), "{text}");
-                assert!(
-                    !text.contains(PASSWORD),
-                    "the password is in {}",
-                    keyfile.display()
-                );
-            }
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    until_activated(&lab, &bus, &device).await;
+    // Agent-owned: the password is in no profile NetworkManager wrote.
+    for keyfile in lab.nm.files("/run/np-nm/connections").unwrap() {
+        let text = String::from_utf8_lossy(&std::fs::read(&keyfile).unwrap()).into_owned();
+        assert!(text.contains("password-flags=1"), "{text}");
+        assert!(
+            !text.contains(PASSWORD),
+            "the password is in {}",
+            keyfile.display()
+        );
     }
-    panic!("np-sup never activated\n{}", lab.nm.logs());
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -253,14 +279,7 @@ async fn cancel_get_secrets_ends_a_pending_request() {
     activate(&bus, &profile, &device).await;
     let pending = next_request(&mut events, &lab).await;
     // While the agent waits (for a user, say), the device is taken down.
-    let _: () = call(
-        &bus,
-        device.as_str(),
-        "org.freedesktop.NetworkManager.Device",
-        "Disconnect",
-        &(),
-    )
-    .await;
+    disconnect(&bus, &device).await;
     let canceled = tokio::time::timeout(Duration::from_secs(30), async {
         loop {
             if let Some(AgentEvent::Canceled { setting, .. }) = events.recv().await {
@@ -271,5 +290,76 @@ async fn cancel_get_secrets_ends_a_pending_request() {
     .await
     .unwrap_or_else(|_| panic!("no CancelGetSecrets within 30 s\n{}", lab.nm.logs()));
     assert_eq!(canceled, "802-1x");
+    drop(pending);
+}
+
+async fn profile_ids(bus: &zbus::Connection) -> Vec<String> {
+    let paths: Vec<OwnedObjectPath> = call(
+        bus,
+        "/org/freedesktop/NetworkManager/Settings",
+        "org.freedesktop.NetworkManager.Settings",
+        "ListConnections",
+        &(),
+    )
+    .await;
+    let mut ids = Vec::new();
+    for path in paths {
+        let settings: HashMap<String, HashMap<String, OwnedValue>> = call(
+            bus,
+            path.as_str(),
+            "org.freedesktop.NetworkManager.Settings.Connection",
+            "GetSettings",
+            &(),
+        )
+        .await;
+        let id = settings["connection"]["id"].try_clone().unwrap();
+        ids.push(String::try_from(id).unwrap());
+    }
+    ids.sort();
+    ids
+}
+
+/// The profiles attempts leave (the daemon killed, NetworkManager restarted) are deleted,
+/// and nothing else: not a profile that connected once (NetworkManager's timestamp), nor
+/// one being activated (an attempt in progress), nor one netpilot did not make.
+#[tokio::test(flavor = "current_thread")]
+async fn only_the_profiles_attempts_left_are_deleted() {
+    let Some(lab) = lab("only_the_profiles_attempts_left_are_deleted") else {
+        return;
+    };
+    let bus = bus(&lab).await;
+    let mut events = register_agent(&bus, "dev.netpilot.test").await.unwrap();
+    let device = device(&bus).await;
+    // Connected once, then let go.
+    let connected = add_profile_as(&bus, "connected-once", true).await;
+    activate(&bus, &connected, &device).await;
+    next_request(&mut events, &lab)
+        .await
+        .answer(vec![("password".into(), Secret::new(PASSWORD))]);
+    until_activated(&lab, &bus, &device).await;
+    disconnect(&bus, &device).await;
+    // Left by an attempt: never activated.
+    add_profile_as(&bus, "left-by-an-attempt", true).await;
+    // The user's own.
+    add_profile_as(&bus, "the-users", false).await;
+    // An attempt in progress: waiting for its password.
+    let waiting = add_profile_as(&bus, "in-progress", true).await;
+    activate(&bus, &waiting, &device).await;
+    let pending = next_request(&mut events, &lab).await;
+
+    let deleted = netpilot_linux::nm::delete_leftover_profiles(bus.clone())
+        .await
+        .unwrap();
+    assert_eq!(deleted, 1);
+    // (NetworkManager has profiles of its own too, such as "lo".)
+    let mine = [
+        "connected-once",
+        "in-progress",
+        "left-by-an-attempt",
+        "the-users",
+    ];
+    let mut left = profile_ids(&bus).await;
+    left.retain(|id| mine.contains(&id.as_str()));
+    assert_eq!(left, ["connected-once", "in-progress", "the-users"]);
     drop(pending);
 }

@@ -2,6 +2,7 @@ mod flows;
 mod link_watch;
 mod links;
 mod netns;
+mod probes;
 mod procfs;
 mod sockdiag;
 

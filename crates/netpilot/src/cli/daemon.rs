@@ -7,7 +7,7 @@ use crate::daemon::metrics::MetricsSettings;
 use clap::Args;
 use netpilot_api::client::default_socket;
 use netpilot_core::{Error, ErrorCode};
-use netpilot_engine::device::Supervision;
+use netpilot_engine::device::{InternetWatch, Supervision};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -55,6 +55,12 @@ pub struct DaemonArgs {
     /// internet still answers.
     #[arg(long, value_name = "HOST:PORT", default_value = "nmcheck.gnome.org:80")]
     internet_probe: String,
+    /// Also probe --internet-probe through the internet's link every SECONDS, so an
+    /// internet that stops answering behind a link that stays up is an `internet lost`
+    /// event too [default: off: the default route and NetworkManager's connectivity
+    /// check are followed, and nothing is sent].
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    internet_probe_every: Option<Duration>,
     /// Serve Prometheus metrics at http://ADDR/metrics [default ADDR: 127.0.0.1:9782].
     /// Loopback unless an address beyond it is given here: the metrics name your
     /// processes, SSIDs and device links, and are served without a token.
@@ -97,6 +103,15 @@ impl DaemonArgs {
                 interval: self.probe_interval,
                 loss_after: self.probe_interval * 2,
                 ..Supervision::default()
+            },
+            internet: InternetWatch {
+                probe: self
+                    .internet_probe_every
+                    .map(|_| self.internet_probe.clone()),
+                every: self
+                    .internet_probe_every
+                    .unwrap_or(InternetWatch::default().every),
+                ..InternetWatch::default()
             },
             internet_probe: self.internet_probe,
             metrics: self.metrics.map(|address| MetricsSettings {

@@ -7,7 +7,9 @@ use crate::output::print_json;
 use crate::output::table::{Align, Table};
 use clap::{Args, Subcommand};
 use netpilot_api::client::Client;
-use netpilot_core::device::{Check, DeviceSpec, DeviceStatus, InternetLink, PRESETS, Teardown};
+use netpilot_core::device::{
+    Check, DeviceSpec, DeviceStatus, Discovered, InternetLink, PRESETS, Teardown,
+};
 use netpilot_core::wifi::WifiRadio;
 use netpilot_core::{Error, ErrorCode, Secret};
 use serde::Deserialize;
@@ -54,8 +56,9 @@ enum DeviceCommand {
     Up(NameArgs),
     /// Leave the device's network (the profile stays for next time).
     Down(NameArgs),
-    /// The internet link and each device link: addresses, uptime, probe latency, last failure.
-    Status(MaybeNameArgs),
+    /// The internet link and each device link: addresses, uptime, probe latency, last failure
+    /// (--watch: live, with the events as they come).
+    Status(StatusArgs),
     /// Prove the link left the internet alone: default route and DNS are not the device's,
     /// the device answers on its link, the internet answers on the other.
     Test(TestArgs),
@@ -63,6 +66,9 @@ enum DeviceCommand {
     Reset(NameArgs),
     /// The devices netpilot knows: SSID pattern, address, subnet and probe.
     Presets,
+    /// Scan for devices in range whose network matches a preset: their channel, the
+    /// home network's, and whether a link could join them now (changes nothing).
+    Discover,
 }
 
 #[derive(Debug, Args)]
@@ -75,6 +81,16 @@ struct NameArgs {
 struct MaybeNameArgs {
     /// Only this device link.
     name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct StatusArgs {
+    /// Only this device link.
+    name: Option<String>,
+    /// Keep watching: redrawn every second with the last events (on a terminal), else one
+    /// line per event (JSON Lines with --json), until Ctrl-C.
+    #[arg(long)]
+    watch: bool,
 }
 
 #[derive(Debug, Args)]
@@ -92,8 +108,12 @@ struct ConfigureArgs {
     /// A name for the link (letters, digits, - and _), e.g. cozmo.
     name: String,
     /// The device's network name.
-    #[arg(long)]
-    ssid: String,
+    #[arg(long, required_unless_present = "from_scan")]
+    ssid: Option<String>,
+    /// Take the SSID from a scan (`netpilot device discover`): the one device in range
+    /// that matches --preset (or the preset named like the link), else any preset.
+    #[arg(long, conflicts_with = "ssid")]
+    from_scan: bool,
     /// A known device: cozmo, tello, gopro, esp32 (see `netpilot device presets`).
     #[arg(long, value_name = "NAME")]
     preset: Option<String>,
@@ -112,8 +132,9 @@ struct ConfigureArgs {
     /// The device's subnet [default: the preset's, or the address's /24].
     #[arg(long, value_name = "NET/LEN")]
     subnet: Option<String>,
-    /// How to tell the device answers: icmp or tcp:PORT [default: the preset's, or icmp].
-    #[arg(long, value_name = "icmp|tcp:PORT")]
+    /// How to tell the device answers: arp (an ARP request on the link: every device
+    /// answers it, and its own protocol never sees it), icmp, or tcp:PORT [default: arp].
+    #[arg(long, value_name = "arp|icmp|tcp:PORT")]
     probe: Option<String>,
     /// Do not join the device's network by itself when it is in range.
     #[arg(long)]
@@ -145,8 +166,12 @@ impl DeviceArgs {
                 DeviceCommand::Up(args) => up(ctx, &mut daemon, &args.name).await,
                 DeviceCommand::Down(args) => teardown(ctx, &mut daemon, "down", &args.name).await,
                 DeviceCommand::Reset(args) => teardown(ctx, &mut daemon, "reset", &args.name).await,
+                DeviceCommand::Status(args) if args.watch => {
+                    watch(ctx, &mut daemon, args.name).await
+                }
                 DeviceCommand::Status(args) => status(ctx, &mut daemon, args.name).await,
                 DeviceCommand::Test(args) => test(ctx, &mut daemon, args).await,
+                DeviceCommand::Discover => discover(ctx, &mut daemon).await,
                 DeviceCommand::Presets => Ok(()),
             }
         })
@@ -167,7 +192,10 @@ fn password(args: &ConfigureArgs) -> Result<Option<Secret>, Error> {
         );
     }
     let abandon = std::sync::atomic::AtomicBool::new(false);
-    let prompt = format!("Password for {:?}: ", args.ssid);
+    let prompt = match &args.ssid {
+        Some(ssid) => format!("Password for {ssid:?}: "),
+        None => format!("Password for {}'s network: ", args.name),
+    };
     match super::prompt::read_password(&prompt, &abandon) {
         Ok(Some(password)) => {
             netpilot_core::secret::validate_psk(&password)?;
@@ -218,6 +246,8 @@ struct Up {
 #[serde(rename_all = "camelCase")]
 struct Status {
     internet: Option<InternetLink>,
+    #[serde(default)]
+    internet_state: Option<netpilot_core::internet::InternetEvent>,
     devices: Vec<DeviceStatus>,
     #[serde(default)]
     wifi_devices: Vec<WifiRadio>,
@@ -228,15 +258,138 @@ struct Checks {
     checks: Vec<Check>,
 }
 
+#[derive(Deserialize)]
+struct Found {
+    devices: Vec<Discovered>,
+}
+
+async fn discover(ctx: &Ctx, daemon: &mut Client) -> anyhow::Result<()> {
+    let mut progress = Progress::new(ctx.json, ctx.quiet);
+    progress.set("scanning every radio for devices");
+    let answer = call(daemon, "device.discover", json!({})).await;
+    progress.clear();
+    let (Found { devices }, result) = answer?;
+    if ctx.json {
+        return print_json(&result);
+    }
+    if devices.is_empty() {
+        ctx.note(
+            "no device in range matches a preset (netpilot device presets); is it on? \
+             a device of your own: netpilot device configure NAME --ssid SSID --address IP",
+        );
+        return Ok(());
+    }
+    let mut table = Table::new(&[
+        ("SSID", Align::Left),
+        ("PRESET", Align::Left),
+        ("SIGNAL", Align::Right),
+        ("CH", Align::Right),
+        ("HOME CH", Align::Right),
+        ("JOIN NOW", Align::Left),
+        ("LINK", Align::Left),
+    ]);
+    for device in &devices {
+        table.row(vec![
+            device.ssid.clone(),
+            device.preset.clone(),
+            format!("{}%", device.signal),
+            device.channel.to_string(),
+            device
+                .home_channel
+                .map_or_else(|| "-".into(), |c| c.to_string()),
+            match (&device.via, device.joinable) {
+                (Some(via), true) => format!("yes, on {via}"),
+                _ => "no".into(),
+            },
+            device.configured.clone().unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    let mut out = crate::output::stdout();
+    table.write(&mut out)?;
+    out.flush()?;
+    for device in &devices {
+        if let Some(reason) = &device.reason {
+            ctx.note(&format!("{}: cannot be joined now: {reason}", device.ssid));
+        }
+        for warning in &device.warnings {
+            ctx.note(&format!("{}: warning: {warning}", device.ssid));
+        }
+    }
+    if let Some(device) = devices
+        .iter()
+        .find(|d| d.configured.is_none() && d.joinable)
+    {
+        ctx.note(&format!(
+            "set one up: netpilot device configure {} --from-scan --preset {} --ask",
+            device.preset, device.preset
+        ));
+    }
+    Ok(())
+}
+
+/// The SSID (and preset) of the one device in range that `args` can mean.
+async fn from_scan(daemon: &mut Client, args: &mut ConfigureArgs) -> Result<(), Error> {
+    let (Found { devices }, _) = call(daemon, "device.discover", json!({})).await?;
+    let chosen = pick(&devices, args.preset.as_deref(), &args.name)?;
+    args.ssid = Some(chosen.ssid.clone());
+    args.preset.get_or_insert_with(|| chosen.preset.clone());
+    Ok(())
+}
+
+/// The one device of `found` that matches `preset`, else the preset named like the link,
+/// else any; none or several is an error that says what to do.
+fn pick<'a>(
+    found: &'a [Discovered],
+    preset: Option<&str>,
+    name: &str,
+) -> Result<&'a Discovered, Error> {
+    let wanted = preset.or_else(|| PRESETS.iter().find(|p| p.name == name).map(|p| p.name));
+    let candidates: Vec<&Discovered> = found
+        .iter()
+        .filter(|d| wanted.is_none_or(|p| d.preset == p))
+        .collect();
+    match candidates.as_slice() {
+        [one] => Ok(one),
+        [] => Err(Error::new(
+            ErrorCode::NotFound,
+            format!(
+                "no {}device is in range",
+                wanted.map(|p| format!("{p} ")).unwrap_or_default()
+            ),
+        )
+        .with_hint("is it switched on and near? see what is: netpilot device discover")),
+        several => Err(Error::new(
+            ErrorCode::InvalidArgument,
+            format!(
+                "{} devices are in range: {}",
+                several.len(),
+                several
+                    .iter()
+                    .map(|d| d.ssid.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+        .with_hint("choose one with --ssid SSID")),
+    }
+}
+
 async fn configure(
     ctx: &Ctx,
     daemon: &mut Client,
-    args: ConfigureArgs,
+    mut args: ConfigureArgs,
     password: Option<Secret>,
 ) -> anyhow::Result<()> {
+    if args.from_scan {
+        let mut progress = Progress::new(ctx.json, ctx.quiet);
+        progress.set("scanning for the device");
+        let found = from_scan(daemon, &mut args).await;
+        progress.clear();
+        found?;
+    }
     let mut params = Map::new();
     params.insert("name".into(), json!(args.name));
-    params.insert("ssid".into(), json!(args.ssid));
+    params.insert("ssid".into(), json!(args.ssid.clone().unwrap_or_default()));
     params.insert("autoConnect".into(), json!(!args.no_auto_connect));
     for (key, value) in [
         ("preset", args.preset),
@@ -387,33 +540,154 @@ async fn teardown(ctx: &Ctx, daemon: &mut Client, verb: &str, name: &str) -> any
 }
 
 async fn status(ctx: &Ctx, daemon: &mut Client, name: Option<String>) -> anyhow::Result<()> {
-    let params = match &name {
-        Some(name) => json!({ "name": name }),
-        None => json!({}),
-    };
-    let (
-        Status {
-            internet,
-            devices,
-            wifi_devices,
-        },
-        result,
-    ) = call(daemon, "device.status", params).await?;
+    let (status, result) = call(daemon, "device.status", status_params(&name)).await?;
     if ctx.json {
         return print_json(&result);
     }
     let mut out = crate::output::stdout();
+    render(&mut out, status)?;
+    out.flush()?;
+    Ok(())
+}
+
+fn status_params(name: &Option<String>) -> Value {
+    match name {
+        Some(name) => json!({ "name": name }),
+        None => json!({}),
+    }
+}
+
+/// `status --watch`: the status redrawn each second and at each event, with the last
+/// events under it; without a terminal, each event as a line.
+async fn watch(ctx: &Ctx, daemon: &mut Client, name: Option<String>) -> anyhow::Result<()> {
+    use netpilot_api::protocol::Event;
+    let live = !ctx.json && std::io::stdout().is_terminal();
+    let _: Value = daemon
+        .call("subscribe", json!({ "services": ["device", "internet"] }))
+        .await?;
+    let mut recent: std::collections::VecDeque<String> = std::collections::VecDeque::new();
+    let mut redraw_at = tokio::time::Instant::now();
+    loop {
+        if live && tokio::time::Instant::now() >= redraw_at {
+            let (status, _) = call(daemon, "device.status", status_params(&name)).await?;
+            let mut screen = Vec::new();
+            render(&mut screen, status)?;
+            writeln!(screen, "\nlast events (Ctrl-C to stop):")?;
+            for line in &recent {
+                writeln!(screen, "  {line}")?;
+            }
+            let mut out = crate::output::stdout();
+            // Home, clear, the whole view at once: no flicker, no scroll.
+            out.write_all(b"\x1b[H\x1b[2J")?;
+            out.write_all(&screen)?;
+            out.flush()?;
+            redraw_at = tokio::time::Instant::now() + Duration::from_secs(1);
+        }
+        let event = match tokio::time::timeout_at(redraw_at, daemon.next_event()).await {
+            Ok(event) => event?,
+            Err(_) => continue,
+        };
+        let line = match &event {
+            Event::Device(e) if name.as_ref().is_none_or(|n| *n == e.name) => {
+                let what = e.event.as_deref().unwrap_or(e.state.label());
+                Some(format!(
+                    "{} {} {what}{}",
+                    clock(e.at_ms),
+                    e.name,
+                    e.reason
+                        .as_deref()
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default()
+                ))
+            }
+            Event::Internet(e) => Some(format!(
+                "{} internet {}{}{}",
+                clock(e.at_ms),
+                internet_word(e.event),
+                e.interface
+                    .as_deref()
+                    .map(|i| format!(" on {i}"))
+                    .unwrap_or_default(),
+                e.reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            )),
+            _ => None,
+        };
+        let Some(line) = line else { continue };
+        if ctx.json {
+            let mut out = crate::output::stdout();
+            writeln!(out, "{}", event.to_line())?;
+            out.flush()?;
+        } else if live {
+            recent.push_front(line);
+            recent.truncate(10);
+            redraw_at = tokio::time::Instant::now();
+        } else {
+            let mut out = crate::output::stdout();
+            writeln!(out, "{line}")?;
+            out.flush()?;
+        }
+    }
+}
+
+fn internet_word(change: netpilot_core::internet::InternetChange) -> &'static str {
+    use netpilot_core::internet::InternetChange;
+    match change {
+        InternetChange::Up => "up",
+        InternetChange::Lost => "lost",
+        InternetChange::Moved => "moved",
+        InternetChange::Portal => "behind a captive portal",
+    }
+}
+
+/// HH:MM:SS (UTC) of a Unix time in ms.
+fn clock(at_ms: u64) -> String {
+    let seconds = at_ms / 1000 % 86_400;
+    format!(
+        "{:02}:{:02}:{:02}",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
+}
+
+fn render(out: &mut impl Write, status: Status) -> std::io::Result<()> {
+    let Status {
+        internet,
+        internet_state,
+        devices,
+        wifi_devices,
+    } = status;
     match internet {
         Some(link) => writeln!(
             out,
-            "internet  {}{} (metric {})",
+            "internet  {}{} (metric {}){}",
             link.interface,
             link.gateway
                 .map(|g| format!(" via {g}"))
                 .unwrap_or_default(),
-            link.metric
+            link.metric,
+            internet_state
+                .as_ref()
+                .map(|s| format!(
+                    ": {}{}",
+                    internet_word(s.event),
+                    s.probe_ms
+                        .map(|ms| format!(", {ms} ms"))
+                        .unwrap_or_default()
+                ))
+                .unwrap_or_default()
         )?,
         None => writeln!(out, "internet  none (no default route)")?,
+    }
+    if let Some(state) = internet_state.as_ref().filter(|s| s.reason.is_some()) {
+        writeln!(
+            out,
+            "          {}",
+            state.reason.as_deref().unwrap_or_default()
+        )?;
     }
     if !wifi_devices.is_empty() {
         let radios: Vec<String> = wifi_devices
@@ -450,7 +724,6 @@ async fn status(ctx: &Ctx, daemon: &mut Client, name: Option<String>) -> anyhow:
             writeln!(out, "  last failure  {}", failure.reason)?;
         }
     }
-    out.flush()?;
     Ok(())
 }
 
@@ -528,4 +801,53 @@ fn presets(ctx: &Ctx) -> anyhow::Result<()> {
     table.write(&mut out)?;
     out.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(ssid: &str, preset: &str) -> Discovered {
+        Discovered {
+            ssid: ssid.into(),
+            preset: preset.into(),
+            bssid: String::new(),
+            signal: 50,
+            frequency_mhz: 2412,
+            channel: 1,
+            security: netpilot_core::wifi::Security::WpaPsk,
+            seen_on: "wlan1".into(),
+            home_channel: None,
+            joinable: true,
+            via: Some("wlan1".into()),
+            reason: None,
+            warnings: Vec::new(),
+            configured: None,
+        }
+    }
+
+    #[test]
+    fn from_scan_takes_the_one_device_the_link_can_mean() {
+        let here = [
+            found("Cozmo_A1B2C3", "cozmo"),
+            found("TELLO-0A1B2C", "tello"),
+        ];
+        // The preset named like the link, or the one given.
+        assert_eq!(pick(&here, None, "cozmo").unwrap().ssid, "Cozmo_A1B2C3");
+        assert_eq!(
+            pick(&here, Some("tello"), "drone").unwrap().ssid,
+            "TELLO-0A1B2C"
+        );
+        // Two devices and nothing to choose by: the SSIDs, and --ssid.
+        let several = pick(&here, None, "robot").unwrap_err();
+        assert_eq!(several.code, ErrorCode::InvalidArgument);
+        assert!(
+            several.message.contains("Cozmo_A1B2C3, TELLO-0A1B2C"),
+            "{several:?}"
+        );
+        // None of that preset in range.
+        let none = pick(&here, Some("gopro"), "cam").unwrap_err();
+        assert_eq!(none.code, ErrorCode::NotFound);
+        assert!(none.message.contains("no gopro device"), "{none:?}");
+    }
 }

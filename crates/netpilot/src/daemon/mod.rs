@@ -37,6 +37,8 @@ pub struct Settings {
     pub supervision: Supervision,
     /// What `device.test` connects to, to prove the internet answers (HOST:PORT).
     pub internet_probe: String,
+    /// How the internet link is supervised.
+    pub internet: netpilot_engine::device::InternetWatch,
     /// Serve `/metrics` for Prometheus (`--metrics`).
     pub metrics: Option<metrics::MetricsSettings>,
 }
@@ -62,6 +64,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     // The roles of the radios: device links follow them (adoption, the internet taking a
     // waiting link's radio), the network service follows the links' claims.
     devices.follow(network.radios());
+    devices.supervise_internet(settings.internet.clone());
     let followed = (network.clone(), Arc::clone(&devices));
     let (traffic, _) = tokio::sync::broadcast::channel(16);
     let dispatcher = Arc::new(Dispatcher::new(

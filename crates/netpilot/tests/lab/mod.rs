@@ -6,6 +6,7 @@
 mod aps;
 mod daemon;
 mod device;
+mod faults;
 mod roles;
 mod wifi;
 

@@ -151,3 +151,29 @@ async fn a_radio_a_link_claims_is_the_links_and_free_once_it_lets_go() {
         .unwrap();
     drop(backend_events);
 }
+
+/// A burst of events (a radio through its states, the routes moving) costs one look in
+/// flight and one after it, and the state ends as the backend ends.
+#[tokio::test(start_paused = true)]
+async fn a_burst_of_events_is_one_look_in_flight_and_one_after_it() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let h = start(true).await;
+    *h.backend.snapshot_delay.lock().unwrap() = Duration::from_millis(200);
+    let before = h.backend.snapshots.load(SeqCst);
+    for round in 0..50 {
+        if round == 49 {
+            // The burst's last change: the look after the one in flight must see it.
+            *h.backend.snapshot.lock().unwrap() = robot_and_home();
+        }
+        h.backend_events
+            .send(WifiEvent::RoutesChanged)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(h.backend.most_snapshots_in_flight.load(SeqCst), 1);
+    assert_eq!(h.backend.snapshots.load(SeqCst) - before, 2);
+    let state = h.handle.status().await.unwrap();
+    assert_eq!(state.wifi_ssid, "home", "{state:?}");
+}

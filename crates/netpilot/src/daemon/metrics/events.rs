@@ -121,6 +121,10 @@ pub(super) fn link_event(
     lost_at: &mut HashMap<String, u64>,
     event: &DeviceEvent,
 ) {
+    // A warning about the link (a hijack), not a transition.
+    if event.event.is_some() {
+        return;
+    }
     set_link(metrics, &event.name, event.state);
     let labels = name_labels(&event.name);
     match event.state {

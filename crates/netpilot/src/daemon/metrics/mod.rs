@@ -43,6 +43,7 @@ pub struct Metrics {
     wifi_signal: Family<Labels, Gauge<f64, AtomicU64>>,
     wifi_info: Family<Labels, Gauge>,
     clients: Gauge,
+    tasks: Gauge,
 }
 
 /// What `--metrics` sets.
@@ -114,6 +115,7 @@ impl Metrics {
             wifi_signal: Family::default(),
             wifi_info: Family::default(),
             clients: Gauge::default(),
+            tasks: Gauge::default(),
         };
         let registry = &mut metrics.registry;
         let build = Family::<Labels, Gauge>::default();
@@ -125,6 +127,11 @@ impl Metrics {
             "daemon_clients",
             "Clients connected to the daemon (every transport)",
             metrics.clients.clone(),
+        );
+        registry.register(
+            "daemon_tasks",
+            "The daemon's live async tasks (a number that only grows is a leak)",
+            metrics.tasks.clone(),
         );
         registry.register(
             "wifi_connect_attempts",
@@ -188,6 +195,9 @@ impl Metrics {
     /// The metrics as text: OpenMetrics, or the classic format 0.0.4.
     pub fn encode(&self, openmetrics: bool, clients: usize) -> String {
         self.clients.set(clients as i64);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            self.tasks.set(runtime.metrics().num_alive_tasks() as i64);
+        }
         let mut out = String::with_capacity(16 * 1024);
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
             // Writing to a String cannot fail; an encoder error would be a bug in a label.
@@ -214,6 +224,28 @@ mod tests {
 
     fn metrics() -> Metrics {
         Metrics::new(host::HostCollector(Arc::default()))
+    }
+
+    #[tokio::test]
+    async fn the_tasks_gauge_follows_the_runtimes_live_tasks() {
+        let metrics = metrics();
+        let tasks = |text: &str| -> i64 {
+            let line = text
+                .lines()
+                .find(|l| l.starts_with("netpilot_daemon_tasks "))
+                .unwrap_or_else(|| panic!("{text}"));
+            line.rsplit(' ').next().unwrap().parse().unwrap()
+        };
+        let before = tasks(&metrics.encode(false, 0));
+        let waiting: Vec<_> = (0..3)
+            .map(|_| tokio::spawn(std::future::pending::<()>()))
+            .collect();
+        assert_eq!(tasks(&metrics.encode(false, 0)), before + 3);
+        for task in waiting {
+            task.abort();
+            let _ = task.await;
+        }
+        assert_eq!(tasks(&metrics.encode(false, 0)), before);
     }
 
     #[test]
@@ -277,6 +309,8 @@ mod tests {
                 name: "cozmo".into(),
                 state,
                 reason: None,
+                event: None,
+                route: None,
                 at_ms,
             };
             events::link_event(&metrics, &mut lost_at, &event);
@@ -325,6 +359,8 @@ mod tests {
                     name: "cozmo".into(),
                     state,
                     reason: None,
+                    event: None,
+                    route: None,
                     at_ms,
                 };
                 events::link_event(&metrics, &mut lost_at, &event);

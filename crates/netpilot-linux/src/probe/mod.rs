@@ -1,6 +1,10 @@
 //! Reachability probes, bound to one interface (`SO_BINDTODEVICE`) so that they prove a
-//! path, not just an address: an ICMP echo, or a TCP connection attempt where a refusal
-//! counts as an answer. Blocking calls with a timeout; async callers use [`run`].
+//! path, not just an address: an ARP request ([`arp`]), an ICMP echo, or a TCP connection
+//! attempt where a refusal counts as an answer. Blocking calls with a timeout; async
+//! callers use [`run`].
+
+mod arp;
+pub use arp::arp;
 
 use netpilot_core::{Error, ErrorCode};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
@@ -15,6 +19,21 @@ pub async fn run<T: Send + 'static>(
     tokio::task::spawn_blocking(probe)
         .await
         .unwrap_or_else(|e| Err(Error::new(ErrorCode::Io, format!("probe failed: {e}"))))
+}
+
+/// One probe of a device at `address` through `interface`, of the kind its link uses.
+pub fn device(
+    probe: netpilot_core::device::Probe,
+    address: Ipv4Addr,
+    interface: &str,
+    timeout: Duration,
+) -> Result<Duration, Error> {
+    use netpilot_core::device::Probe;
+    match probe {
+        Probe::Arp => arp(address, interface, timeout),
+        Probe::Icmp => icmp(address, interface, timeout),
+        Probe::Tcp { port } => tcp(SocketAddr::from((address, port)), Some(interface), timeout),
+    }
 }
 
 /// One ICMP echo to `address` through `interface`; the round trip.
@@ -42,28 +61,7 @@ pub fn icmp(address: Ipv4Addr, interface: &str, timeout: Duration) -> Result<Dur
     socket
         .send_to(&request, &SockAddr::from(SocketAddrV4::new(address, 0)))
         .map_err(|e| unreachable(address, interface, e))?;
-    let mut buffer = [0u8; 1500];
-    loop {
-        let left = timeout.saturating_sub(started.elapsed());
-        if left.is_zero() {
-            return Err(no_answer(address, interface, timeout));
-        }
-        socket
-            .set_read_timeout(Some(left))
-            .map_err(|e| Error::new(ErrorCode::Io, e.to_string()))?;
-        let length = match (&socket).read(&mut buffer) {
-            Ok(length) => length,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Err(no_answer(address, interface, timeout));
-            }
-            Err(e) => return Err(unreachable(address, interface, e)),
-        };
-        let packet = &buffer[..length];
+    reply(&socket, started, timeout, address, interface, |packet| {
         // A raw socket sees every ICMP packet with its IP header; a ping socket only its
         // own replies (the kernel sets the identifier), without the header.
         let (source, icmp) = if raw {
@@ -75,12 +73,47 @@ pub fn icmp(address: Ipv4Addr, interface: &str, timeout: Duration) -> Result<Dur
         } else {
             (Some(address), packet)
         };
-        let is_reply = icmp.len() >= 8
+        icmp.len() >= 8
             && icmp[0] == 0
             && u16::from_be_bytes([icmp[6], icmp[7]]) == sequence
             && (!raw || u16::from_be_bytes([icmp[4], icmp[5]]) == identifier)
-            && source == Some(address);
-        if is_reply {
+            && source == Some(address)
+    })
+}
+
+/// Reads from `socket` until a packet `is_reply` accepts, or until `timeout` from
+/// `started`; the time until the reply. A timeout is `no_answer`; any other error says the
+/// address is unreachable.
+fn reply(
+    socket: &Socket,
+    started: Instant,
+    timeout: Duration,
+    address: Ipv4Addr,
+    interface: &str,
+    mut is_reply: impl FnMut(&[u8]) -> bool,
+) -> Result<Duration, Error> {
+    let mut buffer = [0u8; 1500];
+    loop {
+        let left = timeout.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            return Err(no_answer(address, interface, timeout));
+        }
+        socket
+            .set_read_timeout(Some(left))
+            .map_err(|e| Error::new(ErrorCode::Io, e.to_string()))?;
+        let length = match (&*socket).read(&mut buffer) {
+            Ok(length) => length,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(no_answer(address, interface, timeout));
+            }
+            Err(e) => return Err(unreachable(address, interface, e)),
+        };
+        if is_reply(&buffer[..length]) {
             return Ok(started.elapsed());
         }
     }
