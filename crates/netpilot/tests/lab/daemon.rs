@@ -759,8 +759,8 @@ pub(super) fn connecting(ui: &mut Client) {
 
 #[test]
 #[ignore = "needs the WiFi lab: lab/run"]
-fn networkmanager_stopping_mid_attempt_ends_it_at_once_five_times() {
-    if !in_lab("networkmanager_stopping_mid_attempt_ends_it_at_once_five_times") {
+fn networkmanager_stopping_mid_attempt_ends_it_at_once_every_round() {
+    if !in_lab("networkmanager_stopping_mid_attempt_ends_it_at_once_every_round") {
         return;
     }
     // Whatever happens, the tests after this one find no profile of the home network.
@@ -793,7 +793,8 @@ fn networkmanager_stopping_mid_attempt_ends_it_at_once_five_times() {
     registered(&daemon, 1);
     let (mut ended, mut back, mut swept, mut supervised) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for round in 1..=5 {
+    let rounds = super::rounds(5, 2);
+    for round in 1..=rounds {
         // An attempt waiting for its password: the prompt is out, nobody answers.
         ui.ok(
             "network.wifi.connect",
@@ -860,7 +861,7 @@ fn networkmanager_stopping_mid_attempt_ends_it_at_once_five_times() {
     });
     links.ok("device.reset", json!({ "name": "cozmo" }));
     let figures = format!(
-        "NetworkManager stopped mid-attempt, 5 rounds: the attempt ended {ended:?} after it exited; \
+        "NetworkManager stopped mid-attempt, {rounds} rounds: the attempt ended {ended:?} after it exited; \
          after it was started: agent registered again {back:?}, the attempt's profile deleted {swept:?}, \
          the device link up and supervised {supervised:?}; afterwards a loss was seen in {lost_after:?}\n"
     );

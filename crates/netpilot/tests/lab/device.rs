@@ -271,7 +271,8 @@ fn device_loss_is_reported_within_2_s_and_the_link_returns_by_itself() {
 
     let mut detections = Vec::new();
     let mut recoveries = Vec::new();
-    for round in 0..10 {
+    let rounds = super::rounds(10, 3);
+    for round in 0..rounds as usize {
         robot_off();
         let off = Instant::now();
         let lost = ui.until("device", Duration::from_secs(10), |e| {
@@ -302,13 +303,13 @@ fn device_loss_is_reported_within_2_s_and_the_link_returns_by_itself() {
         assert_eq!(default_routes(), routes, "round {round}");
     }
     let figures = format!(
-        "device link, 10 rounds: loss reported after {} (median {}, worst {}); back after the AP is up: {} (median {}, worst {})\n",
+        "device link, {rounds} rounds: loss reported after {} (median {}, worst {}); back after the AP is up: {} (median {}, worst {})\n",
         list(&detections),
         seconds(median(&detections)),
-        seconds(*detections.iter().max().expect("ten")),
+        seconds(*detections.iter().max().expect("a round")),
         list(&recoveries),
         seconds(median(&recoveries)),
-        seconds(*recoveries.iter().max().expect("ten")),
+        seconds(*recoveries.iter().max().expect("a round")),
     );
     eprint!("{figures}");
     std::fs::write(format!("{}/device-figures.txt", lab_out()), &figures).expect("figures written");

@@ -21,6 +21,16 @@ pub fn lab_out() -> String {
     std::env::var("NETPILOT_LAB_OUT").expect("set by run-tests")
 }
 
+/// How many rounds a repeated test runs: the whole count with NETPILOT_LAB_FULL=1
+/// (`NETPILOT_LAB_FULL=1 lab/run`), fewer in a plain run (CI), which must fit its time.
+pub fn rounds(full: u32, plain: u32) -> u32 {
+    if std::env::var_os("NETPILOT_LAB_FULL").is_some_and(|v| v == "1") {
+        full
+    } else {
+        plain
+    }
+}
+
 /// Whether the lab is here; otherwise skips with a printed reason, or fails when
 /// NETPILOT_REQUIRE_LAB=1.
 pub fn in_lab(test: &str) -> bool {
