@@ -272,7 +272,7 @@ fn device_loss_is_reported_within_2_s_and_the_link_returns_by_itself() {
     let mut detections = Vec::new();
     let mut recoveries = Vec::new();
     let rounds = super::rounds(10, 3);
-    for round in 0..rounds as usize {
+    for round in 0..rounds {
         robot_off();
         let off = Instant::now();
         let lost = ui.until("device", Duration::from_secs(10), |e| {

@@ -320,7 +320,7 @@ fn soak_both_access_points_flapping_leave_every_link_back_and_nothing_leaked() {
     let flaps: u32 = std::env::var("NETPILOT_SOAK_FLAPS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| super::rounds(3, 1));
+        .unwrap_or_else(|| super::rounds(3, 1) as u32);
     let seed: u64 = std::env::var("NETPILOT_SOAK_SEED")
         .ok()
         .and_then(|v| v.parse().ok())

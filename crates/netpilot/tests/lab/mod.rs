@@ -23,7 +23,7 @@ pub fn lab_out() -> String {
 
 /// How many rounds a repeated test runs: the whole count with NETPILOT_LAB_FULL=1
 /// (`NETPILOT_LAB_FULL=1 lab/run`), fewer in a plain run (CI), which must fit its time.
-pub fn rounds(full: u32, plain: u32) -> u32 {
+pub fn rounds(full: usize, plain: usize) -> usize {
     if std::env::var_os("NETPILOT_LAB_FULL").is_some_and(|v| v == "1") {
         full
     } else {
