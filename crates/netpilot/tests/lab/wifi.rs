@@ -362,6 +362,10 @@ fn no_password_reaches_trace_logs_json_or_the_labs_logs() {
     let out = super::lab_out();
     for entry in std::fs::read_dir(out).unwrap() {
         let path = entry.unwrap().path();
+        // tests/ holds the test binary's own output (run-tests), not a daemon's log.
+        if path.is_dir() {
+            continue;
+        }
         let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
         for secret in PASSWORDS {
             assert!(
