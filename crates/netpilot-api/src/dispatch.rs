@@ -318,7 +318,7 @@ impl Session {
                 // The current state at once, and prompts still pending: a UI that
                 // (re)connects loses nothing.
                 if services.contains(&"network") {
-                    events.push(Event::Network(network.status().await?).to_line());
+                    events.push(Event::Network(Arc::new(network.status().await?)).to_line());
                 }
                 if services.contains(&"device") {
                     events.extend(self.device_snapshot(dispatcher).await);
@@ -365,12 +365,19 @@ impl Session {
                 Vec::new(),
             ),
             "network.wifi.scan" => {
-                let params: ScanRequest =
-                    params_of(params, "{\"interface\"?: string, \"rescan\"?: boolean}")?;
-                let networks = network
-                    .scan(params.interface, params.rescan.unwrap_or(true))
-                    .await?;
-                (ok("ok", Some(json!({ "networks": networks }))), Vec::new())
+                let params: ScanRequest = params_of(
+                    params,
+                    "{\"interface\"?: string, \"rescan\"?: boolean, \"wait\"?: boolean}",
+                )?;
+                let rescan = params.rescan.unwrap_or(true);
+                let wait = params.wait.unwrap_or(false);
+                let networks = network.scan(params.interface, rescan, wait).await?;
+                // Without `wait`: what is known now; the scan's results follow as events.
+                let message = if rescan && !wait { "scanning" } else { "ok" };
+                (
+                    ok(message, Some(json!({ "networks": networks }))),
+                    Vec::new(),
+                )
             }
             "network.wifi.connect" => {
                 let params: ConnectRequest = params_of(params, CONNECT_SHAPE)?;
@@ -451,6 +458,10 @@ impl Session {
                 ok("ok", Some(to_value(&dispatcher.monitor.traffic().await?))),
                 Vec::new(),
             ),
+            menu if crate::menu::METHODS.contains(&menu) => {
+                let (message, result) = crate::menu::call(network, menu, params).await?;
+                (ok(message, Some(result)), Vec::new())
+            }
             device if device.starts_with("device.") => {
                 let verb = &device["device.".len()..];
                 let (message, result) = dispatcher.devices.call(verb, params).await?;
@@ -524,7 +535,7 @@ impl Session {
         if self.subscriptions.contains("network")
             && let Ok(state) = dispatcher.network.status().await
         {
-            lines.push(Event::Network(state).to_line());
+            lines.push(Event::Network(Arc::new(state)).to_line());
         }
         if self.subscriptions.contains("network.credentials")
             && let Ok(prompts) = dispatcher.network.pending().await
@@ -579,6 +590,7 @@ struct ConnectRequest {
 struct ScanRequest {
     interface: Option<String>,
     rescan: Option<bool>,
+    wait: Option<bool>,
 }
 
 #[derive(Deserialize)]

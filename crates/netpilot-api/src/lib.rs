@@ -6,7 +6,8 @@
 //! never on the Linux backends. Field names are camelCase, as in the protocol's seed.
 //!
 //! Modules: [`monitor`] and [`wifi`] (the documents), [`protocol`] (messages, typed
-//! events), [`dispatch`] (methods, one client's session), [`device`] (`device.*`),
+//! events), [`dispatch`] (methods, one client's session), [`menu`] (the network menu's
+//! methods: the WiFi switch, saved networks, `network.info`), [`device`] (`device.*`),
 //! [`server`] (the Unix socket and the WebSocket), [`client`] (the typed client).
 // Only the binary writes to stdout and stderr, so `--json` output stays clean.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
@@ -14,6 +15,7 @@
 pub mod client;
 pub mod device;
 pub mod dispatch;
+pub mod menu;
 pub mod monitor;
 pub mod outbox;
 pub mod protocol;

@@ -8,12 +8,13 @@ use netpilot_core::network::{NetworkState, Prompt, PromptOutcome};
 use netpilot_core::{Error, ErrorCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 /// The largest request line or message accepted.
 pub const MAX_FRAME: usize = 1024 * 1024;
 
 /// Every method of protocol v1; docs/protocol.md shows each (its tests check that).
-pub const METHODS: [&str; 21] = [
+pub const METHODS: [&str; 28] = [
     "subscribe",
     "unsubscribe",
     "network.status",
@@ -21,6 +22,13 @@ pub const METHODS: [&str; 21] = [
     "network.wifi.connect",
     "network.wifi.disconnect",
     "network.wifi.forget",
+    "network.wifi.enable",
+    "network.wifi.disable",
+    "network.wifi.toggle",
+    "network.wifi.saved",
+    "network.wifi.setAutoconnect",
+    "network.wifi.setPriority",
+    "network.info",
     "network.credentials.submit",
     "network.credentials.cancel",
     "monitor.interfaces",
@@ -191,7 +199,7 @@ impl Response {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// `network`: the state.
-    Network(NetworkState),
+    Network(std::sync::Arc<NetworkState>),
     /// `network.credentials`: a prompt to answer.
     Prompt(Prompt),
     /// `network.credentials`: `{"token", "resolved"}`, the prompt is no longer pending.
@@ -261,7 +269,7 @@ impl Event {
     /// Reads the data of an event of `service`, one of [`SERVICES`].
     pub fn parse(service: &str, data: Value) -> Result<Event, serde_json::Error> {
         match service {
-            "network" => serde_json::from_value(data).map(Event::Network),
+            "network" => serde_json::from_value(data).map(|state| Event::Network(Arc::new(state))),
             "network.credentials" if data.get("resolved").is_some() => serde_json::from_value(data)
                 .map(|r: Resolved| Event::PromptResolved {
                     token: r.token,

@@ -41,7 +41,7 @@ async fn run(case: &Path) -> Vec<Value> {
 }
 
 /// Plays one input line: a request the client sends, or a `"fixture"` action of the fake
-/// backend. Returns what the client is told in the next 200 ms (of paused time).
+/// backend. Returns what the client is told in the next 500 ms (of paused time).
 pub async fn play(daemon: &mut Daemon, client: &mut Client, line: &str) -> Vec<Value> {
     let value: Value = serde_json::from_str(line).unwrap_or(Value::Null);
     match value.get("fixture").and_then(Value::as_str) {
@@ -66,13 +66,41 @@ pub async fn play(daemon: &mut Daemon, client: &mut Client, line: &str) -> Vec<V
             std::sync::atomic::Ordering::SeqCst,
         ),
         Some("traffic") => daemon.dispatcher.publish_traffic(FakeMonitor::sample()),
+        // What a scan brings: an access point's signal moves, or one leaves the air.
+        Some("signal") => {
+            daemon
+                .menu_changes(|menu| {
+                    for ap in menu
+                        .access_points
+                        .iter_mut()
+                        .filter(|ap| ap.ssid == value["ssid"])
+                    {
+                        ap.signal = value["signal"].as_u64().unwrap() as u8;
+                    }
+                })
+                .await
+        }
+        Some("gone") => {
+            daemon
+                .menu_changes(|menu| menu.access_points.retain(|ap| ap.ssid != value["ssid"]))
+                .await
+        }
+        Some("rfkill") => {
+            daemon
+                .menu_changes(|menu| {
+                    menu.radio.hardware_blocked = value["hard"].as_bool().unwrap();
+                    menu.radio.enabled &= !menu.radio.hardware_blocked;
+                })
+                .await
+        }
         Some("wait") => {
             tokio::time::sleep(Duration::from_millis(value["ms"].as_u64().unwrap())).await
         }
         Some(other) => panic!("unknown fixture action {other}"),
         None => client.send(line).await,
     }
-    client.drain(Duration::from_millis(200)).await
+    // Longer than the menu's settling time (250 ms): a change's event is the step's.
+    client.drain(Duration::from_millis(500)).await
 }
 
 #[tokio::test(start_paused = true)]

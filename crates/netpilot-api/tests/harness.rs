@@ -6,8 +6,9 @@ use netpilot_api::monitor::{
 };
 
 use netpilot_api::device::DeviceApi;
+use netpilot_core::menu::SavedProfile;
 use netpilot_core::ports::WifiEvent;
-use netpilot_core::wifi::{DeviceState, Security, WifiNetwork};
+use netpilot_core::wifi::{AccessPoint, DeviceState, Security, WifiNetwork};
 use netpilot_core::{Error, Visibility};
 use netpilot_engine::connect::Timeouts;
 use netpilot_engine::device::DeviceService;
@@ -100,6 +101,38 @@ fn network(ssid: &str, signal: u8, security: Security, channel: u16) -> WifiNetw
     }
 }
 
+/// An access point of the fixtures' air, as wlan0 sees it.
+fn access_point(ssid: &str, signal: u8, security: Security, channel: u16, n: u8) -> AccessPoint {
+    AccessPoint {
+        ssid: ssid.into(),
+        bssid: format!("02:00:00:00:{n:02x}:00"),
+        signal,
+        frequency_mhz: 2407 + 5 * u32::from(channel),
+        channel,
+        security,
+        interface: "wlan0".into(),
+        in_use: false,
+        max_bitrate_kbps: 54_000,
+    }
+}
+
+/// A saved profile as NetworkManager lists it (netpilot's joins save agent-owned ones).
+pub fn saved_profile(ssid: &str, uuid: &str) -> SavedProfile {
+    SavedProfile {
+        uuid: uuid.into(),
+        name: ssid.into(),
+        ssid: ssid.into(),
+        autoconnect: true,
+        priority: 0,
+        last_used: Some(1_790_000_000),
+        interface: None,
+        security: Security::WpaPsk,
+        hidden: false,
+        hotspot: false,
+        device_link: None,
+    }
+}
+
 pub struct Daemon {
     pub dispatcher: Arc<Dispatcher<FakeMonitor>>,
     pub devices: Arc<FakeDevices>,
@@ -117,6 +150,15 @@ impl Daemon {
             network("Cozmo_A1B2C3", 64, Security::WpaPsk, 6),
             network("np-open", 47, Security::Open, 11),
         ];
+        {
+            let mut menu = fake.menu.lock().unwrap();
+            menu.access_points = vec![
+                access_point("np-home", 82, Security::WpaPsk, 1, 2),
+                access_point("Cozmo_A1B2C3", 64, Security::WpaPsk, 6, 3),
+                access_point("np-open", 47, Security::Open, 11, 4),
+            ];
+            menu.saved = vec![saved_profile("np-office", "uuid-office")];
+        }
         let backend = Arc::new(fake);
         let devices = Arc::new(FakeDevices::default());
         devices.on.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -172,6 +214,15 @@ impl Daemon {
     pub async fn device(&self, state: DeviceState, ssid: &str) {
         if state == DeviceState::Connected {
             *self.backend.snapshot.lock().unwrap() = FakeWifi::connected(ssid);
+            // As NetworkManager would list it then: the access point in use, the profile
+            // the join made saved.
+            let mut menu = self.backend.menu.lock().unwrap();
+            for ap in &mut menu.access_points {
+                ap.in_use = ap.ssid == ssid;
+            }
+            if !menu.saved.iter().any(|p| p.ssid == ssid) {
+                menu.saved.push(saved_profile(ssid, "uuid-1"));
+            }
         }
         let event = WifiEvent::Device {
             interface: "wlan0".into(),
@@ -179,6 +230,15 @@ impl Daemon {
             reason: netpilot_core::wifi::FailureReason::Other(0),
         };
         self.backend_events.send(event).await.unwrap();
+    }
+
+    /// NetworkManager's menu changes as `change` says (and it signals so).
+    pub async fn menu_changes(&self, change: impl FnOnce(&mut netpilot_core::menu::Menu)) {
+        change(&mut self.backend.menu.lock().unwrap());
+        self.backend_events
+            .send(WifiEvent::MenuChanged)
+            .await
+            .unwrap();
     }
 
     /// A client session on channels, as a transport would drive it.

@@ -48,6 +48,10 @@ pub enum ErrorCode {
     RadioInUse,
     /// The netpilot daemon does not answer (for commands that go through it).
     DaemonUnavailable,
+    /// WiFi is off by an rfkill hard block (a switch or key): no software turns it on.
+    RadioBlocked,
+    /// An enterprise network's server certificate did not match the CA (or domain) given.
+    CertificateRejected,
     /// Protocol: the request is not JSON.
     ParseError,
     /// Protocol: JSON, but not a request object with a `method`.
@@ -101,6 +105,8 @@ impl ErrorCode {
             ErrorCode::NoFreeRadio => "no-free-radio",
             ErrorCode::RadioInUse => "radio-in-use",
             ErrorCode::DaemonUnavailable => "daemon-unavailable",
+            ErrorCode::RadioBlocked => "radio-blocked",
+            ErrorCode::CertificateRejected => "certificate-rejected",
             ErrorCode::ParseError => "parse-error",
             ErrorCode::InvalidRequest => "invalid-request",
             ErrorCode::UnknownMethod => "unknown-method",
@@ -135,6 +141,8 @@ impl ErrorCode {
             ErrorCode::NoFreeRadio => "No free WiFi radio for the device",
             ErrorCode::RadioInUse => "This WiFi radio carries a device link",
             ErrorCode::DaemonUnavailable => "The netpilot daemon is not running",
+            ErrorCode::RadioBlocked => "WiFi is switched off by hardware",
+            ErrorCode::CertificateRejected => "The network's certificate is not trusted",
             ErrorCode::ParseError => "Malformed request",
             ErrorCode::InvalidRequest => "Invalid request",
             ErrorCode::UnknownMethod => "Unknown method",
@@ -230,6 +238,8 @@ mod tests {
             ErrorCode::NoFreeRadio,
             ErrorCode::RadioInUse,
             ErrorCode::DaemonUnavailable,
+            ErrorCode::RadioBlocked,
+            ErrorCode::CertificateRejected,
             ErrorCode::ParseError,
             ErrorCode::InvalidRequest,
             ErrorCode::UnknownMethod,

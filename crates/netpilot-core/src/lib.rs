@@ -11,6 +11,7 @@ pub mod error;
 pub mod flows;
 pub mod interface;
 pub mod internet;
+pub mod menu;
 pub mod monitor;
 pub mod network;
 pub mod ports;

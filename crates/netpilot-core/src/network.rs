@@ -45,6 +45,38 @@ pub struct NetworkState {
     /// is `internet`, never a device link's.
     #[serde(rename = "wifiDevices", default)]
     pub wifi_devices: Vec<crate::wifi::WifiRadio>,
+    /// NetworkManager's WiFi switch is on.
+    #[serde(rename = "wifiEnabled", default)]
+    pub wifi_enabled: bool,
+    /// An rfkill hard block keeps WiFi off whatever the switch says.
+    #[serde(rename = "wifiHardwareBlocked", default)]
+    pub wifi_hardware_blocked: bool,
+    /// The internet's WiFi link: its access point's signal (0–100), BSSID and frequency
+    /// (MHz); 0 and empty when not connected.
+    #[serde(rename = "wifiSignal", default)]
+    pub wifi_signal: u8,
+    #[serde(rename = "wifiBSSID", default)]
+    pub wifi_bssid: String,
+    #[serde(rename = "wifiFrequency", default)]
+    pub wifi_frequency: u32,
+    /// Every network in range, one per SSID, connected first, then by signal.
+    #[serde(rename = "wifiNetworks", default)]
+    pub wifi_networks: Vec<crate::menu::MenuNetwork>,
+    /// Every saved network, in range or not.
+    #[serde(rename = "savedWifiNetworks", default)]
+    pub saved_wifi_networks: Vec<crate::menu::SavedNetwork>,
+    #[serde(default)]
+    pub ethernet: crate::menu::EthernetState,
+    /// NetworkManager's verdict: `none`, `portal`, `limited`, `full` (`unknown` when it
+    /// has not said).
+    #[serde(default)]
+    pub connectivity: crate::internet::Connectivity,
+    /// Where to sign in to a captive portal, when known; empty otherwise.
+    #[serde(rename = "portalUrl", default)]
+    pub portal_url: String,
+    /// The hotspot netpilot or NetworkManager runs, if any.
+    #[serde(default)]
+    pub hotspot: Option<crate::menu::Hotspot>,
 }
 
 impl NetworkState {
@@ -131,6 +163,17 @@ mod tests {
             "lastErrorMessage",
             "lastErrorHint",
             "wifiDevices",
+            "wifiEnabled",
+            "wifiHardwareBlocked",
+            "wifiSignal",
+            "wifiBSSID",
+            "wifiFrequency",
+            "wifiNetworks",
+            "savedWifiNetworks",
+            "ethernet",
+            "connectivity",
+            "portalUrl",
+            "hotspot",
         ];
         expected.sort_unstable();
         let mut keys = keys;

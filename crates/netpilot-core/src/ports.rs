@@ -6,6 +6,7 @@
 //! would add a runtime to every one-shot command and buy nothing. Long-lived callers
 //! (the TUI, the daemon) run them on a thread of their own.
 
+use crate::menu::{Menu, RadioSwitch};
 use crate::wifi::{DeviceState, FailureReason, WifiDevice, WifiNetwork};
 use crate::{Error, Interface, Protocol, Secret, SecretRequest, Socket, SocketState, TcpCounters};
 
@@ -131,6 +132,9 @@ pub enum WifiEvent {
     Appeared,
     /// The backend (NetworkManager) went away: an attempt in progress cannot end well.
     Vanished,
+    /// Something the menu shows changed (a scan's results, a saved profile, the WiFi
+    /// switch, a wired link, connectivity): time for another [`WifiBackend::menu`].
+    MenuChanged,
 }
 
 impl std::fmt::Debug for WifiEvent {
@@ -155,6 +159,7 @@ impl std::fmt::Debug for WifiEvent {
             WifiEvent::RoutesChanged => f.write_str("RoutesChanged"),
             WifiEvent::Appeared => f.write_str("Appeared"),
             WifiEvent::Vanished => f.write_str("Vanished"),
+            WifiEvent::MenuChanged => f.write_str("MenuChanged"),
         }
     }
 }
@@ -216,10 +221,36 @@ pub struct Joining {
     pub profile_uuid: Option<String>,
 }
 
+/// What to change on a saved network's profiles; `None` leaves it as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ProfileChange {
+    pub autoconnect: Option<bool>,
+    pub priority: Option<i32>,
+}
+
 /// WiFi through NetworkManager, for the daemon. Events arrive on a channel the backend
 /// hands out when it is built.
 pub trait WifiBackend: Send + Sync + 'static {
     fn snapshot(&self) -> impl Future<Output = Result<LinkSnapshot, Error>> + Send;
+    /// What a network menu shows beyond the snapshot (the WiFi switch, every radio's last
+    /// scan, saved profiles, wired links, connectivity, hotspots): a slower look, asked
+    /// for when [`WifiEvent::MenuChanged`] says it changed.
+    fn menu(&self) -> impl Future<Output = Result<Menu, Error>> + Send;
+    /// Asks these radios to scan and returns at once; the results come as `MenuChanged`.
+    fn request_scan(&self, interfaces: &[String])
+    -> impl Future<Output = Result<(), Error>> + Send;
+    /// Turns WiFi on or off (NetworkManager's switch); the switch as it is then. A hard
+    /// rfkill block is `radio-blocked`.
+    fn set_wifi_enabled(
+        &self,
+        enabled: bool,
+    ) -> impl Future<Output = Result<RadioSwitch, Error>> + Send;
+    /// Changes every saved profile of `ssid` (`not-found` when there is none); how many.
+    fn change_saved(
+        &self,
+        ssid: &str,
+        change: ProfileChange,
+    ) -> impl Future<Output = Result<u32, Error>> + Send;
     /// The networks these WiFi devices see: after a fresh scan when `rescan`, else from
     /// their last one.
     fn scan(
@@ -257,6 +288,28 @@ pub trait WifiBackend: Send + Sync + 'static {
 impl<B: WifiBackend> WifiBackend for std::sync::Arc<B> {
     fn snapshot(&self) -> impl Future<Output = Result<LinkSnapshot, Error>> + Send {
         B::snapshot(self)
+    }
+    fn menu(&self) -> impl Future<Output = Result<Menu, Error>> + Send {
+        B::menu(self)
+    }
+    fn request_scan(
+        &self,
+        interfaces: &[String],
+    ) -> impl Future<Output = Result<(), Error>> + Send {
+        B::request_scan(self, interfaces)
+    }
+    fn set_wifi_enabled(
+        &self,
+        enabled: bool,
+    ) -> impl Future<Output = Result<RadioSwitch, Error>> + Send {
+        B::set_wifi_enabled(self, enabled)
+    }
+    fn change_saved(
+        &self,
+        ssid: &str,
+        change: ProfileChange,
+    ) -> impl Future<Output = Result<u32, Error>> + Send {
+        B::change_saved(self, ssid, change)
     }
     fn scan(
         &self,

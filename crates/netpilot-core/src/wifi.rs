@@ -55,6 +55,9 @@ pub struct AccessPoint {
     pub interface: String,
     /// That interface is connected through it.
     pub in_use: bool,
+    /// The fastest rate it offers, in kbit/s (0 when unknown).
+    #[serde(default)]
+    pub max_bitrate_kbps: u32,
 }
 
 /// A network by SSID: the strongest of its access points, as `wifi list` shows it.
@@ -261,6 +264,7 @@ mod tests {
             security: Security::WpaPsk,
             interface: interface.into(),
             in_use,
+            max_bitrate_kbps: 0,
         }
     }
 

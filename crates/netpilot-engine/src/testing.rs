@@ -313,6 +313,12 @@ pub struct FakeWifi {
     pub snapshots: std::sync::atomic::AtomicUsize,
     pub snapshots_in_flight: std::sync::atomic::AtomicUsize,
     pub most_snapshots_in_flight: std::sync::atomic::AtomicUsize,
+    /// What the menu's look finds (WiFi on, nothing else, unless a test says so).
+    pub menu: Mutex<netpilot_core::menu::Menu>,
+    /// Menu looks asked for.
+    pub menus: std::sync::atomic::AtomicUsize,
+    /// Scans started without waiting (`request_scan`).
+    pub scans_requested: Mutex<Vec<Vec<String>>>,
 }
 
 impl FakeWifi {
@@ -330,6 +336,13 @@ impl FakeWifi {
             FakeWifi {
                 secured,
                 snapshot: Mutex::new(Self::idle()),
+                menu: Mutex::new(netpilot_core::menu::Menu {
+                    radio: netpilot_core::menu::RadioSwitch {
+                        enabled: true,
+                        hardware_blocked: false,
+                    },
+                    ..Default::default()
+                }),
                 ..Self::default()
             },
             sender,
@@ -387,6 +400,56 @@ impl netpilot_core::ports::WifiBackend for FakeWifi {
         }
         self.snapshots_in_flight.fetch_sub(1, SeqCst);
         Ok(self.snapshot.lock().expect("not poisoned").clone())
+    }
+
+    async fn menu(&self) -> Result<netpilot_core::menu::Menu, Error> {
+        self.menus.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(self.menu.lock().expect("not poisoned").clone())
+    }
+
+    async fn request_scan(&self, interfaces: &[String]) -> Result<(), Error> {
+        self.scans_requested
+            .lock()
+            .expect("not poisoned")
+            .push(interfaces.to_vec());
+        Ok(())
+    }
+
+    async fn set_wifi_enabled(
+        &self,
+        enabled: bool,
+    ) -> Result<netpilot_core::menu::RadioSwitch, Error> {
+        let mut menu = self.menu.lock().expect("not poisoned");
+        if enabled && menu.radio.hardware_blocked {
+            return Err(netpilot_core::menu::radio_blocked());
+        }
+        menu.radio.enabled = enabled;
+        Ok(menu.radio)
+    }
+
+    async fn change_saved(
+        &self,
+        ssid: &str,
+        change: netpilot_core::ports::ProfileChange,
+    ) -> Result<u32, Error> {
+        let mut menu = self.menu.lock().expect("not poisoned");
+        let mut changed = 0;
+        for profile in menu.saved.iter_mut().filter(|p| p.ssid == ssid) {
+            if let Some(autoconnect) = change.autoconnect {
+                profile.autoconnect = autoconnect;
+            }
+            if let Some(priority) = change.priority {
+                profile.priority = priority;
+            }
+            changed += 1;
+        }
+        if changed == 0 {
+            return Err(Error::new(
+                netpilot_core::ErrorCode::NotFound,
+                format!("no saved network named {ssid:?}"),
+            ));
+        }
+        Ok(changed)
     }
 
     async fn scan(

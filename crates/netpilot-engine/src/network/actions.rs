@@ -22,11 +22,13 @@ impl<B: WifiBackend> Service<B> {
 
     /// Scans the radio named, or every radio no device link holds (a scan takes a radio
     /// off its channel for a while: never a device link's unasked, and a device link's
-    /// only from its last results).
+    /// only from its last results). With `wait`, answers once the scan is done; else at
+    /// once with the networks known, the scan's results following as `network` events.
     pub(super) fn scan(
         &self,
         interface: Option<String>,
         rescan: bool,
+        wait: bool,
         reply: Reply<Vec<WifiNetwork>>,
     ) {
         let radios = &self.state.wifi_devices;
@@ -47,8 +49,25 @@ impl<B: WifiBackend> Service<B> {
             ),
         };
         let backend = Arc::clone(&self.backend);
+        if wait || !rescan {
+            tokio::spawn(async move {
+                let _ = reply.send(backend.scan(&interfaces, rescan).await);
+            });
+            return;
+        }
+        let menu = &self.menu.last;
+        let seen: Vec<_> = menu
+            .access_points
+            .iter()
+            .filter(|ap| interfaces.contains(&ap.interface))
+            .cloned()
+            .collect();
+        let known: Vec<String> = menu.saved.iter().map(|p| p.ssid.clone()).collect();
+        let _ = reply.send(Ok(netpilot_core::wifi::networks(&seen, &known)));
         tokio::spawn(async move {
-            let _ = reply.send(backend.scan(&interfaces, rescan).await);
+            if let Err(error) = backend.request_scan(&interfaces).await {
+                tracing::debug!(%error, "scan not started");
+            }
         });
     }
 
@@ -108,10 +127,11 @@ impl<B: WifiBackend> Service<B> {
                 Deferred::Scan {
                     interface,
                     rescan,
+                    wait,
                     reply,
                 },
                 None,
-            ) => self.scan(interface, rescan, reply),
+            ) => self.scan(interface, rescan, wait, reply),
         }
     }
 }

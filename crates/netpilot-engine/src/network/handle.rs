@@ -1,7 +1,9 @@
 //! The commands the network service takes, and the handle callers send them with.
 
 use super::{ConnectParams, ServiceEvent};
+use netpilot_core::menu::{NetworkInfo, RadioSwitch};
 use netpilot_core::network::{NetworkState, Prompt};
+use netpilot_core::ports::ProfileChange;
 use netpilot_core::wifi::{WifiNetwork, WifiRadio};
 use netpilot_core::{Error, ErrorCode, Secret};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -30,7 +32,26 @@ pub enum Command {
     Scan {
         interface: Option<String>,
         rescan: bool,
+        /// Answer after the scan (else at once with what is known; the scan's results
+        /// then follow as `network` events).
+        wait: bool,
         reply: Reply<Vec<WifiNetwork>>,
+    },
+    /// Turns WiFi on (`Some(true)`), off, or the other way round (`None`).
+    SetWifi {
+        enabled: Option<bool>,
+        reply: Reply<RadioSwitch>,
+    },
+    /// Changes a saved network's profiles; how many.
+    ChangeSaved {
+        ssid: String,
+        change: ProfileChange,
+        reply: Reply<u32>,
+    },
+    /// Every access point of a network and its saved profile.
+    Info {
+        ssid: String,
+        reply: Reply<NetworkInfo>,
     },
     /// Leaves the radio named, or the internet's WiFi link; the interfaces left.
     Disconnect {
@@ -104,13 +125,34 @@ impl NetworkHandle {
         &self,
         interface: Option<String>,
         rescan: bool,
+        wait: bool,
     ) -> Result<Vec<WifiNetwork>, Error> {
         self.ask(|reply| Command::Scan {
             interface,
             rescan,
+            wait,
             reply,
         })
         .await?
+    }
+
+    /// Turns WiFi on or off, or toggles it (`None`); the switch as it is then.
+    pub async fn set_wifi(&self, enabled: Option<bool>) -> Result<RadioSwitch, Error> {
+        self.ask(|reply| Command::SetWifi { enabled, reply })
+            .await?
+    }
+
+    pub async fn change_saved(&self, ssid: String, change: ProfileChange) -> Result<u32, Error> {
+        self.ask(|reply| Command::ChangeSaved {
+            ssid,
+            change,
+            reply,
+        })
+        .await?
+    }
+
+    pub async fn info(&self, ssid: String) -> Result<NetworkInfo, Error> {
+        self.ask(|reply| Command::Info { ssid, reply }).await?
     }
 
     pub async fn disconnect(&self, interface: Option<String>) -> Result<Vec<String>, Error> {

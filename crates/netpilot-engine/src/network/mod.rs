@@ -22,6 +22,7 @@ mod actions;
 mod attempt;
 mod broker;
 mod handle;
+mod menu;
 mod service;
 mod state;
 #[cfg(test)]
@@ -66,7 +67,8 @@ pub const REPROMPTS: u32 = 1;
 /// What subscribers receive.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServiceEvent {
-    Network(NetworkState),
+    /// Shared: every subscriber gets the same state.
+    Network(Arc<NetworkState>),
     Prompt(Prompt),
     /// A prompt is no longer pending.
     PromptResolved {
@@ -138,6 +140,7 @@ pub fn spawn<B: WifiBackend>(
         backend_gone: false,
         refreshing: false,
         refresh_again: false,
+        menu: Default::default(),
     };
     tokio::spawn(service.run(inbox, events, internal_inbox));
     handle

@@ -24,6 +24,15 @@ pub(super) enum Internal {
     Snapshot(Result<LinkSnapshot, Error>),
     /// The answer of [`Service::refresh`]'s one look in flight.
     Refreshed(Result<LinkSnapshot, Error>),
+    /// The menu's look (see `menu`).
+    Menu(Result<netpilot_core::menu::Menu, Error>),
+    /// An action changed what the menu shows: look again now.
+    MenuStale,
+    /// [`Service::refresh_with_menu`]'s answers.
+    Both {
+        snapshot: Result<LinkSnapshot, Error>,
+        menu: Result<netpilot_core::menu::Menu, Error>,
+    },
     /// A fresh snapshot for a command that chooses its radio by role.
     Fresh {
         snapshot: Result<LinkSnapshot, Error>,
@@ -44,6 +53,8 @@ pub(super) enum Deferred {
     Scan {
         interface: Option<String>,
         rescan: bool,
+        /// Answer once the scan is done (else at once, the results following as events).
+        wait: bool,
         reply: Reply<Vec<netpilot_core::wifi::WifiNetwork>>,
     },
 }
@@ -109,6 +120,8 @@ pub(super) struct Service<B> {
     /// A refresh's look is in flight, and whether another was asked for meanwhile.
     pub(super) refreshing: bool,
     pub(super) refresh_again: bool,
+    /// The menu's fields: their last look, and the next.
+    pub(super) menu: super::menu::MenuLook,
 }
 
 impl<B: WifiBackend> Service<B> {
@@ -119,6 +132,7 @@ impl<B: WifiBackend> Service<B> {
         mut internal: mpsc::Receiver<Internal>,
     ) {
         self.refresh();
+        self.look_at_menu();
         let mut claims = self.claims.clone();
         let mut claimed = true;
         loop {
@@ -149,7 +163,7 @@ impl<B: WifiBackend> Service<B> {
             .attempt
             .as_ref()
             .and_then(|a| a.held.as_ref().map(|(at, _)| *at));
-        [tracker, prompts, self.flush_at, held]
+        [tracker, prompts, self.flush_at, held, self.menu.due]
             .into_iter()
             .flatten()
             .min()
@@ -157,6 +171,8 @@ impl<B: WifiBackend> Service<B> {
 
     pub(super) fn on_command(&mut self, command: Command) {
         match command {
+            // Before the menu's first look, the state would say WiFi is off: wait for it.
+            Command::Status(reply) if !self.menu.seen => self.menu.waiting.push(reply),
             Command::Status(reply) => {
                 let _ = reply.send(self.state.clone());
             }
@@ -194,13 +210,27 @@ impl<B: WifiBackend> Service<B> {
             Command::Scan {
                 interface,
                 rescan,
+                wait,
                 reply,
             } => self.afresh(Deferred::Scan {
                 interface,
                 rescan,
+                wait,
                 reply,
             }),
             Command::Withdraw(reply) => self.stopping(reply),
+            Command::SetWifi { enabled, reply } => self.set_wifi(enabled, reply),
+            Command::ChangeSaved {
+                ssid,
+                change,
+                reply,
+            } => self.change_saved(ssid, change, reply),
+            Command::Info { ssid, reply } if !self.menu.seen => {
+                self.menu.waiting_info.push((ssid, reply))
+            }
+            Command::Info { ssid, reply } => {
+                let _ = reply.send(self.info(&ssid));
+            }
             Command::Disconnect { interface, reply } => {
                 self.afresh(Deferred::Disconnect(interface, reply))
             }
@@ -260,6 +290,17 @@ impl<B: WifiBackend> Service<B> {
                     self.refresh();
                 }
             }
+            Internal::Menu(menu) => self.apply_menu(menu),
+            Internal::MenuStale => self.look_at_menu(),
+            Internal::Both { snapshot, menu } => {
+                let first = self.store_menu(menu);
+                self.refreshing = false;
+                self.apply_snapshot(snapshot);
+                if std::mem::take(&mut self.refresh_again) {
+                    self.refresh();
+                }
+                self.menu_settled(first);
+            }
             Internal::Fresh { snapshot, then } => self.afresh_done(snapshot, then),
             Internal::Recalled {
                 request,
@@ -301,13 +342,16 @@ impl<B: WifiBackend> Service<B> {
                     state,
                     DeviceState::Connected | DeviceState::Disconnected | DeviceState::Unavailable
                 ) {
-                    self.refresh();
+                    // Which access point each radio is on changed too.
+                    self.refresh_with_menu();
                 }
             }
             WifiEvent::RoutesChanged => self.refresh(),
+            WifiEvent::MenuChanged => self.menu_changed(),
             WifiEvent::Appeared => {
                 self.backend_gone = false;
                 self.refresh();
+                self.menu_changed();
             }
             // Now, not at the attempt's timeout: nothing will come of it. The profile it
             // made is not deleted from here: its path was NetworkManager's for one run only
@@ -340,14 +384,24 @@ impl<B: WifiBackend> Service<B> {
 
     pub(super) fn on_timer(&mut self) {
         let now = Instant::now();
+        if self.menu.due.is_some_and(|at| at <= now) {
+            self.look_at_menu();
+        }
         if self.flush_at.is_some_and(|at| at <= now) {
             self.flush_at = None;
-            if self.sent.as_ref() != Some(&self.state) {
+            // Nothing before the menu's first look (it calls `changed` then); nothing while
+            // a look asked for with the radios is out (storing it changes the state, which
+            // flushes again); nothing for signals moving by a few points.
+            let news = self
+                .sent
+                .as_ref()
+                .is_none_or(|sent| super::menu::is_news(sent, &self.state));
+            if self.menu.seen && !self.events_held() && news {
                 self.sent = Some(self.state.clone());
                 self.sent_at = Some(now);
                 let _ = self
                     .broadcast
-                    .send(ServiceEvent::Network(self.state.clone()));
+                    .send(ServiceEvent::Network(Arc::new(self.state.clone())));
             }
         }
         let expired: Vec<usize> = self

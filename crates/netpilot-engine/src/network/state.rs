@@ -54,6 +54,7 @@ impl<B: WifiBackend> Service<B> {
             Some(holder) if radios.iter().any(|r| &r.interface == holder) => NetworkStatus::Wifi,
             Some(_) => NetworkStatus::Ethernet,
         };
+        let default_routes = snapshot.default_routes.clone();
         self.radios.send_if_modified(|known| {
             let changed = *known != radios;
             if changed {
@@ -62,6 +63,7 @@ impl<B: WifiBackend> Service<B> {
             changed
         });
         self.state.wifi_devices = radios;
+        self.fill_menu_fields(&default_routes);
         self.changed();
     }
 

@@ -6,6 +6,7 @@ use super::dbus::{
 };
 use super::map;
 use futures_util::{Stream, StreamExt};
+use netpilot_core::menu::RadioSwitch;
 use netpilot_core::wifi::{self, AccessPoint, DeviceState, FailureReason, Security, WifiDevice};
 use netpilot_core::{Error, ErrorCode};
 use std::collections::HashMap;
@@ -141,6 +142,76 @@ impl NmClient {
         Ok(())
     }
 
+    /// Asks each device to scan and returns at once (a refused scan is logged: one ran
+    /// a moment ago, or the device is connecting).
+    pub async fn request_scan(&self, devices: &[NmWifiDevice]) -> Result<(), Error> {
+        for device in devices {
+            let wireless = self.wireless_uncached(&device.path).await?;
+            if let Err(error) = wireless.request_scan(HashMap::new()).await {
+                tracing::debug!(interface = %device.device.interface, %error, "scan refused");
+            }
+        }
+        Ok(())
+    }
+
+    /// Turns NetworkManager's WiFi switch on or off; the switch as it is then. A hard
+    /// rfkill block cannot be lifted from here: `radio-blocked`.
+    pub async fn set_wifi_enabled(&self, enabled: bool) -> Result<RadioSwitch, Error> {
+        let nm = self.nm_uncached().await?;
+        let hardware_blocked = !nm.wireless_hardware_enabled().await.map_err(nm_error)?;
+        if enabled && hardware_blocked {
+            return Err(netpilot_core::menu::radio_blocked());
+        }
+        nm.set_wireless_enabled(enabled).await.map_err(nm_error)?;
+        Ok(RadioSwitch {
+            enabled: nm.wireless_enabled().await.map_err(nm_error)?,
+            hardware_blocked,
+        })
+    }
+
+    /// Writes a profile's settings back, changed by `change` (its secrets are kept).
+    pub async fn update_profile(
+        &self,
+        path: &OwnedObjectPath,
+        change: impl FnOnce(&mut HashMap<String, HashMap<String, Value<'static>>>),
+    ) -> Result<(), Error> {
+        let connection = SettingsConnectionProxy::builder(&self.connection)
+            .path(path.clone())
+            .map_err(nm_error)?
+            .build()
+            .await
+            .map_err(nm_error)?;
+        let mut settings: HashMap<String, HashMap<String, Value<'static>>> = connection
+            .get_settings()
+            .await
+            .map_err(nm_error)?
+            .into_iter()
+            .map(|(name, values)| {
+                let values = values
+                    .into_iter()
+                    .map(|(key, value)| (key, Value::from(value)))
+                    .collect();
+                (name, values)
+            })
+            .collect();
+        change(&mut settings);
+        let out: NmSettingsOut<'_> = settings
+            .iter()
+            .map(|(name, values)| {
+                let values = values
+                    .iter()
+                    .filter_map(|(key, value)| Some((key.as_str(), value.try_clone().ok()?)))
+                    .collect();
+                (name.as_str(), values)
+            })
+            .collect();
+        connection
+            .update2(out, 0, HashMap::new())
+            .await
+            .map_err(nm_error)?;
+        Ok(())
+    }
+
     pub async fn access_points(&self, device: &NmWifiDevice) -> Result<Vec<NmAccessPoint>, Error> {
         let wireless = self.wireless(&device.path).await?;
         let active = wireless.active_access_point().await.map_err(nm_error)?;
@@ -182,6 +253,7 @@ impl NmClient {
                 ),
                 interface: interface.to_string(),
                 in_use: false,
+                max_bitrate_kbps: ap.max_bitrate().await.unwrap_or(0),
             },
         })
     }

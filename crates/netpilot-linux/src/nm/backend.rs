@@ -7,7 +7,10 @@ use super::api::NmClient;
 use super::join;
 use crate::secrets::SecretStore;
 use futures_util::StreamExt;
-use netpilot_core::ports::{JoinRequest, Joining, LinkSnapshot, WifiBackend, WifiEvent};
+use netpilot_core::menu::{Menu, RadioSwitch};
+use netpilot_core::ports::{
+    JoinRequest, Joining, LinkSnapshot, ProfileChange, WifiBackend, WifiEvent,
+};
 use netpilot_core::wifi::{Security, WifiNetwork, networks};
 use netpilot_core::{Error, ErrorCode, Secret};
 use std::collections::HashMap;
@@ -43,6 +46,7 @@ impl NmBackend {
         let names = client.clone();
         let device_events = events.clone();
         let events_for_routes = events.clone();
+        let menu_events = events.clone();
         let devices = tokio::spawn(async move {
             // Device path → its interface if WiFi (looked up once per device).
             let mut interfaces: HashMap<OwnedObjectPath, Option<String>> = HashMap::new();
@@ -111,6 +115,21 @@ impl NmBackend {
                 }
             }
         });
+        // What the menu shows: forwarded at most every 100 ms (a scan's results arrive as
+        // dozens of signals; the engine merges what comes within its own settling time).
+        let mut menu_changes = super::menu::changes(&client).await?;
+        let menu = tokio::spawn(async move {
+            while menu_changes.next().await.is_some() {
+                if menu_events.send(WifiEvent::MenuChanged).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                // Whatever came meanwhile is covered by the event just sent.
+                while let Some(Some(())) =
+                    futures_util::FutureExt::now_or_never(menu_changes.next())
+                {}
+            }
+        });
         // The internet may move without any WiFi device changing (a cable plugged in).
         let routes = match crate::routes::DefaultRouteWatch::open() {
             Ok(mut watch) => {
@@ -137,6 +156,7 @@ impl NmBackend {
         let mut watchers = vec![
             devices.abort_handle(),
             agent.abort_handle(),
+            menu.abort_handle(),
             leftovers.abort_handle(),
         ];
         watchers.extend(routes.map(|task| task.abort_handle()));
@@ -279,6 +299,22 @@ impl WifiBackend for NetworkManagerBackend {
         self.get().await?.snapshot().await
     }
 
+    async fn menu(&self) -> Result<Menu, Error> {
+        self.get().await?.menu().await
+    }
+
+    async fn request_scan(&self, interfaces: &[String]) -> Result<(), Error> {
+        self.get().await?.request_scan(interfaces).await
+    }
+
+    async fn set_wifi_enabled(&self, enabled: bool) -> Result<RadioSwitch, Error> {
+        self.get().await?.set_wifi_enabled(enabled).await
+    }
+
+    async fn change_saved(&self, ssid: &str, change: ProfileChange) -> Result<u32, Error> {
+        self.get().await?.change_saved(ssid, change).await
+    }
+
     async fn scan(&self, interfaces: &[String], rescan: bool) -> Result<Vec<WifiNetwork>, Error> {
         self.get().await?.scan(interfaces, rescan).await
     }
@@ -340,6 +376,49 @@ impl WifiBackend for NmBackend {
             device_links,
             default_routes,
         })
+    }
+
+    async fn menu(&self) -> Result<Menu, Error> {
+        super::menu::look(&self.client).await
+    }
+
+    async fn request_scan(&self, interfaces: &[String]) -> Result<(), Error> {
+        let devices = join::devices(&self.client, interfaces).await?;
+        self.client.request_scan(&devices).await
+    }
+
+    async fn set_wifi_enabled(&self, enabled: bool) -> Result<RadioSwitch, Error> {
+        self.client.set_wifi_enabled(enabled).await
+    }
+
+    async fn change_saved(&self, ssid: &str, change: ProfileChange) -> Result<u32, Error> {
+        let menu = super::menu::look_saved(&self.client).await?;
+        let mut changed = 0;
+        for (path, _) in menu
+            .into_iter()
+            .filter(|(_, p)| p.ssid == ssid && !p.hotspot && p.device_link.is_none())
+        {
+            self.client
+                .update_profile(&path, |settings| {
+                    let connection = settings.entry("connection".into()).or_default();
+                    if let Some(autoconnect) = change.autoconnect {
+                        connection.insert("autoconnect".into(), autoconnect.into());
+                    }
+                    if let Some(priority) = change.priority {
+                        connection.insert("autoconnect-priority".into(), priority.into());
+                    }
+                })
+                .await?;
+            changed += 1;
+        }
+        if changed == 0 {
+            return Err(Error::new(
+                ErrorCode::NotFound,
+                format!("no saved network named {ssid:?}"),
+            )
+            .with_hint("netpilot wifi saved lists the saved networks"));
+        }
+        Ok(changed)
     }
 
     async fn scan(&self, interfaces: &[String], rescan: bool) -> Result<Vec<WifiNetwork>, Error> {

@@ -40,6 +40,17 @@ pub trait NetworkManager {
     #[zbus(property)]
     fn connectivity(&self) -> zbus::Result<u32>;
 
+    /// NetworkManager's WiFi switch (`nmcli radio wifi`).
+    #[zbus(property)]
+    fn wireless_enabled(&self) -> zbus::Result<bool>;
+
+    #[zbus(property)]
+    fn set_wireless_enabled(&self, enabled: bool) -> zbus::Result<()>;
+
+    /// False while an rfkill hard block (a switch or key) keeps WiFi off.
+    #[zbus(property)]
+    fn wireless_hardware_enabled(&self) -> zbus::Result<bool>;
+
     /// True while NetworkManager is still starting (reading profiles, activating).
     #[zbus(property)]
     fn startup(&self) -> zbus::Result<bool>;
@@ -124,6 +135,10 @@ pub trait AccessPoint {
 
     #[zbus(property)]
     fn hw_address(&self) -> zbus::Result<String>;
+
+    /// kbit/s.
+    #[zbus(property)]
+    fn max_bitrate(&self) -> zbus::Result<u32>;
 }
 
 #[proxy(
@@ -156,6 +171,15 @@ pub trait ActiveConnection {
 )]
 pub trait SettingsConnection {
     fn get_settings(&self) -> zbus::Result<NmSettings>;
+
+    /// Replaces the profile's settings (`flags` 0: where it is stored stays as it is).
+    /// Secrets left out are kept, when no secret at all is given.
+    fn update2(
+        &self,
+        settings: NmSettingsOut<'_>,
+        flags: u32,
+        args: HashMap<&str, Value<'_>>,
+    ) -> zbus::Result<HashMap<String, OwnedValue>>;
 
     fn delete(&self) -> zbus::Result<()>;
 }

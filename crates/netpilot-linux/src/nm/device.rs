@@ -81,7 +81,7 @@ pub async fn active_link(
 }
 
 /// Reads a device link back from its profile; `None` for any other profile.
-fn spec_of(settings: &NmSettings) -> Option<DeviceSpec> {
+pub(super) fn spec_of(settings: &NmSettings) -> Option<DeviceSpec> {
     let data: HashMap<String, String> = settings
         .get("user")?
         .get("data")?

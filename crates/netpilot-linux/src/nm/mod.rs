@@ -28,6 +28,7 @@ mod internet_rejoin;
 mod join;
 mod leftovers;
 mod map;
+mod menu;
 mod supplicant;
 
 pub use agent::{AGENT_PATH, AgentEvent, PendingSecrets};

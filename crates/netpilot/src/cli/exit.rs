@@ -15,7 +15,8 @@ Exit codes:
   4  permission denied: run as root or grant the capability named in the message; or the
      daemon's token file or secret store is open to others or another user's (its hint says
      the chmod or chown)
-  5  no WiFi device (for a device link, no free radio; the radio named carries a device link)
+  5  no WiFi device (for a device link, no free radio; the radio named carries a device link;
+     WiFi is switched off by hardware)
   6  the netpilot daemon is not running (device commands need it)";
 
 fn exit_code(code: ErrorCode) -> u8 {
@@ -23,7 +24,10 @@ fn exit_code(code: ErrorCode) -> u8 {
         ErrorCode::InvalidArgument | ErrorCode::NetnsNotFound => 2,
         ErrorCode::NmUnavailable => 3,
         ErrorCode::PermissionDenied => 4,
-        ErrorCode::NoWifiDevice | ErrorCode::NoFreeRadio | ErrorCode::RadioInUse => 5,
+        ErrorCode::NoWifiDevice
+        | ErrorCode::NoFreeRadio
+        | ErrorCode::RadioInUse
+        | ErrorCode::RadioBlocked => 5,
         ErrorCode::DaemonUnavailable => 6,
         _ => 1,
     }

@@ -158,7 +158,7 @@ async fn bursts_of_changes_are_merged_and_the_last_state_is_sent() {
     while let Ok(event) = h.events.try_recv() {
         // (Each replaced attempt also says it ended: not a state.)
         if let ServiceEvent::Network(state) = event {
-            sent.push(state.connecting_ssid);
+            sent.push(state.connecting_ssid.clone());
         }
     }
     assert_eq!(

@@ -4,6 +4,7 @@
 
 mod attempt;
 mod broker;
+mod menu;
 mod roles;
 
 use super::*;
@@ -76,7 +77,7 @@ impl Harness {
     pub(super) async fn next_network(&mut self) -> NetworkState {
         loop {
             if let ServiceEvent::Network(state) = self.next().await {
-                return state;
+                return Arc::unwrap_or_clone(state);
             }
         }
     }

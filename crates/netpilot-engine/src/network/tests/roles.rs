@@ -106,8 +106,11 @@ async fn disconnect_leaves_the_internets_link_only() {
 #[tokio::test(start_paused = true)]
 async fn a_scan_never_takes_a_device_links_radio_off_its_channel() {
     let h = with(robot_and_home()).await;
-    h.handle.scan(None, true).await.unwrap();
-    h.handle.scan(Some("wlan0".into()), true).await.unwrap();
+    h.handle.scan(None, true, true).await.unwrap();
+    h.handle
+        .scan(Some("wlan0".into()), true, true)
+        .await
+        .unwrap();
     assert_eq!(
         *h.backend.scans.lock().unwrap(),
         [
@@ -115,6 +118,18 @@ async fn a_scan_never_takes_a_device_links_radio_off_its_channel() {
             (vec!["wlan0".to_string()], false)
         ],
         "every other radio rescanned; the robot's read from its last scan"
+    );
+    // Without waiting: the scan is started on the same radios, the answer comes at once.
+    h.handle.scan(None, true, false).await.unwrap();
+    h.handle
+        .scan(Some("wlan0".into()), true, false)
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    assert_eq!(
+        *h.backend.scans_requested.lock().unwrap(),
+        [vec!["wlan1".to_string()]],
+        "the robot's radio is not scanned unasked, nor when named"
     );
 }
 

@@ -30,7 +30,8 @@ impl ListArgs {
         if !self.no_scan {
             progress.set("scanning…");
         }
-        let mut params = json!({ "rescan": !self.no_scan });
+        // Waits for the scan's results (the daemon would otherwise answer at once).
+        let mut params = json!({ "rescan": !self.no_scan, "wait": true });
         if let Some(interface) = &self.interface {
             params["interface"] = json!(interface);
         }

@@ -10,12 +10,7 @@ use netpilot_engine::device::DeviceService;
 use netpilot_engine::network::{NetworkHandle, ServiceEvent};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
-
-/// How often the internet link's signal is read again while nothing else changes.
-const SIGNAL_EVERY: Duration = Duration::from_secs(10);
-const SIGNAL_AFTER_A_CHANGE: Duration = Duration::from_secs(1);
 
 /// Follows the services for as long as the daemon runs.
 pub async fn follow<B: DeviceBackend>(
@@ -23,9 +18,6 @@ pub async fn follow<B: DeviceBackend>(
     network: NetworkHandle,
     devices: Arc<DeviceService<B>>,
 ) {
-    // Reading the signal asks NetworkManager: on a task of its own, so that a slow answer
-    // never holds back the counting of events.
-    tokio::spawn(follow_signal(Arc::clone(&metrics), network.clone()));
     let mut service = network.subscribe();
     let mut links = devices.subscribe();
     let mut answers = devices.probe_answers();
@@ -60,32 +52,6 @@ pub async fn follow<B: DeviceBackend>(
                 Err(RecvError::Lagged(_)) => {}
                 Err(RecvError::Closed) => return,
             },
-        }
-    }
-}
-
-/// The internet link's signal: every few seconds, and soon after the state changes.
-async fn follow_signal(metrics: Arc<Metrics>, network: NetworkHandle) {
-    let mut service = network.subscribe();
-    let mut state = network.status().await.ok();
-    let mut signal = tokio::time::interval(SIGNAL_EVERY);
-    loop {
-        tokio::select! {
-            event = service.recv() => match event {
-                Ok(ServiceEvent::Network(now)) => {
-                    state = Some(now);
-                    // Read soon, once for a burst of changes (a connect sends several).
-                    signal.reset_after(SIGNAL_AFTER_A_CHANGE);
-                }
-                Ok(_) => {}
-                Err(RecvError::Lagged(_)) => state = network.status().await.ok(),
-                Err(RecvError::Closed) => return,
-            },
-            _ = signal.tick() => {
-                if let Some(now) = &state {
-                    read_signal(&metrics, &network, now).await;
-                }
-            }
         }
     }
 }
@@ -170,28 +136,15 @@ pub(super) fn wifi(metrics: &Metrics, state: &NetworkState) {
                 ("ssid", state.wifi_ssid.clone()),
             ])
             .set(1);
+        // The state's signal (the access point in use, as NetworkManager last saw it).
+        metrics.wifi_signal.clear();
+        if state.wifi_signal > 0 {
+            metrics
+                .wifi_signal
+                .get_or_create(&vec![("interface", interface.to_string())])
+                .set(f64::from(state.wifi_signal) / 100.0);
+        }
     } else {
         metrics.wifi_signal.clear();
-    }
-}
-
-/// The signal of the network the internet's radio is on, from NetworkManager's last scan.
-async fn read_signal(metrics: &Metrics, network: &NetworkHandle, state: &NetworkState) {
-    let Some(interface) = internet_radio(state).filter(|_| state.wifi_connected) else {
-        metrics.wifi_signal.clear();
-        return;
-    };
-    let Ok(networks) = network.scan(Some(interface.to_string()), false).await else {
-        return;
-    };
-    let in_use = networks
-        .iter()
-        .find(|n| n.in_use && n.ssid == state.wifi_ssid);
-    metrics.wifi_signal.clear();
-    if let Some(found) = in_use {
-        metrics
-            .wifi_signal
-            .get_or_create(&vec![("interface", interface.to_string())])
-            .set(f64::from(found.signal) / 100.0);
     }
 }

@@ -1,0 +1,123 @@
+//! The methods a shell's network menu calls beside the seed's: the WiFi switch, saved
+//! networks, a network's access points. Each is one call on the network service; the
+//! dispatcher routes `network.*` names it does not know itself here.
+
+use crate::protocol::params_of;
+use netpilot_core::ports::ProfileChange;
+use netpilot_core::{Error, ErrorCode};
+use netpilot_engine::network::NetworkHandle;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+/// Every method of this module, for the dispatcher (and the docs' checks).
+pub const METHODS: [&str; 7] = [
+    "network.wifi.enable",
+    "network.wifi.disable",
+    "network.wifi.toggle",
+    "network.wifi.saved",
+    "network.wifi.setAutoconnect",
+    "network.wifi.setPriority",
+    "network.info",
+];
+
+/// Runs `method` (one of [`METHODS`]): the response's message and result.
+pub async fn call(
+    network: &NetworkHandle,
+    method: &str,
+    params: Map<String, Value>,
+) -> Result<(&'static str, Value), Error> {
+    match method {
+        "network.wifi.enable" | "network.wifi.disable" | "network.wifi.toggle" => {
+            let _: NoParams = params_of(params, "{}")?;
+            let enabled = match method {
+                "network.wifi.enable" => Some(true),
+                "network.wifi.disable" => Some(false),
+                _ => None,
+            };
+            let switch = network.set_wifi(enabled).await?;
+            let message = if switch.enabled {
+                "enabled"
+            } else {
+                "disabled"
+            };
+            Ok((message, to_value(&switch)))
+        }
+        "network.wifi.saved" => {
+            let _: NoParams = params_of(params, "{}")?;
+            let state = network.status().await?;
+            Ok(("ok", json!({ "networks": state.saved_wifi_networks })))
+        }
+        "network.wifi.setAutoconnect" => {
+            let params: AutoconnectRequest =
+                params_of(params, "{\"ssid\": string, \"autoconnect\": boolean}")?;
+            let change = ProfileChange {
+                autoconnect: Some(params.autoconnect),
+                ..ProfileChange::default()
+            };
+            changed(network, params.ssid, change).await
+        }
+        "network.wifi.setPriority" => {
+            let params: PriorityRequest =
+                params_of(params, "{\"ssid\": string, \"priority\": integer}")?;
+            if !(-999..=999).contains(&params.priority) {
+                return Err(Error::new(
+                    ErrorCode::InvalidArgument,
+                    format!(
+                        "a priority is -999 to 999 (the higher is joined first), not {}",
+                        params.priority
+                    ),
+                ));
+            }
+            let change = ProfileChange {
+                priority: Some(params.priority as i32),
+                ..ProfileChange::default()
+            };
+            changed(network, params.ssid, change).await
+        }
+        "network.info" => {
+            let params: SsidRequest = params_of(params, "{\"ssid\": string}")?;
+            Ok(("ok", to_value(&network.info(params.ssid).await?)))
+        }
+        other => Err(Error::new(
+            ErrorCode::UnknownMethod,
+            format!("no method {other:?}"),
+        )),
+    }
+}
+
+async fn changed(
+    network: &NetworkHandle,
+    ssid: String,
+    change: ProfileChange,
+) -> Result<(&'static str, Value), Error> {
+    let profiles = network.change_saved(ssid.clone(), change).await?;
+    Ok(("changed", json!({ "ssid": ssid, "profiles": profiles })))
+}
+
+fn to_value<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoParams {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SsidRequest {
+    ssid: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AutoconnectRequest {
+    ssid: String,
+    autoconnect: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PriorityRequest {
+    ssid: String,
+    priority: i64,
+}
