@@ -43,3 +43,24 @@ pub struct WifiForgetDocument {
     /// Profiles deleted.
     pub profiles: u32,
 }
+
+/// `netpilot wifi radio --json`: NetworkManager's WiFi switch, and the rfkill hard block.
+pub type WifiRadioDocument = netpilot_core::menu::RadioSwitch;
+
+/// `netpilot wifi saved --json`: every saved network, in range or not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WifiSavedDocument {
+    pub networks: Vec<netpilot_core::menu::SavedNetwork>,
+}
+
+/// `netpilot wifi set --json`: the network, and how many of its profiles changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WifiSetDocument {
+    pub ssid: String,
+    pub profiles: u32,
+}
+
+/// `netpilot wifi show --json`: every access point of a network and its saved profile.
+pub type WifiShowDocument = netpilot_core::menu::NetworkInfo;

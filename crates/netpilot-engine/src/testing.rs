@@ -315,8 +315,9 @@ pub struct FakeWifi {
     pub most_snapshots_in_flight: std::sync::atomic::AtomicUsize,
     /// What the menu's look finds (WiFi on, nothing else, unless a test says so).
     pub menu: Mutex<netpilot_core::menu::Menu>,
-    /// Menu looks asked for.
+    /// Menu looks asked for, and how long each takes.
     pub menus: std::sync::atomic::AtomicUsize,
+    pub menu_delay: Mutex<std::time::Duration>,
     /// Scans started without waiting (`request_scan`).
     pub scans_requested: Mutex<Vec<Vec<String>>>,
 }
@@ -404,6 +405,10 @@ impl netpilot_core::ports::WifiBackend for FakeWifi {
 
     async fn menu(&self) -> Result<netpilot_core::menu::Menu, Error> {
         self.menus.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let delay = *self.menu_delay.lock().expect("not poisoned");
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
         Ok(self.menu.lock().expect("not poisoned").clone())
     }
 

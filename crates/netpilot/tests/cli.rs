@@ -50,6 +50,12 @@ fn bad_usage_exits_2_with_a_message() {
         &["traffic", "--count", "0"],
         &["connections", "--port", "70000"],
         &["frobnicate"],
+        // Checked before any daemon or NetworkManager is asked.
+        &["wifi", "set", "home"],
+        &["wifi", "set", "home", "--priority", "1000"],
+        &["wifi", "set", "home", "--autoconnect", "maybe"],
+        &["wifi", "radio", "sideways"],
+        &["wifi", "show"],
     ] {
         let output = netpilot(args);
         assert_eq!(output.status.code(), Some(2), "{args:?}");

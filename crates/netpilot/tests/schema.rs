@@ -7,7 +7,7 @@ use netpilot_api::monitor::{
 };
 use netpilot_api::wifi::{
     WifiConnectDocument, WifiDisconnectDocument, WifiForgetDocument, WifiListDocument,
-    WifiStatusDocument,
+    WifiRadioDocument, WifiSavedDocument, WifiSetDocument, WifiShowDocument, WifiStatusDocument,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -73,6 +73,10 @@ fn every_document_type_has_an_example_and_every_example_its_type() {
         "WifiConnectDocument",
         "WifiDisconnectDocument",
         "WifiForgetDocument",
+        "WifiRadioDocument",
+        "WifiSavedDocument",
+        "WifiSetDocument",
+        "WifiShowDocument",
     ]);
     assert_eq!(names, expected);
     for (name, json) in examples() {
@@ -87,6 +91,10 @@ fn every_document_type_has_an_example_and_every_example_its_type() {
             "WifiConnectDocument" => round_trips::<WifiConnectDocument>(name, json),
             "WifiDisconnectDocument" => round_trips::<WifiDisconnectDocument>(name, json),
             "WifiForgetDocument" => round_trips::<WifiForgetDocument>(name, json),
+            "WifiRadioDocument" => round_trips::<WifiRadioDocument>(name, json),
+            "WifiSavedDocument" => round_trips::<WifiSavedDocument>(name, json),
+            "WifiSetDocument" => round_trips::<WifiSetDocument>(name, json),
+            "WifiShowDocument" => round_trips::<WifiShowDocument>(name, json),
             other => panic!("docs/json.md has an example of unknown type {other}"),
         }
     }

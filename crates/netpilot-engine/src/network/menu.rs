@@ -38,6 +38,7 @@ impl<B: WifiBackend> Service<B> {
             return;
         }
         self.menu.looking = true;
+        self.menu.started += 1;
         let backend = Arc::clone(&self.backend);
         let internal = self.internal.clone();
         tokio::spawn(async move {
@@ -48,9 +49,9 @@ impl<B: WifiBackend> Service<B> {
     /// The radios and the menu at once, in one look (a radio connected or left: which
     /// access point it is on changed too), so that one state event says both.
     pub(super) fn refresh_with_menu(&mut self) {
-        // State events wait for this look (a connected radio's state, then its access
-        // point a moment later, would be two events for one change).
-        self.menu.hold = true;
+        // State events wait for the look that starts now, or next (a connected radio's
+        // state, then its access point a moment later, would be two events for one change).
+        self.menu.hold_until = Some(self.menu.started + 1);
         if self.refreshing || self.menu.looking {
             self.refresh();
             self.look_at_menu();
@@ -58,6 +59,7 @@ impl<B: WifiBackend> Service<B> {
         }
         self.refreshing = true;
         self.menu.looking = true;
+        self.menu.started += 1;
         self.menu.due = None;
         let backend = Arc::clone(&self.backend);
         let internal = self.internal.clone();
@@ -84,30 +86,46 @@ impl<B: WifiBackend> Service<B> {
         }
         let first = !self.menu.seen;
         self.menu.seen = true;
+        // The look that came back is the last one started (one is out at a time).
+        if self
+            .menu
+            .hold_until
+            .is_some_and(|look| self.menu.started >= look)
+        {
+            self.menu.hold_until = None;
+        }
         if std::mem::take(&mut self.menu.again) {
             self.look_at_menu();
-        }
-        if !self.menu.looking {
-            self.menu.hold = false;
         }
         first
     }
 
     /// Whether state events wait: a look asked for with the radios is still out.
     pub(super) fn events_held(&self) -> bool {
-        self.menu.hold && self.menu.looking
+        self.menu.hold_until.is_some()
+    }
+
+    /// Both first looks (the radios' and the menu's) are back: the state means something.
+    pub(super) fn looked_once(&self) -> bool {
+        self.snapshot.is_some() && self.menu.seen
+    }
+
+    /// Answers who waited for the first looks, once both are back.
+    pub(super) fn answer_waiting(&mut self) {
+        if !self.looked_once() {
+            return;
+        }
+        for waiting in std::mem::take(&mut self.menu.waiting) {
+            let _ = waiting.send(self.state.clone());
+        }
+        for (ssid, reply) in std::mem::take(&mut self.menu.waiting_info) {
+            let _ = reply.send(self.info(&ssid));
+        }
     }
 
     /// After the first look: who waited for it is answered, and state events may go.
     pub(super) fn menu_settled(&mut self, first: bool) {
-        if first {
-            for waiting in std::mem::take(&mut self.menu.waiting) {
-                let _ = waiting.send(self.state.clone());
-            }
-            for (ssid, reply) in std::mem::take(&mut self.menu.waiting_info) {
-                let _ = reply.send(self.info(&ssid));
-            }
-        }
+        self.answer_waiting();
         if first {
             // State events wait for the first look (a menu of nothing is no state).
             self.changed();
@@ -187,8 +205,10 @@ pub(super) struct MenuLook {
     pub(super) due: Option<Instant>,
     pub(super) looking: bool,
     pub(super) again: bool,
-    /// State events wait for the look in flight (see `refresh_with_menu`).
-    pub(super) hold: bool,
+    /// Looks started so far; state events wait until this one is back (see
+    /// `refresh_with_menu`).
+    pub(super) started: u64,
+    pub(super) hold_until: Option<u64>,
 }
 
 /// Whether `now` is news to a UI that was last sent `sent`: anything but signals moving

@@ -171,8 +171,8 @@ impl<B: WifiBackend> Service<B> {
 
     pub(super) fn on_command(&mut self, command: Command) {
         match command {
-            // Before the menu's first look, the state would say WiFi is off: wait for it.
-            Command::Status(reply) if !self.menu.seen => self.menu.waiting.push(reply),
+            // Before the first looks, the state would say no radio, WiFi off: wait for them.
+            Command::Status(reply) if !self.looked_once() => self.menu.waiting.push(reply),
             Command::Status(reply) => {
                 let _ = reply.send(self.state.clone());
             }
@@ -225,7 +225,7 @@ impl<B: WifiBackend> Service<B> {
                 change,
                 reply,
             } => self.change_saved(ssid, change, reply),
-            Command::Info { ssid, reply } if !self.menu.seen => {
+            Command::Info { ssid, reply } if !self.looked_once() => {
                 self.menu.waiting_info.push((ssid, reply))
             }
             Command::Info { ssid, reply } => {
@@ -396,7 +396,7 @@ impl<B: WifiBackend> Service<B> {
                 .sent
                 .as_ref()
                 .is_none_or(|sent| super::menu::is_news(sent, &self.state));
-            if self.menu.seen && !self.events_held() && news {
+            if self.looked_once() && !self.events_held() && news {
                 self.sent = Some(self.state.clone());
                 self.sent_at = Some(now);
                 let _ = self

@@ -30,6 +30,7 @@ impl<B: WifiBackend> Service<B> {
             let _ = waiting.send(answer);
         }
         self.roles_changed();
+        self.answer_waiting();
     }
 
     /// Works the roles and the state out again (a snapshot came, or the claims changed).

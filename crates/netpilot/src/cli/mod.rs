@@ -49,7 +49,8 @@ enum Command {
     Traffic(traffic::TrafficArgs),
     /// The live monitor: interfaces, connections, ports and traffic on one screen.
     Monitor(monitor::MonitorArgs),
-    /// WiFi: list networks, connect (asking for passwords), status, disconnect, forget.
+    /// WiFi: list networks, connect (asking for passwords), status, disconnect, forget; the
+    /// WiFi switch, saved networks, a network's access points.
     Wifi(wifi::WifiArgs),
     /// Device links: join a robot's, drone's or camera's own WiFi on a second radio while
     /// the internet stays where it is (through the daemon).

@@ -289,6 +289,33 @@ impl Client {
         }
     }
 
+    /// The first event of `service` before `deadline` whose data satisfies `wanted` (the
+    /// service's events before it are dropped), if any.
+    pub(super) fn next_within_matching(
+        &mut self,
+        service: &str,
+        deadline: Instant,
+        wanted: impl Fn(&Value) -> bool,
+    ) -> Option<Value> {
+        while let Some(data) = self.next_within(service, deadline) {
+            if wanted(&data) {
+                return Some(data);
+            }
+        }
+        None
+    }
+
+    /// The next event of `service` before `deadline` (other services' are kept), if any.
+    pub(super) fn next_within(&mut self, service: &str, deadline: Instant) -> Option<Value> {
+        loop {
+            if let Some(at) = self.events.iter().position(|e| e["service"] == service) {
+                return self.events.remove(at).map(|e| e["data"].clone());
+            }
+            let message = self.receive(deadline)?;
+            self.events.push_back(message);
+        }
+    }
+
     /// The `network` state once the attempt in progress has ended.
     pub(super) fn settled(&mut self) -> Value {
         self.until("network", Duration::from_secs(90), |s| {

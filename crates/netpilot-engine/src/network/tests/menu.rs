@@ -280,3 +280,32 @@ async fn status_waits_for_the_first_look_at_the_menu() {
     );
     assert_eq!(backend.menus.load(SeqCst), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_radio_connecting_while_the_menu_keeps_changing_is_still_said() {
+    let mut h = start(true).await;
+    *h.backend.menu.lock().unwrap() = menu();
+    // Each look takes longer than the signals' interval, as NetworkManager's can.
+    *h.backend.menu_delay.lock().unwrap() = Duration::from_millis(600);
+    let churn = h.backend_events.clone();
+    // Signals every 100 ms (a busy air): a look is nearly always due or out.
+    tokio::spawn(async move {
+        for _ in 0..100 {
+            let _ = churn.send(WifiEvent::MenuChanged).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    while h.events.try_recv().is_ok() {}
+    h.connected_snapshot("home");
+    h.device(DeviceState::Connected, FailureReason::Other(0))
+        .await;
+    let states = network_events(&mut h, Duration::from_secs(2)).await;
+    let connected: Vec<&NetworkState> = states.iter().filter(|s| s.wifi_connected).collect();
+    assert_eq!(
+        connected.len(),
+        1,
+        "one event says it, access point and all: {states:?}"
+    );
+    assert_eq!(connected[0].wifi_bssid, "02:00:00:00:02:00");
+}

@@ -7,6 +7,9 @@ mod connect;
 mod disconnect;
 mod forget;
 mod list;
+mod radio;
+mod saved;
+mod show;
 mod status;
 
 use super::Ctx;
@@ -50,6 +53,14 @@ enum WifiCommand {
     Disconnect(disconnect::DisconnectArgs),
     /// Delete a network's saved profile and password.
     Forget(forget::ForgetArgs),
+    /// Whether WiFi is on; turn it on or off (`radio on|off|toggle`).
+    Radio(radio::RadioArgs),
+    /// Every saved network, in range or not: autoconnect, priority, last used.
+    Saved(saved::SavedArgs),
+    /// Change a saved network: `--autoconnect yes|no`, `--priority N`.
+    Set(saved::SetArgs),
+    /// A network's access points (BSSID, signal, channel, rate) and saved settings.
+    Show(show::ShowArgs),
 }
 
 /// Where the command's requests go.
@@ -68,6 +79,9 @@ impl WifiArgs {
             WifiCommand::Connect(args) => args.timeouts(),
             _ => Timeouts::default(),
         };
+        if let WifiCommand::Set(args) = &self.command {
+            args.check()?;
+        }
         runtime.block_on(async {
             let session = self.session(timeouts).await?;
             match self.command {
@@ -76,6 +90,10 @@ impl WifiArgs {
                 WifiCommand::Status(args) => args.run(ctx, session).await,
                 WifiCommand::Disconnect(args) => args.run(ctx, session).await,
                 WifiCommand::Forget(args) => args.run(ctx, session).await,
+                WifiCommand::Radio(args) => args.run(ctx, session).await,
+                WifiCommand::Saved(args) => args.run(ctx, session).await,
+                WifiCommand::Set(args) => args.run(ctx, session).await,
+                WifiCommand::Show(args) => args.run(ctx, session).await,
             }
         })
     }
