@@ -376,3 +376,41 @@ fn a_daemon_that_accepts_and_never_answers_times_the_cli_out_with_exit_6() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn events_prints_the_daemons_events_as_json_lines_until_it_stops() {
+    use std::io::BufRead;
+    let mut daemon = Daemon::start("events", &[]);
+    let mut child = Command::new(NETPILOT)
+        .args(["events", "--json", "--service", "network", "--socket"])
+        .arg(daemon.socket())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let event: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(event["service"], json!("network"), "{first}");
+    // No NetworkManager here: no radio, nothing in range, and it says so.
+    assert_eq!(event["data"]["networkStatus"], json!("disconnected"), "{first}");
+    assert_eq!(event["data"]["wifiNetworks"], json!([]), "{first}");
+    assert_eq!(daemon.stop().code(), Some(0));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "events did not end with the daemon");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // With --json the error is a document on stdout too.
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert_eq!(status.code(), Some(6), "{rest}");
+    let error: serde_json::Value = serde_json::from_str(rest.trim()).unwrap();
+    assert_eq!(error["error"]["code"], json!("daemon-unavailable"), "{rest}");
+    assert!(rest.contains("the daemon stopped"), "{rest}");
+}

@@ -632,7 +632,7 @@ async fn watch(ctx: &Ctx, daemon: &mut Client, name: Option<String>) -> anyhow::
     }
 }
 
-fn internet_word(change: netpilot_core::internet::InternetChange) -> &'static str {
+pub(super) fn internet_word(change: netpilot_core::internet::InternetChange) -> &'static str {
     use netpilot_core::internet::InternetChange;
     match change {
         InternetChange::Up => "up",
@@ -643,7 +643,7 @@ fn internet_word(change: netpilot_core::internet::InternetChange) -> &'static st
 }
 
 /// HH:MM:SS (UTC) of a Unix time in ms.
-fn clock(at_ms: u64) -> String {
+pub(super) fn clock(at_ms: u64) -> String {
     let seconds = at_ms / 1000 % 86_400;
     format!(
         "{:02}:{:02}:{:02}",

@@ -4,6 +4,7 @@ mod completions;
 mod connections;
 mod daemon;
 mod device;
+mod events;
 pub mod exit;
 mod interfaces;
 mod manpages;
@@ -58,6 +59,9 @@ enum Command {
     /// Serve the JSON API (protocol v1) on a Unix socket and a WebSocket, as
     /// NetworkManager's secret agent.
     Daemon(daemon::DaemonArgs),
+    /// The daemon's events as they come (network, prompts, device links, internet), as
+    /// readable lines or JSON Lines, until Ctrl-C.
+    Events(events::EventsArgs),
     /// Print the completion script for bash, zsh, fish, elvish or PowerShell.
     Completions(completions::CompletionsArgs),
 }
@@ -116,6 +120,7 @@ impl Cli {
             Command::Wifi(args) => args.run(&ctx),
             Command::Device(args) => args.run(&ctx),
             Command::Daemon(args) => args.run(&ctx),
+            Command::Events(args) => args.run(&ctx),
             Command::Completions(args) => args.run(&ctx),
         }
     }
