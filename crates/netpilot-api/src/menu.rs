@@ -1,6 +1,6 @@
 //! The methods a shell's network menu calls beside the seed's: the WiFi switch, saved
-//! networks, a network's access points. Each is one call on the network service; the
-//! dispatcher routes `network.*` names it does not know itself here.
+//! networks, a network's access points, the wired links. Each is one call on the network
+//! service; the dispatcher routes these names here.
 
 use crate::protocol::params_of;
 use netpilot_core::ports::ProfileChange;
@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 /// Every method of this module, for the dispatcher (and the docs' checks).
-pub const METHODS: [&str; 7] = [
+pub const METHODS: [&str; 10] = [
     "network.wifi.enable",
     "network.wifi.disable",
     "network.wifi.toggle",
@@ -18,6 +18,9 @@ pub const METHODS: [&str; 7] = [
     "network.wifi.setAutoconnect",
     "network.wifi.setPriority",
     "network.info",
+    "network.ethernet.connect",
+    "network.ethernet.disconnect",
+    "network.ethernet.info",
 ];
 
 /// Runs `method` (one of [`METHODS`]): the response's message and result.
@@ -78,6 +81,30 @@ pub async fn call(
             let params: SsidRequest = params_of(params, "{\"ssid\": string}")?;
             Ok(("ok", to_value(&network.info(params.ssid).await?)))
         }
+        "network.ethernet.connect" => {
+            let params: InterfaceRequest = params_of(params, "{\"interface\"?: string}")?;
+            let device = network.ethernet_up(params.interface).await?;
+            Ok(("connected", to_value(&device)))
+        }
+        "network.ethernet.disconnect" => {
+            let params: InterfaceRequest = params_of(params, "{\"interface\"?: string}")?;
+            let left = network.ethernet_down(params.interface).await?;
+            Ok(("disconnected", json!({ "interfaces": left })))
+        }
+        "network.ethernet.info" => {
+            let params: InterfaceRequest = params_of(params, "{\"interface\"?: string}")?;
+            let mut devices = network.wired().await?;
+            if let Some(name) = &params.interface {
+                devices.retain(|d| &d.interface == name);
+                if devices.is_empty() {
+                    return Err(Error::new(
+                        ErrorCode::NotFound,
+                        format!("{name:?} is not an Ethernet device NetworkManager knows"),
+                    ));
+                }
+            }
+            Ok(("ok", json!({ "devices": devices })))
+        }
         other => Err(Error::new(
             ErrorCode::UnknownMethod,
             format!("no method {other:?}"),
@@ -101,6 +128,12 @@ fn to_value<T: serde::Serialize>(value: &T) -> Value {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NoParams {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InterfaceRequest {
+    interface: Option<String>,
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -14,7 +14,7 @@ use std::sync::Arc;
 pub const MAX_FRAME: usize = 1024 * 1024;
 
 /// Every method of protocol v1; docs/protocol.md shows each (its tests check that).
-pub const METHODS: [&str; 28] = [
+pub const METHODS: [&str; 31] = [
     "subscribe",
     "unsubscribe",
     "network.status",
@@ -29,6 +29,9 @@ pub const METHODS: [&str; 28] = [
     "network.wifi.setAutoconnect",
     "network.wifi.setPriority",
     "network.info",
+    "network.ethernet.connect",
+    "network.ethernet.disconnect",
+    "network.ethernet.info",
     "network.credentials.submit",
     "network.credentials.cancel",
     "monitor.interfaces",

@@ -64,3 +64,10 @@ pub struct WifiSetDocument {
 
 /// `netpilot wifi show --json`: every access point of a network and its saved profile.
 pub type WifiShowDocument = netpilot_core::menu::NetworkInfo;
+
+/// `netpilot ethernet show --json` (and `network.ethernet.info`): the wired devices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EthernetDevicesDocument {
+    pub devices: Vec<netpilot_core::menu::WiredDevice>,
+}

@@ -6,7 +6,7 @@ use netpilot_api::monitor::{
 };
 
 use netpilot_api::device::DeviceApi;
-use netpilot_core::menu::SavedProfile;
+use netpilot_core::menu::{SavedProfile, WiredDevice};
 use netpilot_core::ports::WifiEvent;
 use netpilot_core::wifi::{AccessPoint, DeviceState, Security, WifiNetwork};
 use netpilot_core::{Error, Visibility};
@@ -158,6 +158,18 @@ impl Daemon {
                 access_point("np-open", 47, Security::Open, 11, 4),
             ];
             menu.saved = vec![saved_profile("np-office", "uuid-office")];
+            // A cable plugged in, not connected yet.
+            menu.wired = vec![WiredDevice {
+                interface: "eth0".into(),
+                state: DeviceState::Disconnected,
+                carrier: true,
+                mac: Some("52:54:00:12:34:56".into()),
+                ipv4: None,
+                ipv6: Vec::new(),
+                gateway: None,
+                dns: Vec::new(),
+                profile: None,
+            }];
         }
         let backend = Arc::new(fake);
         let devices = Arc::new(FakeDevices::default());

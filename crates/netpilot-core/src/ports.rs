@@ -251,6 +251,15 @@ pub trait WifiBackend: Send + Sync + 'static {
         ssid: &str,
         change: ProfileChange,
     ) -> impl Future<Output = Result<u32, Error>> + Send;
+    /// Activates the wired device `interface` (its best profile, else a new one) and waits
+    /// until it is connected, or fails, or `timeout` passes.
+    fn ethernet_up(
+        &self,
+        interface: &str,
+        timeout: std::time::Duration,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+    /// Disconnects the wired device `interface`.
+    fn ethernet_down(&self, interface: &str) -> impl Future<Output = Result<(), Error>> + Send;
     /// The networks these WiFi devices see: after a fresh scan when `rescan`, else from
     /// their last one.
     fn scan(
@@ -310,6 +319,16 @@ impl<B: WifiBackend> WifiBackend for std::sync::Arc<B> {
         change: ProfileChange,
     ) -> impl Future<Output = Result<u32, Error>> + Send {
         B::change_saved(self, ssid, change)
+    }
+    fn ethernet_up(
+        &self,
+        interface: &str,
+        timeout: std::time::Duration,
+    ) -> impl Future<Output = Result<(), Error>> + Send {
+        B::ethernet_up(self, interface, timeout)
+    }
+    fn ethernet_down(&self, interface: &str) -> impl Future<Output = Result<(), Error>> + Send {
+        B::ethernet_down(self, interface)
     }
     fn scan(
         &self,

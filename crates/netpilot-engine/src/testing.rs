@@ -457,6 +457,42 @@ impl netpilot_core::ports::WifiBackend for FakeWifi {
         Ok(changed)
     }
 
+    /// Connects the wired device as a DHCP server on its cable would: 192.168.60.10/24.
+    async fn ethernet_up(
+        &self,
+        interface: &str,
+        _timeout: std::time::Duration,
+    ) -> Result<(), Error> {
+        let mut menu = self.menu.lock().expect("not poisoned");
+        let wired = menu
+            .wired
+            .iter_mut()
+            .find(|w| w.interface == interface)
+            .ok_or_else(|| Error::new(netpilot_core::ErrorCode::NotFound, "no such device"))?;
+        if !wired.carrier {
+            return Err(Error::new(
+                netpilot_core::ErrorCode::ConnectionAttemptFailed,
+                format!("{interface} has no cable"),
+            ));
+        }
+        wired.state = netpilot_core::wifi::DeviceState::Connected;
+        wired.ipv4 = Some("192.168.60.10/24".into());
+        wired.gateway = Some("192.168.60.1".into());
+        wired.dns = vec!["192.168.60.1".into()];
+        Ok(())
+    }
+
+    async fn ethernet_down(&self, interface: &str) -> Result<(), Error> {
+        let mut menu = self.menu.lock().expect("not poisoned");
+        if let Some(wired) = menu.wired.iter_mut().find(|w| w.interface == interface) {
+            wired.state = netpilot_core::wifi::DeviceState::Disconnected;
+            wired.ipv4 = None;
+            wired.gateway = None;
+            wired.dns.clear();
+        }
+        Ok(())
+    }
+
     async fn scan(
         &self,
         interfaces: &[String],

@@ -395,7 +395,11 @@ fn events_prints_the_daemons_events_as_json_lines_until_it_stops() {
     let event: serde_json::Value = serde_json::from_str(&first).unwrap();
     assert_eq!(event["service"], json!("network"), "{first}");
     // No NetworkManager here: no radio, nothing in range, and it says so.
-    assert_eq!(event["data"]["networkStatus"], json!("disconnected"), "{first}");
+    assert_eq!(
+        event["data"]["networkStatus"],
+        json!("disconnected"),
+        "{first}"
+    );
     assert_eq!(event["data"]["wifiNetworks"], json!([]), "{first}");
     assert_eq!(daemon.stop().code(), Some(0));
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -403,7 +407,10 @@ fn events_prints_the_daemons_events_as_json_lines_until_it_stops() {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        assert!(Instant::now() < deadline, "events did not end with the daemon");
+        assert!(
+            Instant::now() < deadline,
+            "events did not end with the daemon"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     // With --json the error is a document on stdout too.
@@ -411,6 +418,10 @@ fn events_prints_the_daemons_events_as_json_lines_until_it_stops() {
     stdout.read_to_string(&mut rest).unwrap();
     assert_eq!(status.code(), Some(6), "{rest}");
     let error: serde_json::Value = serde_json::from_str(rest.trim()).unwrap();
-    assert_eq!(error["error"]["code"], json!("daemon-unavailable"), "{rest}");
+    assert_eq!(
+        error["error"]["code"],
+        json!("daemon-unavailable"),
+        "{rest}"
+    );
     assert!(rest.contains("the daemon stopped"), "{rest}");
 }

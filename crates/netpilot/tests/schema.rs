@@ -6,8 +6,9 @@ use netpilot_api::monitor::{
     ConnectionsDocument, ErrorDocument, InterfacesDocument, PortsDocument, TrafficDocument,
 };
 use netpilot_api::wifi::{
-    WifiConnectDocument, WifiDisconnectDocument, WifiForgetDocument, WifiListDocument,
-    WifiRadioDocument, WifiSavedDocument, WifiSetDocument, WifiShowDocument, WifiStatusDocument,
+    EthernetDevicesDocument, WifiConnectDocument, WifiDisconnectDocument, WifiForgetDocument,
+    WifiListDocument, WifiRadioDocument, WifiSavedDocument, WifiSetDocument, WifiShowDocument,
+    WifiStatusDocument,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -77,6 +78,7 @@ fn every_document_type_has_an_example_and_every_example_its_type() {
         "WifiSavedDocument",
         "WifiSetDocument",
         "WifiShowDocument",
+        "EthernetDevicesDocument",
     ]);
     assert_eq!(names, expected);
     for (name, json) in examples() {
@@ -95,6 +97,7 @@ fn every_document_type_has_an_example_and_every_example_its_type() {
             "WifiSavedDocument" => round_trips::<WifiSavedDocument>(name, json),
             "WifiSetDocument" => round_trips::<WifiSetDocument>(name, json),
             "WifiShowDocument" => round_trips::<WifiShowDocument>(name, json),
+            "EthernetDevicesDocument" => round_trips::<EthernetDevicesDocument>(name, json),
             other => panic!("docs/json.md has an example of unknown type {other}"),
         }
     }

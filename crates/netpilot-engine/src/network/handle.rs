@@ -1,7 +1,7 @@
 //! The commands the network service takes, and the handle callers send them with.
 
 use super::{ConnectParams, ServiceEvent};
-use netpilot_core::menu::{NetworkInfo, RadioSwitch};
+use netpilot_core::menu::{NetworkInfo, RadioSwitch, WiredDevice};
 use netpilot_core::network::{NetworkState, Prompt};
 use netpilot_core::ports::ProfileChange;
 use netpilot_core::wifi::{WifiNetwork, WifiRadio};
@@ -52,6 +52,18 @@ pub enum Command {
     Info {
         ssid: String,
         reply: Reply<NetworkInfo>,
+    },
+    /// Every wired device.
+    Wired(oneshot::Sender<Vec<WiredDevice>>),
+    /// Connects the wired device named, or the one with a cable; it once connected.
+    EthernetUp {
+        interface: Option<String>,
+        reply: Reply<WiredDevice>,
+    },
+    /// Disconnects the wired device named, or every connected one; those left.
+    EthernetDown {
+        interface: Option<String>,
+        reply: Reply<Vec<String>>,
     },
     /// Leaves the radio named, or the internet's WiFi link; the interfaces left.
     Disconnect {
@@ -153,6 +165,20 @@ impl NetworkHandle {
 
     pub async fn info(&self, ssid: String) -> Result<NetworkInfo, Error> {
         self.ask(|reply| Command::Info { ssid, reply }).await?
+    }
+
+    pub async fn wired(&self) -> Result<Vec<WiredDevice>, Error> {
+        self.ask(Command::Wired).await
+    }
+
+    pub async fn ethernet_up(&self, interface: Option<String>) -> Result<WiredDevice, Error> {
+        self.ask(|reply| Command::EthernetUp { interface, reply })
+            .await?
+    }
+
+    pub async fn ethernet_down(&self, interface: Option<String>) -> Result<Vec<String>, Error> {
+        self.ask(|reply| Command::EthernetDown { interface, reply })
+            .await?
     }
 
     pub async fn disconnect(&self, interface: Option<String>) -> Result<Vec<String>, Error> {

@@ -121,6 +121,9 @@ impl<B: WifiBackend> Service<B> {
         for (ssid, reply) in std::mem::take(&mut self.menu.waiting_info) {
             let _ = reply.send(self.info(&ssid));
         }
+        for command in std::mem::take(&mut self.menu.deferred) {
+            self.on_command(command);
+        }
     }
 
     /// After the first look: who waited for it is answered, and state events may go.
@@ -201,6 +204,8 @@ pub(super) struct MenuLook {
     /// `status` and `info` callers waiting for the first look.
     pub(super) waiting: Vec<tokio::sync::oneshot::Sender<NetworkState>>,
     pub(super) waiting_info: Vec<(String, Reply<NetworkInfo>)>,
+    /// Other commands that act on what the first looks find.
+    pub(super) deferred: Vec<super::handle::Command>,
     /// When to look next (a change was reported).
     pub(super) due: Option<Instant>,
     pub(super) looking: bool,

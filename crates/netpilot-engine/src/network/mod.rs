@@ -21,6 +21,7 @@
 mod actions;
 mod attempt;
 mod broker;
+mod ethernet;
 mod handle;
 mod menu;
 mod service;

@@ -231,6 +231,19 @@ impl<B: WifiBackend> Service<B> {
             Command::Info { ssid, reply } => {
                 let _ = reply.send(self.info(&ssid));
             }
+            // Wired devices, and what acts on them, wait for the first looks too.
+            command @ (Command::Wired(_)
+            | Command::EthernetUp { .. }
+            | Command::EthernetDown { .. })
+                if !self.looked_once() =>
+            {
+                self.menu.deferred.push(command)
+            }
+            Command::Wired(reply) => {
+                let _ = reply.send(self.menu.last.wired.clone());
+            }
+            Command::EthernetUp { interface, reply } => self.ethernet_up(interface, reply),
+            Command::EthernetDown { interface, reply } => self.ethernet_down(interface, reply),
             Command::Disconnect { interface, reply } => {
                 self.afresh(Deferred::Disconnect(interface, reply))
             }

@@ -154,6 +154,59 @@ impl NmClient {
         Ok(())
     }
 
+    /// The device object of the network interface `interface`.
+    pub async fn device_by_interface(&self, interface: &str) -> Result<OwnedObjectPath, Error> {
+        self.nm
+            .get_device_by_ip_iface(interface)
+            .await
+            .map_err(|error| match nm_error(error) {
+                e if e.code == ErrorCode::NotFound
+                    || e.code == ErrorCode::ConnectionAttemptFailed =>
+                {
+                    Error::new(
+                        ErrorCode::NotFound,
+                        format!("NetworkManager knows no device {interface:?}"),
+                    )
+                    .with_hint("nmcli device lists the devices it knows")
+                }
+                e => e,
+            })
+    }
+
+    /// Activates the best profile NetworkManager has for `device`, else one it makes up
+    /// (its "Wired connection N").
+    pub async fn activate_device(&self, device: &OwnedObjectPath) -> Result<(), Error> {
+        let root = ObjectPath::from_static_str_unchecked("/");
+        match self
+            .nm
+            .activate_connection(&root, &device.as_ref(), &root)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(error)
+                if error_name(&error).as_deref()
+                    == Some("org.freedesktop.NetworkManager.UnknownConnection") =>
+            {
+                tracing::debug!(%device, "no profile for it: NetworkManager makes one");
+                self.nm
+                    .add_and_activate_connection(HashMap::new(), &device.as_ref(), &root)
+                    .await
+                    .map(|_| ())
+                    .map_err(nm_error)
+            }
+            Err(error) => Err(nm_error(error)),
+        }
+    }
+
+    /// Disconnects any device (by its object path).
+    pub async fn disconnect_device(&self, device: &OwnedObjectPath) -> Result<(), Error> {
+        self.device(device)
+            .await?
+            .disconnect()
+            .await
+            .map_err(nm_error)
+    }
+
     /// Turns NetworkManager's WiFi switch on or off; the switch as it is then. A hard
     /// rfkill block cannot be lifted from here: `radio-blocked`.
     pub async fn set_wifi_enabled(&self, enabled: bool) -> Result<RadioSwitch, Error> {

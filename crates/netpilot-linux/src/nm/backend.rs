@@ -315,6 +315,18 @@ impl WifiBackend for NetworkManagerBackend {
         self.get().await?.change_saved(ssid, change).await
     }
 
+    async fn ethernet_up(
+        &self,
+        interface: &str,
+        timeout: std::time::Duration,
+    ) -> Result<(), Error> {
+        self.get().await?.ethernet_up(interface, timeout).await
+    }
+
+    async fn ethernet_down(&self, interface: &str) -> Result<(), Error> {
+        self.get().await?.ethernet_down(interface).await
+    }
+
     async fn scan(&self, interfaces: &[String], rescan: bool) -> Result<Vec<WifiNetwork>, Error> {
         self.get().await?.scan(interfaces, rescan).await
     }
@@ -419,6 +431,18 @@ impl WifiBackend for NmBackend {
             .with_hint("netpilot wifi saved lists the saved networks"));
         }
         Ok(changed)
+    }
+
+    async fn ethernet_up(
+        &self,
+        interface: &str,
+        timeout: std::time::Duration,
+    ) -> Result<(), Error> {
+        super::ethernet::up(&self.client, interface, timeout).await
+    }
+
+    async fn ethernet_down(&self, interface: &str) -> Result<(), Error> {
+        super::ethernet::down(&self.client, interface).await
     }
 
     async fn scan(&self, interfaces: &[String], rescan: bool) -> Result<Vec<WifiNetwork>, Error> {

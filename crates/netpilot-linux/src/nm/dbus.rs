@@ -19,6 +19,8 @@ pub type NmSettingsOut<'a> = HashMap<&'a str, HashMap<&'a str, Value<'a>>>;
 pub trait NetworkManager {
     fn get_devices(&self) -> zbus::Result<Vec<OwnedObjectPath>>;
 
+    fn get_device_by_ip_iface(&self, interface: &str) -> zbus::Result<OwnedObjectPath>;
+
     fn activate_connection(
         &self,
         connection: &ObjectPath<'_>,

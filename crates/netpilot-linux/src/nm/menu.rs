@@ -21,6 +21,8 @@ const ACTIVE: &str = "org.freedesktop.NetworkManager.Connection.Active";
 const IP4: &str = "org.freedesktop.NetworkManager.IP4Config";
 const IP6: &str = "org.freedesktop.NetworkManager.IP6Config";
 const DEVICE_TYPE_ETHERNET: u32 = 1;
+/// A veth NetworkManager manages is wired like Ethernet (it skips containers' own).
+const DEVICE_TYPE_VETH: u32 = 20;
 /// NMDeviceInterfaceFlags: the link has a carrier (NetworkManager ≥ 1.22).
 const INTERFACE_FLAG_CARRIER: u32 = 0x10000;
 
@@ -138,7 +140,12 @@ pub(super) async fn look(client: &NmClient) -> Result<Menu, Error> {
                     menu.hotspots.push(hotspot);
                 }
             }
-            Some(DEVICE_TYPE_ETHERNET) => menu.wired.push(wired(client, &device, interface).await),
+            // Wired links NetworkManager manages (not unmanaged ones: ifupdown's, containers').
+            Some(DEVICE_TYPE_ETHERNET | DEVICE_TYPE_VETH)
+                if device.get::<u32>("State").is_some_and(|s| s > 10) =>
+            {
+                menu.wired.push(wired(client, &device, interface).await)
+            }
             _ => {}
         }
     }

@@ -24,6 +24,7 @@ mod device;
 mod device_backend;
 mod device_watch;
 mod discover;
+mod ethernet;
 mod internet_rejoin;
 mod join;
 mod leftovers;

@@ -64,9 +64,11 @@ impl EventsArgs {
             let event = match daemon.next_event().await {
                 Ok(event) => event,
                 Err(error) if error.code == ErrorCode::DaemonUnavailable => {
-                    return Err(Error::new(ErrorCode::DaemonUnavailable, "the daemon stopped")
-                        .with_hint("start it again, then run netpilot events again")
-                        .into());
+                    return Err(
+                        Error::new(ErrorCode::DaemonUnavailable, "the daemon stopped")
+                            .with_hint("start it again, then run netpilot events again")
+                            .into(),
+                    );
                 }
                 Err(error) => return Err(error.into()),
             };
@@ -155,7 +157,10 @@ fn network(state: &NetworkState, before: Option<&NetworkState>) -> String {
     words.push(match state.network_status {
         netpilot_core::network::NetworkStatus::Disconnected => "disconnected".to_string(),
         netpilot_core::network::NetworkStatus::Ethernet => {
-            format!("ethernet {} {}", state.ethernet.interface, state.ethernet.ipv4)
+            format!(
+                "ethernet {} {}",
+                state.ethernet.interface, state.ethernet.ipv4
+            )
         }
         netpilot_core::network::NetworkStatus::Wifi => format!(
             "wifi {:?} {} ({} %)",
@@ -168,7 +173,10 @@ fn network(state: &NetworkState, before: Option<&NetworkState>) -> String {
         words.push(format!("last attempt: {}", state.last_error));
     }
     if let Some(hotspot) = &state.hotspot {
-        words.push(format!("hotspot {:?} on {}", hotspot.ssid, hotspot.interface));
+        words.push(format!(
+            "hotspot {:?} on {}",
+            hotspot.ssid, hotspot.interface
+        ));
     }
     let ssids = |s: &NetworkState| -> Vec<String> {
         s.wifi_networks.iter().map(|n| n.ssid.clone()).collect()

@@ -4,6 +4,7 @@ mod completions;
 mod connections;
 mod daemon;
 mod device;
+mod ethernet;
 mod events;
 pub mod exit;
 mod interfaces;
@@ -53,6 +54,8 @@ enum Command {
     /// WiFi: list networks, connect (asking for passwords), status, disconnect, forget; the
     /// WiFi switch, saved networks, a network's access points.
     Wifi(wifi::WifiArgs),
+    /// Wired links: connect, disconnect, show (address, gateway, DNS).
+    Ethernet(ethernet::EthernetArgs),
     /// Device links: join a robot's, drone's or camera's own WiFi on a second radio while
     /// the internet stays where it is (through the daemon).
     Device(device::DeviceArgs),
@@ -119,6 +122,7 @@ impl Cli {
             Command::Monitor(args) => args.run(&ctx),
             Command::Wifi(args) => args.run(&ctx),
             Command::Device(args) => args.run(&ctx),
+            Command::Ethernet(args) => args.run(&ctx),
             Command::Daemon(args) => args.run(&ctx),
             Command::Events(args) => args.run(&ctx),
             Command::Completions(args) => args.run(&ctx),

@@ -1,4 +1,5 @@
 mod connections;
+mod ethernet;
 mod interfaces;
 pub(crate) mod metrics;
 mod monitor;

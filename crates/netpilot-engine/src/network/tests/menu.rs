@@ -309,3 +309,39 @@ async fn a_radio_connecting_while_the_menu_keeps_changing_is_still_said() {
     );
     assert_eq!(connected[0].wifi_bssid, "02:00:00:00:02:00");
 }
+
+#[tokio::test(start_paused = true)]
+async fn ethernet_connects_the_device_with_a_cable_and_disconnects_the_connected_ones() {
+    let h = with_menu().await;
+    let cable = |name: &str, carrier| WiredDevice {
+        interface: name.into(),
+        state: DeviceState::Disconnected,
+        carrier,
+        mac: None,
+        ipv4: None,
+        ipv6: Vec::new(),
+        gateway: None,
+        dns: Vec::new(),
+        profile: None,
+    };
+    h.backend.menu.lock().unwrap().wired = vec![cable("eth0", false), cable("eth1", true)];
+    h.backend_events.send(WifiEvent::MenuChanged).await.unwrap();
+    tokio::time::sleep(MENU_SETTLE * 2).await;
+    let up = h.handle.ethernet_up(None).await.unwrap();
+    assert_eq!(up.interface, "eth1", "the one with a cable");
+    assert_eq!(up.ipv4.as_deref(), Some("192.168.60.10/24"));
+    h.settle().await;
+    let state = h.handle.status().await.unwrap();
+    assert!(state.ethernet.connected && state.ethernet.interface == "eth1");
+    // Already connected: the answer as it is.
+    assert_eq!(h.handle.ethernet_up(None).await.unwrap().interface, "eth1");
+    let no_cable = h.handle.ethernet_up(Some("eth0".into())).await.unwrap_err();
+    assert_eq!(no_cable.code, ErrorCode::ConnectionAttemptFailed);
+    let unknown = h.handle.ethernet_up(Some("eth9".into())).await.unwrap_err();
+    assert_eq!(unknown.code, ErrorCode::NotFound);
+    assert!(unknown.hint.unwrap().contains("eth0, eth1"));
+    assert_eq!(h.handle.ethernet_down(None).await.unwrap(), ["eth1"]);
+    h.settle().await;
+    assert!(!h.handle.status().await.unwrap().ethernet.connected);
+    assert!(h.handle.ethernet_down(None).await.unwrap().is_empty());
+}

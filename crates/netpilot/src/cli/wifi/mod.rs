@@ -83,7 +83,13 @@ impl WifiArgs {
             args.check()?;
         }
         runtime.block_on(async {
-            let session = self.session(timeouts).await?;
+            let session = session(
+                self.socket.clone(),
+                self.no_daemon,
+                self.daemon_timeout,
+                timeouts,
+            )
+            .await?;
             match self.command {
                 WifiCommand::List(args) => args.run(ctx, session).await,
                 WifiCommand::Connect(args) => args.run(ctx, session).await,
@@ -97,29 +103,34 @@ impl WifiArgs {
             }
         })
     }
+}
 
-    /// The daemon, unless told not to or none answers; else the command's own engine.
-    async fn session(&self, timeouts: Timeouts) -> Result<Session, Error> {
-        if !self.no_daemon {
-            match Client::find(self.socket.clone()).await {
-                Ok(mut client) => {
-                    if let Some(within) = self.daemon_timeout {
-                        client.answer_within(within);
-                    }
-                    return Ok(Session {
-                        client,
-                        daemon: true,
-                    });
+/// The daemon, unless told not to or none answers; else the command's own engine.
+pub async fn session(
+    socket: Option<PathBuf>,
+    no_daemon: bool,
+    daemon_timeout: Option<std::time::Duration>,
+    timeouts: Timeouts,
+) -> Result<Session, Error> {
+    if !no_daemon {
+        match Client::find(socket.clone()).await {
+            Ok(mut client) => {
+                if let Some(within) = daemon_timeout {
+                    client.answer_within(within);
                 }
-                // A socket named explicitly must answer.
-                Err(error) if self.socket.is_some() => return Err(error),
-                Err(_) => {}
+                return Ok(Session {
+                    client,
+                    daemon: true,
+                });
             }
+            // A socket named explicitly must answer.
+            Err(error) if socket.is_some() => return Err(error),
+            Err(_) => {}
         }
-        let client = crate::daemon::private::start(timeouts).await?;
-        Ok(Session {
-            client,
-            daemon: false,
-        })
     }
+    let client = crate::daemon::private::start(timeouts).await?;
+    Ok(Session {
+        client,
+        daemon: false,
+    })
 }
