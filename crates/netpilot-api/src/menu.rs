@@ -5,12 +5,12 @@
 use crate::protocol::params_of;
 use netpilot_core::ports::ProfileChange;
 use netpilot_core::{Error, ErrorCode};
-use netpilot_engine::network::NetworkHandle;
+use netpilot_engine::network::{HotspotParams, NetworkHandle};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 /// Every method of this module, for the dispatcher (and the docs' checks).
-pub const METHODS: [&str; 10] = [
+pub const METHODS: [&str; 13] = [
     "network.wifi.enable",
     "network.wifi.disable",
     "network.wifi.toggle",
@@ -21,6 +21,9 @@ pub const METHODS: [&str; 10] = [
     "network.ethernet.connect",
     "network.ethernet.disconnect",
     "network.ethernet.info",
+    "network.hotspot.start",
+    "network.hotspot.stop",
+    "network.hotspot.status",
 ];
 
 /// Runs `method` (one of [`METHODS`]): the response's message and result.
@@ -91,6 +94,31 @@ pub async fn call(
             let left = network.ethernet_down(params.interface).await?;
             Ok(("disconnected", json!({ "interfaces": left })))
         }
+        "network.hotspot.start" => {
+            let params: HotspotRequest = params_of(
+                params,
+                "{\"ssid\": string, \"password\": string, \"interface\"?: string, \"band\"?: \"bg\"|\"a\"}",
+            )?;
+            let hotspot = network
+                .hotspot_start(HotspotParams {
+                    ssid: params.ssid,
+                    password: netpilot_core::Secret::new(params.password),
+                    interface: params.interface,
+                    band: params.band,
+                })
+                .await?;
+            Ok(("started", to_value(&hotspot)))
+        }
+        "network.hotspot.stop" => {
+            let params: InterfaceRequest = params_of(params, "{\"interface\"?: string}")?;
+            let stopped = network.hotspot_stop(params.interface).await?;
+            Ok(("stopped", json!({ "interfaces": stopped })))
+        }
+        "network.hotspot.status" => {
+            let _: NoParams = params_of(params, "{}")?;
+            let state = network.status().await?;
+            Ok(("ok", json!({ "hotspot": state.hotspot })))
+        }
         "network.ethernet.info" => {
             let params: InterfaceRequest = params_of(params, "{\"interface\"?: string}")?;
             let mut devices = network.wired().await?;
@@ -128,6 +156,15 @@ fn to_value<T: serde::Serialize>(value: &T) -> Value {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NoParams {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HotspotRequest {
+    ssid: String,
+    password: String,
+    interface: Option<String>,
+    band: Option<String>,
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

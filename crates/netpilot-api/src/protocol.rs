@@ -14,7 +14,7 @@ use std::sync::Arc;
 pub const MAX_FRAME: usize = 1024 * 1024;
 
 /// Every method of protocol v1; docs/protocol.md shows each (its tests check that).
-pub const METHODS: [&str; 31] = [
+pub const METHODS: [&str; 34] = [
     "subscribe",
     "unsubscribe",
     "network.status",
@@ -32,6 +32,9 @@ pub const METHODS: [&str; 31] = [
     "network.ethernet.connect",
     "network.ethernet.disconnect",
     "network.ethernet.info",
+    "network.hotspot.start",
+    "network.hotspot.stop",
+    "network.hotspot.status",
     "network.credentials.submit",
     "network.credentials.cancel",
     "monitor.interfaces",

@@ -71,3 +71,11 @@ pub type WifiShowDocument = netpilot_core::menu::NetworkInfo;
 pub struct EthernetDevicesDocument {
     pub devices: Vec<netpilot_core::menu::WiredDevice>,
 }
+
+/// `netpilot wifi hotspot status --json` (and `network.hotspot.status`): the hotspot, or
+/// `null`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HotspotStatusDocument {
+    pub hotspot: Option<netpilot_core::menu::Hotspot>,
+}

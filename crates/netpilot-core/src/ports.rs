@@ -189,6 +189,21 @@ pub struct LinkSnapshot {
     /// The interfaces of the main table's default routes, lowest metric first (IPv4, then
     /// IPv6).
     pub default_routes: Vec<String>,
+    /// The radios that run a hotspot (an access point profile is active on them).
+    pub hotspots: Vec<String>,
+}
+
+/// A hotspot to start.
+#[derive(Debug, Clone)]
+pub struct HotspotRequest {
+    pub ssid: String,
+    /// Its WPA2 passphrase: agent-owned, never in NetworkManager's profile.
+    pub password: crate::Secret,
+    /// The radios it may run on, the preferred first: the first that can be an access
+    /// point (in the band asked for) is used.
+    pub candidates: Vec<String>,
+    /// `bg` (2.4 GHz) or `a` (5 GHz); `None` lets NetworkManager choose.
+    pub band: Option<String>,
 }
 
 /// A request to join a network.
@@ -260,6 +275,15 @@ pub trait WifiBackend: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), Error>> + Send;
     /// Disconnects the wired device `interface`.
     fn ethernet_down(&self, interface: &str) -> impl Future<Output = Result<(), Error>> + Send;
+    /// Starts a hotspot (NetworkManager's shared mode: DHCP for its clients) on the first
+    /// candidate radio that can run it; returns once clients can join.
+    fn hotspot_start(
+        &self,
+        request: &HotspotRequest,
+    ) -> impl Future<Output = Result<crate::menu::Hotspot, Error>> + Send;
+    /// Stops the hotspot on `interface` and deletes what `hotspot_start` made (its
+    /// profile, its password).
+    fn hotspot_stop(&self, interface: &str) -> impl Future<Output = Result<(), Error>> + Send;
     /// The networks these WiFi devices see: after a fresh scan when `rescan`, else from
     /// their last one.
     fn scan(
@@ -329,6 +353,15 @@ impl<B: WifiBackend> WifiBackend for std::sync::Arc<B> {
     }
     fn ethernet_down(&self, interface: &str) -> impl Future<Output = Result<(), Error>> + Send {
         B::ethernet_down(self, interface)
+    }
+    fn hotspot_start(
+        &self,
+        request: &HotspotRequest,
+    ) -> impl Future<Output = Result<crate::menu::Hotspot, Error>> + Send {
+        B::hotspot_start(self, request)
+    }
+    fn hotspot_stop(&self, interface: &str) -> impl Future<Output = Result<(), Error>> + Send {
+        B::hotspot_stop(self, interface)
     }
     fn scan(
         &self,

@@ -171,6 +171,8 @@ pub enum Role {
     Internet,
     /// Carries the named device link (up, or being brought up or back).
     DeviceLink(String),
+    /// Runs a hotspot (an access point others join).
+    Hotspot,
     /// Neither: WiFi actions may use it.
     Free,
 }
@@ -181,6 +183,7 @@ impl Role {
         match self {
             Role::Internet => "internet".into(),
             Role::DeviceLink(name) => format!("device-link {name}"),
+            Role::Hotspot => "hotspot".into(),
             Role::Free => "free".into(),
         }
     }

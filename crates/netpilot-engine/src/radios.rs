@@ -36,6 +36,8 @@ pub fn radios(snapshot: &LinkSnapshot, claims: &[Claim], joined: Option<&str>) -
             let interface = device.interface.as_str();
             let role = if let Some(link) = active_link(interface) {
                 Role::DeviceLink(link)
+            } else if snapshot.hotspots.iter().any(|h| h == interface) {
+                Role::Hotspot
             } else if internet == Some(interface) {
                 Role::Internet
             } else if let Some(claim) = claims.iter().find(|c| c.interface == interface) {
@@ -138,6 +140,48 @@ pub fn for_connect(radios: &[WifiRadio], asked: Option<&str>) -> Result<String, 
     Err(unusable(radios))
 }
 
+/// Where a hotspot may run, the preferred first: the radio named (unless a device link
+/// holds it); else the free radios, idle ones first — never the internet's unasked (a radio
+/// running an access point leaves the network it was on).
+pub fn for_hotspot(radios: &[WifiRadio], asked: Option<&str>) -> Result<Vec<String>, Error> {
+    if radios.is_empty() {
+        return Err(no_wifi_device());
+    }
+    if let Some(asked) = asked {
+        let radio = named(radios, asked)?;
+        if !usable(radio) {
+            return Err(unusable(std::slice::from_ref(radio)));
+        }
+        return Ok(vec![radio.interface.clone()]);
+    }
+    let mut free: Vec<&WifiRadio> = radios
+        .iter()
+        .filter(|r| r.role == Role::Free && usable(r))
+        .collect();
+    free.sort_by_key(|r| !matches!(r.state, DeviceState::Disconnected | DeviceState::Failed));
+    if !free.is_empty() {
+        return Ok(free.iter().map(|r| r.interface.clone()).collect());
+    }
+    if let Some(radio) = internet(radios) {
+        return Err(Error::new(
+            ErrorCode::RadioInUse,
+            format!(
+                "no free radio for a hotspot: {} carries the internet",
+                radio.interface
+            ),
+        )
+        .with_hint(format!(
+            "name it to use it anyway (--interface {}: the internet on it drops), or plug in a second WiFi adapter",
+            radio.interface
+        )));
+    }
+    Err(Error::new(
+        ErrorCode::RadioInUse,
+        "no free radio for a hotspot: every radio carries a device link or a hotspot",
+    )
+    .with_hint("take a device link down (netpilot device down NAME), or plug in a WiFi adapter"))
+}
+
 /// What `disconnect` leaves: the radio named (unless a device link holds it), else the
 /// internet's WiFi link; `None` when that is not connected.
 pub fn for_disconnect(radios: &[WifiRadio], asked: Option<&str>) -> Result<Option<String>, Error> {
@@ -229,6 +273,7 @@ mod tests {
             ],
             device_links: vec![("wlan0".into(), "cozmo".into())],
             default_routes: vec!["wlan1".into()],
+            hotspots: Vec::new(),
         }
     }
 
@@ -237,6 +282,27 @@ mod tests {
             .iter()
             .map(|r| (r.interface.as_str(), r.role.clone()))
             .collect()
+    }
+
+    #[test]
+    fn a_hotspot_goes_on_a_free_radio_and_on_the_internets_only_when_named() {
+        let mut snapshot = robot_first();
+        snapshot
+            .wifi
+            .push(device("wlan2", DeviceState::Disconnected, None));
+        let radios = radios(&snapshot, &[], None);
+        assert_eq!(for_hotspot(&radios, None).unwrap(), ["wlan2"]);
+        assert_eq!(for_hotspot(&radios, Some("wlan1")).unwrap(), ["wlan1"]);
+        let linked = for_hotspot(&radios, Some("wlan0")).unwrap_err();
+        assert_eq!(linked.code, ErrorCode::RadioInUse);
+        snapshot.wifi.pop();
+        let radios = super::radios(&snapshot, &[], None);
+        let internet_only = for_hotspot(&radios, None).unwrap_err();
+        assert_eq!(internet_only.code, ErrorCode::RadioInUse);
+        assert!(internet_only.hint.unwrap().contains("--interface wlan1"));
+        snapshot.hotspots = vec!["wlan1".into()];
+        let radios = super::radios(&snapshot, &[], None);
+        assert_eq!(radios[1].role, Role::Hotspot);
     }
 
     #[test]

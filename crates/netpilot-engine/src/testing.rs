@@ -375,6 +375,7 @@ impl FakeWifi {
             wifi: vec![radio],
             device_links: Vec::new(),
             default_routes: vec!["wlan0".into()],
+            hotspots: Vec::new(),
         }
     }
 
@@ -455,6 +456,50 @@ impl netpilot_core::ports::WifiBackend for FakeWifi {
             ));
         }
         Ok(changed)
+    }
+
+    /// A hotspot on the first candidate: 10.42.0.1/24, as NetworkManager's shared mode.
+    async fn hotspot_start(
+        &self,
+        request: &netpilot_core::ports::HotspotRequest,
+    ) -> Result<netpilot_core::menu::Hotspot, Error> {
+        let interface = request.candidates.first().cloned().unwrap_or_default();
+        let hotspot = netpilot_core::menu::Hotspot {
+            interface: interface.clone(),
+            ssid: request.ssid.clone(),
+            band: request.band.clone(),
+            channel: None,
+            active: true,
+            ipv4: Some("10.42.0.1/24".into()),
+            profile_uuid: "uuid-hotspot".into(),
+        };
+        self.menu
+            .lock()
+            .expect("not poisoned")
+            .hotspots
+            .push(hotspot.clone());
+        let mut snapshot = self.snapshot.lock().expect("not poisoned");
+        snapshot.hotspots.push(interface.clone());
+        if let Some(radio) = snapshot.wifi.iter_mut().find(|r| r.interface == interface) {
+            radio.state = netpilot_core::wifi::DeviceState::Connected;
+            radio.ssid = Some(request.ssid.clone());
+        }
+        Ok(hotspot)
+    }
+
+    async fn hotspot_stop(&self, interface: &str) -> Result<(), Error> {
+        self.menu
+            .lock()
+            .expect("not poisoned")
+            .hotspots
+            .retain(|h| h.interface != interface);
+        let mut snapshot = self.snapshot.lock().expect("not poisoned");
+        snapshot.hotspots.retain(|h| h != interface);
+        if let Some(radio) = snapshot.wifi.iter_mut().find(|r| r.interface == interface) {
+            radio.state = netpilot_core::wifi::DeviceState::Disconnected;
+            radio.ssid = None;
+        }
+        Ok(())
     }
 
     /// Connects the wired device as a DHCP server on its cable would: 192.168.60.10/24.

@@ -6,9 +6,9 @@ use netpilot_api::monitor::{
     ConnectionsDocument, ErrorDocument, InterfacesDocument, PortsDocument, TrafficDocument,
 };
 use netpilot_api::wifi::{
-    EthernetDevicesDocument, WifiConnectDocument, WifiDisconnectDocument, WifiForgetDocument,
-    WifiListDocument, WifiRadioDocument, WifiSavedDocument, WifiSetDocument, WifiShowDocument,
-    WifiStatusDocument,
+    EthernetDevicesDocument, HotspotStatusDocument, WifiConnectDocument, WifiDisconnectDocument,
+    WifiForgetDocument, WifiListDocument, WifiRadioDocument, WifiSavedDocument, WifiSetDocument,
+    WifiShowDocument, WifiStatusDocument,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -79,6 +79,7 @@ fn every_document_type_has_an_example_and_every_example_its_type() {
         "WifiSetDocument",
         "WifiShowDocument",
         "EthernetDevicesDocument",
+        "HotspotStatusDocument",
     ]);
     assert_eq!(names, expected);
     for (name, json) in examples() {
@@ -98,6 +99,7 @@ fn every_document_type_has_an_example_and_every_example_its_type() {
             "WifiSetDocument" => round_trips::<WifiSetDocument>(name, json),
             "WifiShowDocument" => round_trips::<WifiShowDocument>(name, json),
             "EthernetDevicesDocument" => round_trips::<EthernetDevicesDocument>(name, json),
+            "HotspotStatusDocument" => round_trips::<HotspotStatusDocument>(name, json),
             other => panic!("docs/json.md has an example of unknown type {other}"),
         }
     }

@@ -117,6 +117,14 @@ impl<B: WifiBackend> Service<B> {
             (Deferred::Scan { reply, .. }, Some(error)) => {
                 let _ = reply.send(Err(error));
             }
+            (Deferred::Hotspot(_, reply), Some(error)) => {
+                let _ = reply.send(Err(error));
+            }
+            (Deferred::HotspotStop(_, reply), Some(error)) => {
+                let _ = reply.send(Err(error));
+            }
+            (Deferred::Hotspot(params, reply), None) => self.hotspot_start(params, reply),
+            (Deferred::HotspotStop(interface, reply), None) => self.hotspot_stop(interface, reply),
             (Deferred::Connect(params, reply), None) => {
                 let _ = reply.send(self.connect(params));
             }

@@ -1,7 +1,8 @@
 //! The commands the network service takes, and the handle callers send them with.
 
+use super::HotspotParams;
 use super::{ConnectParams, ServiceEvent};
-use netpilot_core::menu::{NetworkInfo, RadioSwitch, WiredDevice};
+use netpilot_core::menu::{Hotspot, NetworkInfo, RadioSwitch, WiredDevice};
 use netpilot_core::network::{NetworkState, Prompt};
 use netpilot_core::ports::ProfileChange;
 use netpilot_core::wifi::{WifiNetwork, WifiRadio};
@@ -55,6 +56,13 @@ pub enum Command {
     },
     /// Every wired device.
     Wired(oneshot::Sender<Vec<WiredDevice>>),
+    /// Starts a hotspot on a radio chosen by role; it once clients can join.
+    HotspotStart(HotspotParams, Reply<Hotspot>),
+    /// Stops the hotspot on the radio named, or every one; the radios freed.
+    HotspotStop {
+        interface: Option<String>,
+        reply: Reply<Vec<String>>,
+    },
     /// Connects the wired device named, or the one with a cable; it once connected.
     EthernetUp {
         interface: Option<String>,
@@ -165,6 +173,16 @@ impl NetworkHandle {
 
     pub async fn info(&self, ssid: String) -> Result<NetworkInfo, Error> {
         self.ask(|reply| Command::Info { ssid, reply }).await?
+    }
+
+    pub async fn hotspot_start(&self, params: HotspotParams) -> Result<Hotspot, Error> {
+        self.ask(|reply| Command::HotspotStart(params, reply))
+            .await?
+    }
+
+    pub async fn hotspot_stop(&self, interface: Option<String>) -> Result<Vec<String>, Error> {
+        self.ask(|reply| Command::HotspotStop { interface, reply })
+            .await?
     }
 
     pub async fn wired(&self) -> Result<Vec<WiredDevice>, Error> {

@@ -23,6 +23,7 @@ mod attempt;
 mod broker;
 mod ethernet;
 mod handle;
+mod hotspot;
 mod menu;
 mod service;
 mod state;
@@ -30,6 +31,7 @@ mod state;
 mod tests;
 
 pub use handle::{Command, NetworkHandle};
+pub use hotspot::HotspotParams;
 
 use crate::connect::Timeouts;
 use crate::radios::Claim;

@@ -48,6 +48,8 @@ pub(super) enum Internal {
 
 /// A command that waits for a fresh look at the radios.
 pub(super) enum Deferred {
+    Hotspot(super::HotspotParams, Reply<netpilot_core::menu::Hotspot>),
+    HotspotStop(Option<String>, Reply<Vec<String>>),
     Connect(ConnectParams, Reply<()>),
     Disconnect(Option<String>, Reply<Vec<String>>),
     Scan {
@@ -243,6 +245,16 @@ impl<B: WifiBackend> Service<B> {
                 let _ = reply.send(self.menu.last.wired.clone());
             }
             Command::EthernetUp { interface, reply } => self.ethernet_up(interface, reply),
+            Command::HotspotStart(params, reply) => {
+                if let Err(error) = params.validate() {
+                    let _ = reply.send(Err(error));
+                    return;
+                }
+                self.afresh(Deferred::Hotspot(params, reply));
+            }
+            Command::HotspotStop { interface, reply } => {
+                self.afresh(Deferred::HotspotStop(interface, reply))
+            }
             Command::EthernetDown { interface, reply } => self.ethernet_down(interface, reply),
             Command::Disconnect { interface, reply } => {
                 self.afresh(Deferred::Disconnect(interface, reply))

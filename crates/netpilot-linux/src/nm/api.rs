@@ -198,6 +198,20 @@ impl NmClient {
         }
     }
 
+    /// Activates the profile at `profile` on the device at `device`.
+    pub async fn activate_profile(
+        &self,
+        profile: &OwnedObjectPath,
+        device: &OwnedObjectPath,
+    ) -> Result<(), Error> {
+        let root = ObjectPath::from_static_str_unchecked("/");
+        self.nm
+            .activate_connection(&profile.as_ref(), &device.as_ref(), &root)
+            .await
+            .map(|_| ())
+            .map_err(nm_error)
+    }
+
     /// Disconnects any device (by its object path).
     pub async fn disconnect_device(&self, device: &OwnedObjectPath) -> Result<(), Error> {
         self.device(device)

@@ -7,9 +7,9 @@ use super::api::NmClient;
 use super::join;
 use crate::secrets::SecretStore;
 use futures_util::StreamExt;
-use netpilot_core::menu::{Menu, RadioSwitch};
+use netpilot_core::menu::{Hotspot, Menu, RadioSwitch};
 use netpilot_core::ports::{
-    JoinRequest, Joining, LinkSnapshot, ProfileChange, WifiBackend, WifiEvent,
+    HotspotRequest, JoinRequest, Joining, LinkSnapshot, ProfileChange, WifiBackend, WifiEvent,
 };
 use netpilot_core::wifi::{Security, WifiNetwork, networks};
 use netpilot_core::{Error, ErrorCode, Secret};
@@ -327,6 +327,14 @@ impl WifiBackend for NetworkManagerBackend {
         self.get().await?.ethernet_down(interface).await
     }
 
+    async fn hotspot_start(&self, request: &HotspotRequest) -> Result<Hotspot, Error> {
+        self.get().await?.hotspot_start(request).await
+    }
+
+    async fn hotspot_stop(&self, interface: &str) -> Result<(), Error> {
+        self.get().await?.hotspot_stop(interface).await
+    }
+
     async fn scan(&self, interfaces: &[String], rescan: bool) -> Result<Vec<WifiNetwork>, Error> {
         self.get().await?.scan(interfaces, rescan).await
     }
@@ -374,9 +382,22 @@ impl WifiBackend for NmBackend {
     async fn snapshot(&self) -> Result<LinkSnapshot, Error> {
         let devices = self.client.wifi_devices().await?;
         let mut device_links = Vec::new();
+        let mut hotspots = Vec::new();
         for device in &devices {
-            if let Some(link) = super::device::active_link(&self.client, device).await? {
-                device_links.push((device.device.interface.clone(), link));
+            let Some(profile) = self.client.active_profile(device).await? else {
+                continue;
+            };
+            // A profile deleted meanwhile is nobody's.
+            let Ok(settings) = self.client.settings(&profile).await else {
+                continue;
+            };
+            let interface = device.device.interface.clone();
+            if let Some(spec) = super::device::spec_of(&settings) {
+                device_links.push((interface, spec.name));
+            } else if super::api::string(&settings, "802-11-wireless", "mode").as_deref()
+                == Some("ap")
+            {
+                hotspots.push(interface);
             }
         }
         let default_routes = crate::routes::default_routes()?
@@ -387,6 +408,7 @@ impl WifiBackend for NmBackend {
             wifi: devices.into_iter().map(|d| d.device).collect(),
             device_links,
             default_routes,
+            hotspots,
         })
     }
 
@@ -443,6 +465,14 @@ impl WifiBackend for NmBackend {
 
     async fn ethernet_down(&self, interface: &str) -> Result<(), Error> {
         super::ethernet::down(&self.client, interface).await
+    }
+
+    async fn hotspot_start(&self, request: &HotspotRequest) -> Result<Hotspot, Error> {
+        super::hotspot::start(&self.client, &self.store, request).await
+    }
+
+    async fn hotspot_stop(&self, interface: &str) -> Result<(), Error> {
+        super::hotspot::stop(&self.client, &self.store, interface).await
     }
 
     async fn scan(&self, interfaces: &[String], rescan: bool) -> Result<Vec<WifiNetwork>, Error> {

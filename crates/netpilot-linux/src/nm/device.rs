@@ -63,23 +63,6 @@ pub async fn profile(client: &NmClient, name: &str) -> Result<DeviceProfile, Err
         })
 }
 
-/// The device link whose profile is active on `device`, if one is.
-pub async fn active_link(
-    client: &NmClient,
-    device: &NmWifiDevice,
-) -> Result<Option<String>, Error> {
-    let Some(path) = client.active_profile(device).await? else {
-        return Ok(None);
-    };
-    // A profile deleted meanwhile is no device link's.
-    Ok(client
-        .settings(&path)
-        .await
-        .ok()
-        .and_then(|settings| spec_of(&settings))
-        .map(|spec| spec.name))
-}
-
 /// Reads a device link back from its profile; `None` for any other profile.
 pub(super) fn spec_of(settings: &NmSettings) -> Option<DeviceSpec> {
     let data: HashMap<String, String> = settings

@@ -25,6 +25,7 @@ mod device_backend;
 mod device_watch;
 mod discover;
 mod ethernet;
+mod hotspot;
 mod internet_rejoin;
 mod join;
 mod leftovers;

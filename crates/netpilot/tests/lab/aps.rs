@@ -7,8 +7,11 @@ pub const HIDDEN: (&str, &str) = ("np-hidden", "hidden-secret-1");
 pub const NO_DHCP: (&str, &str) = ("np-nodhcp", "nodhcp-secret-1");
 pub const ROBOT: (&str, &str) = ("Cozmo_A1B2C3", "cozmo-secret-1");
 
+/// The hotspot the tests start (no access point of lab-up's).
+pub const HOTSPOT: (&str, &str) = ("np-spot", "spot-secret-1");
+
 /// Every password the lab uses: none may appear in logs or output.
-pub const PASSWORDS: [&str; 5] = [HOME.1, WPA3.1, HIDDEN.1, NO_DHCP.1, ROBOT.1];
+pub const PASSWORDS: [&str; 6] = [HOME.1, WPA3.1, HIDDEN.1, NO_DHCP.1, ROBOT.1, HOTSPOT.1];
 
 /// Tier 1: the constants above and the lab's setup script name the same networks.
 #[test]

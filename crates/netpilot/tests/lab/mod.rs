@@ -7,6 +7,7 @@ mod aps;
 mod daemon;
 mod device;
 mod faults;
+mod hotspot;
 mod menu;
 mod roles;
 mod wifi;

@@ -17,6 +17,7 @@ fn robot_and_home() -> LinkSnapshot {
         wifi: vec![robot, home],
         device_links: vec![("wlan0".into(), "cozmo".into())],
         default_routes: vec!["wlan1".into()],
+        hotspots: Vec::new(),
     }
 }
 
@@ -191,4 +192,59 @@ async fn a_burst_of_events_is_one_look_in_flight_and_one_after_it() {
     assert_eq!(h.backend.snapshots.load(SeqCst) - before, 2);
     let state = h.handle.status().await.unwrap();
     assert_eq!(state.wifi_ssid, "home", "{state:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hotspot_takes_a_free_radio_never_the_internets_unasked_and_becomes_its_role() {
+    // wlan0 carries the robot's link, wlan1 the internet, wlan2 is free.
+    let mut snapshot = robot_and_home();
+    snapshot
+        .wifi
+        .push(fake_radio("wlan2", DeviceState::Disconnected, None));
+    let h = with(snapshot).await;
+    let params = |interface: Option<&str>| HotspotParams {
+        ssid: "np-spot".into(),
+        password: netpilot_core::Secret::new("spot-secret-1".to_string()),
+        interface: interface.map(str::to_owned),
+        band: None,
+    };
+    let started = h.handle.hotspot_start(params(None)).await.unwrap();
+    assert_eq!(started.interface, "wlan2");
+    h.settle().await;
+    let state = h.handle.status().await.unwrap();
+    let role = |state: &NetworkState, name: &str| {
+        state
+            .wifi_devices
+            .iter()
+            .find(|r| r.interface == name)
+            .map(|r| r.role.clone())
+    };
+    assert_eq!(role(&state, "wlan2"), Some(Role::Hotspot));
+    assert_eq!(role(&state, "wlan1"), Some(Role::Internet));
+    assert_eq!(state.hotspot.as_ref().unwrap().ssid, "np-spot");
+    // One at a time; a device link's radio never; and no free radio is left now.
+    let again = h.handle.hotspot_start(params(None)).await.unwrap_err();
+    assert_eq!(again.code, ErrorCode::RadioInUse);
+    assert_eq!(h.handle.hotspot_stop(None).await.unwrap(), ["wlan2"]);
+    h.settle().await;
+    let linked = h
+        .handle
+        .hotspot_start(params(Some("wlan0")))
+        .await
+        .unwrap_err();
+    assert_eq!(linked.code, ErrorCode::RadioInUse);
+    // Started again on the free radio: one at a time still.
+    h.handle.hotspot_start(params(None)).await.unwrap();
+    h.settle().await;
+    let refused = h.handle.hotspot_start(params(None)).await.unwrap_err();
+    assert!(refused.message.contains("runs already"), "{refused:?}");
+    let short = h
+        .handle
+        .hotspot_start(HotspotParams {
+            password: netpilot_core::Secret::new("short".to_string()),
+            ..params(None)
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(short.code, ErrorCode::InvalidArgument);
 }

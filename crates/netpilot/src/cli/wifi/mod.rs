@@ -6,6 +6,7 @@
 mod connect;
 mod disconnect;
 mod forget;
+mod hotspot;
 mod list;
 mod radio;
 mod saved;
@@ -61,6 +62,8 @@ enum WifiCommand {
     Set(saved::SetArgs),
     /// A network's access points (BSSID, signal, channel, rate) and saved settings.
     Show(show::ShowArgs),
+    /// A hotspot others join: `hotspot start SSID --password-stdin`, `stop`, `status`.
+    Hotspot(hotspot::HotspotArgs),
 }
 
 /// Where the command's requests go.
@@ -82,6 +85,11 @@ impl WifiArgs {
         if let WifiCommand::Set(args) = &self.command {
             args.check()?;
         }
+        // Read before connecting: a prompt must not wait on an open socket.
+        let hotspot_password = match &self.command {
+            WifiCommand::Hotspot(args) => args.password()?,
+            _ => None,
+        };
         runtime.block_on(async {
             let session = session(
                 self.socket.clone(),
@@ -100,6 +108,7 @@ impl WifiArgs {
                 WifiCommand::Saved(args) => args.run(ctx, session).await,
                 WifiCommand::Set(args) => args.run(ctx, session).await,
                 WifiCommand::Show(args) => args.run(ctx, session).await,
+                WifiCommand::Hotspot(args) => args.run(ctx, session, hotspot_password).await,
             }
         })
     }
