@@ -12,7 +12,12 @@
 # 2. rate: `network.status` on the Unix socket of the real `netpilot daemon`, 4 clients
 #    with 64 requests in flight each. Floor: a server answering every line with a fixed
 #    line (np-daemon-bench echo-floor), same client.
-# 3. idle: the real daemon, no client, on a D-Bus system bus without NetworkManager (as on
+# 3. menu: `network.status` with a full network menu (50 networks in range, 20 saved, over
+#    two radios: the daemon's engine and dispatcher over the fake backend, on a Unix
+#    socket; np-daemon-bench menu-serve), one call after another from one client: p50 and
+#    p99 per call (goal: p99 under 1 ms). Floor: the same client against echo-floor, whose
+#    answer is a fixed short line.
+# 4. idle: the real daemon, no client, on a D-Bus system bus without NetworkManager (as on
 #    a machine where NetworkManager is stopped): RSS, CPU ticks and context switches
 #    (wakeups) of all its threads over IDLE seconds.
 # Needs no root.
@@ -22,9 +27,9 @@ trap 'kill "${DAEMON_PIDS[@]}" 2>/dev/null || true; finish' EXIT
 trap 'exit 130' INT TERM
 DAEMON_PIDS=()
 
-subscribers=1000 rounds=200 seconds=5 idle=20
+subscribers=1000 rounds=200 seconds=5 idle=20 calls=20000
 if [ "${1:-}" = --quick ]; then
-  subscribers=200 rounds=20 seconds=1 idle=3
+  subscribers=200 rounds=20 seconds=1 idle=3 calls=2000
 fi
 BENCH="$TARGET_DIR/release/np-daemon-bench"
 build_release
@@ -65,6 +70,23 @@ awk -v o="$(value responses_per_s "$ours")" -v f="$(value responses_per_s "$floo
 if [ "$(value refused "$ours")" != 0 ]; then
   echo "note: some requests were refused (rate limit): $ours"
 fi
+
+echo "== menu: network.status with 50 networks in range and 20 saved, $calls calls in turn"
+"$BENCH" menu-serve --socket "$BENCH_TMP/menu.sock" --networks 50 --saved 20 > /dev/null &
+DAEMON_PIDS+=($!)
+wait_for_socket "$BENCH_TMP/menu.sock"
+ours=$("$BENCH" latency --socket "$BENCH_TMP/menu.sock" --calls "$calls")
+kill "${DAEMON_PIDS[-1]}"; wait "${DAEMON_PIDS[-1]}" 2>/dev/null || true
+"$BENCH" echo-floor --socket "$BENCH_TMP/floor2.sock" > /dev/null &
+DAEMON_PIDS+=($!)
+wait_for_socket "$BENCH_TMP/floor2.sock"
+floor=$("$BENCH" latency --socket "$BENCH_TMP/floor2.sock" --calls "$calls")
+kill "${DAEMON_PIDS[-1]}"; wait "${DAEMON_PIDS[-1]}" 2>/dev/null || true
+echo "netpilot $ours"
+echo "floor    $floor"
+awk -v o="$(value p99_ms "$ours")" -v f="$(value p99_ms "$floor")" \
+  -v o50="$(value p50_ms "$ours")" -v f50="$(value p50_ms "$floor")" -v b="$(value answer_bytes "$ours")" \
+  'BEGIN { printf "network.status with the menu (%d bytes): p50 %.3f ms (floor %.3f, ×%.1f), p99 %.3f ms (floor %.3f, ×%.1f); target p99 < 1 ms\n", b, o50, f50, o50 / f50, o, f, o / f }'
 
 echo "== idle: the daemon with no client, no NetworkManager, for $idle s"
 # A system bus of its own, so the daemon waits for NetworkManager on it (no polling).

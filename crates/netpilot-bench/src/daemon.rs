@@ -12,10 +12,13 @@
 //!       per second.
 //!   np-daemon-bench echo-floor --socket PATH
 //!       A Unix socket server answering each line with a fixed response: the floor for `rate`.
+//!   np-daemon-bench menu-serve | latency …
+//!       `network.status` with a full network menu, one call after another (see menu.rs).
 //!   np-daemon-bench hostile | churn | fuzz …
 //!       Misbehaving clients against the real daemon (see hostile.rs).
 
 mod hostile;
+mod menu;
 
 use futures_util::{SinkExt, StreamExt};
 use netpilot_api::client::Client;
@@ -68,6 +71,12 @@ fn main() {
             number("--seconds", "5"),
         ),
         Some("echo-floor") => echo_floor(&value("--socket", "")),
+        Some("menu-serve") => menu::serve(
+            &value("--socket", ""),
+            number("--networks", "50"),
+            number("--saved", "20"),
+        ),
+        Some("latency") => menu::latency(&value("--socket", ""), number("--calls", "10000")),
         Some("hostile") => hostile::hostile(
             &value("--socket", ""),
             &value("--websocket", "127.0.0.1:7878"),
@@ -86,7 +95,9 @@ fn main() {
             number("--frames", "1000000") as u64,
             number("--seed", "1") as u64,
         ),
-        _ => usage("a subcommand: fanout, rate, echo-floor, hostile, churn or fuzz"),
+        _ => usage(
+            "a subcommand: fanout, rate, echo-floor, menu-serve, latency, hostile, churn or fuzz",
+        ),
     }
 }
 

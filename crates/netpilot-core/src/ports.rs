@@ -251,7 +251,8 @@ pub trait WifiBackend: Send + Sync + 'static {
     /// scan, saved profiles, wired links, connectivity, hotspots): a slower look, asked
     /// for when [`WifiEvent::MenuChanged`] says it changed.
     fn menu(&self) -> impl Future<Output = Result<Menu, Error>> + Send;
-    /// Asks these radios to scan and returns at once; the results come as `MenuChanged`.
+    /// Asks these radios to scan and returns once they have finished (20 s at most): their
+    /// results are then in [`WifiBackend::menu`]. Reads no results itself.
     fn request_scan(&self, interfaces: &[String])
     -> impl Future<Output = Result<(), Error>> + Send;
     /// Turns WiFi on or off (NetworkManager's switch); the switch as it is then. A hard

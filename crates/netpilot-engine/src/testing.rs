@@ -318,8 +318,9 @@ pub struct FakeWifi {
     /// Menu looks asked for, and how long each takes.
     pub menus: std::sync::atomic::AtomicUsize,
     pub menu_delay: Mutex<std::time::Duration>,
-    /// Scans started without waiting (`request_scan`).
+    /// Scans started without waiting (`request_scan`), and how long each runs.
     pub scans_requested: Mutex<Vec<Vec<String>>>,
+    pub scan_delay: Mutex<std::time::Duration>,
 }
 
 impl FakeWifi {
@@ -418,6 +419,10 @@ impl netpilot_core::ports::WifiBackend for FakeWifi {
             .lock()
             .expect("not poisoned")
             .push(interfaces.to_vec());
+        let delay = *self.scan_delay.lock().expect("not poisoned");
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
         Ok(())
     }
 

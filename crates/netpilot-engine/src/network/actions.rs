@@ -25,7 +25,7 @@ impl<B: WifiBackend> Service<B> {
     /// only from its last results). With `wait`, answers once the scan is done; else at
     /// once with the networks known, the scan's results following as `network` events.
     pub(super) fn scan(
-        &self,
+        &mut self,
         interface: Option<String>,
         rescan: bool,
         wait: bool,
@@ -64,10 +64,15 @@ impl<B: WifiBackend> Service<B> {
             .collect();
         let known: Vec<String> = menu.saved.iter().map(|p| p.ssid.clone()).collect();
         let _ = reply.send(Ok(netpilot_core::wifi::networks(&seen, &known)));
+        // Until every radio asked has finished, its results arriving radio by radio, access
+        // point by access point, wait for one look at the end (see `menu`).
+        self.menu.scanning += 1;
+        let internal = self.internal.clone();
         tokio::spawn(async move {
             if let Err(error) = backend.request_scan(&interfaces).await {
-                tracing::debug!(%error, "scan not started");
+                tracing::debug!(%error, "scan not done");
             }
+            let _ = internal.send(Internal::Scanned).await;
         });
     }
 

@@ -214,6 +214,9 @@ pub(super) struct MenuLook {
     /// `refresh_with_menu`).
     pub(super) started: u64,
     pub(super) hold_until: Option<u64>,
+    /// Scans asked for without waiting, not finished yet: signal-driven looks wait for
+    /// them (their results come radio by radio).
+    pub(super) scanning: usize,
 }
 
 /// Whether `now` is news to a UI that was last sent `sent`: anything but signals moving

@@ -28,6 +28,8 @@ pub(super) enum Internal {
     Menu(Result<netpilot_core::menu::Menu, Error>),
     /// An action changed what the menu shows: look again now.
     MenuStale,
+    /// A scan asked for without waiting has finished on every radio it was asked of.
+    Scanned,
     /// [`Service::refresh_with_menu`]'s answers.
     Both {
         snapshot: Result<LinkSnapshot, Error>,
@@ -165,7 +167,8 @@ impl<B: WifiBackend> Service<B> {
             .attempt
             .as_ref()
             .and_then(|a| a.held.as_ref().map(|(at, _)| *at));
-        [tracker, prompts, self.flush_at, held, self.menu.due]
+        let menu_due = self.menu.due.filter(|_| self.menu.scanning == 0);
+        [tracker, prompts, self.flush_at, held, menu_due]
             .into_iter()
             .flatten()
             .min()
@@ -317,6 +320,10 @@ impl<B: WifiBackend> Service<B> {
             }
             Internal::Menu(menu) => self.apply_menu(menu),
             Internal::MenuStale => self.look_at_menu(),
+            Internal::Scanned => {
+                self.menu.scanning -= 1;
+                self.look_at_menu();
+            }
             Internal::Both { snapshot, menu } => {
                 let first = self.store_menu(menu);
                 self.refreshing = false;
@@ -409,7 +416,8 @@ impl<B: WifiBackend> Service<B> {
 
     pub(super) fn on_timer(&mut self) {
         let now = Instant::now();
-        if self.menu.due.is_some_and(|at| at <= now) {
+        // While a scan asked for runs, its results wait for it to end (one look then).
+        if self.menu.scanning == 0 && self.menu.due.is_some_and(|at| at <= now) {
             self.look_at_menu();
         }
         if self.flush_at.is_some_and(|at| at <= now) {

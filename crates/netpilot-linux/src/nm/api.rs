@@ -142,18 +142,6 @@ impl NmClient {
         Ok(())
     }
 
-    /// Asks each device to scan and returns at once (a refused scan is logged: one ran
-    /// a moment ago, or the device is connecting).
-    pub async fn request_scan(&self, devices: &[NmWifiDevice]) -> Result<(), Error> {
-        for device in devices {
-            let wireless = self.wireless_uncached(&device.path).await?;
-            if let Err(error) = wireless.request_scan(HashMap::new()).await {
-                tracing::debug!(interface = %device.device.interface, %error, "scan refused");
-            }
-        }
-        Ok(())
-    }
-
     /// The device object of the network interface `interface`.
     pub async fn device_by_interface(&self, interface: &str) -> Result<OwnedObjectPath, Error> {
         self.nm

@@ -418,7 +418,7 @@ impl WifiBackend for NmBackend {
 
     async fn request_scan(&self, interfaces: &[String]) -> Result<(), Error> {
         let devices = join::devices(&self.client, interfaces).await?;
-        self.client.request_scan(&devices).await
+        self.client.scan(&devices).await
     }
 
     async fn set_wifi_enabled(&self, enabled: bool) -> Result<RadioSwitch, Error> {

@@ -345,3 +345,39 @@ async fn ethernet_connects_the_device_with_a_cable_and_disconnects_the_connected
     assert!(!h.handle.status().await.unwrap().ethernet.connected);
     assert!(h.handle.ethernet_down(None).await.unwrap().is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_scan_asked_for_costs_one_event_when_every_radio_has_finished() {
+    let mut h = with_menu().await;
+    *h.backend.scan_delay.lock().unwrap() = Duration::from_secs(3);
+    let answered = h.handle.scan(None, true, false).await.unwrap();
+    assert_eq!(answered.len(), 2, "what is known, at once");
+    // The radios' results come one by one meanwhile.
+    for (n, ssid) in ["library", "station"].iter().enumerate() {
+        h.backend.menu.lock().unwrap().access_points.push(ap(
+            ssid,
+            &format!("02:00:00:00:0{n}:01"),
+            30,
+            false,
+        ));
+        h.backend_events.send(WifiEvent::MenuChanged).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    assert!(
+        network_events(&mut h, Duration::from_millis(500))
+            .await
+            .is_empty(),
+        "nothing before the scan ends"
+    );
+    let states = network_events(&mut h, Duration::from_secs(2)).await;
+    assert_eq!(states.len(), 1, "{states:?}");
+    let ssids: Vec<&str> = states[0]
+        .wifi_networks
+        .iter()
+        .map(|n| n.ssid.as_str())
+        .collect();
+    assert!(
+        ssids.contains(&"library") && ssids.contains(&"station"),
+        "{ssids:?}"
+    );
+}
