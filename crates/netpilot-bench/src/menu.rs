@@ -128,7 +128,7 @@ pub fn latency(socket: &str, calls: usize) {
             if call >= calls / 10 {
                 took.push(started.elapsed());
             }
-            bytes = serde_json::to_string(&answer).map_or(0, |line| line.len());
+            bytes = answer.to_line().len();
         }
         took.sort_unstable();
         let at = |p: f64| took[((took.len() - 1) as f64 * p) as usize].as_secs_f64() * 1000.0;
