@@ -22,6 +22,25 @@ pub const MENU_SETTLE: Duration = Duration::from_millis(250);
 /// is sent for it alone.
 pub const SIGNAL_NEWS: u8 = 5;
 
+/// A look that takes longer has failed (NetworkManager stuck): state events never wait on
+/// it for ever.
+const LOOK_WITHIN: Duration = Duration::from_secs(10);
+
+/// The backend's menu, or a timeout's error.
+async fn look<B: WifiBackend>(backend: &B) -> Result<Menu, Error> {
+    tokio::time::timeout(LOOK_WITHIN, backend.menu())
+        .await
+        .unwrap_or_else(|_| {
+            Err(Error::new(
+                ErrorCode::Timeout,
+                format!(
+                    "NetworkManager did not answer within {} s",
+                    LOOK_WITHIN.as_secs()
+                ),
+            ))
+        })
+}
+
 impl<B: WifiBackend> Service<B> {
     /// Something in the menu changed: a look in a moment (one for a whole burst).
     pub(super) fn menu_changed(&mut self) {
@@ -42,7 +61,7 @@ impl<B: WifiBackend> Service<B> {
         let backend = Arc::clone(&self.backend);
         let internal = self.internal.clone();
         tokio::spawn(async move {
-            let _ = internal.send(Internal::Menu(backend.menu().await)).await;
+            let _ = internal.send(Internal::Menu(look(&*backend).await)).await;
         });
     }
 
@@ -64,7 +83,7 @@ impl<B: WifiBackend> Service<B> {
         let backend = Arc::clone(&self.backend);
         let internal = self.internal.clone();
         tokio::spawn(async move {
-            let (snapshot, menu) = tokio::join!(backend.snapshot(), backend.menu());
+            let (snapshot, menu) = tokio::join!(backend.snapshot(), look(&*backend));
             let _ = internal.send(Internal::Both { snapshot, menu }).await;
         });
     }

@@ -381,3 +381,29 @@ async fn a_scan_asked_for_costs_one_event_when_every_radio_has_finished() {
         "{ssids:?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_look_networkmanager_never_answers_ends_and_holds_nothing_back() {
+    let (fake, _events, receiver) = FakeWifi::new(true);
+    *fake.menu_delay.lock().unwrap() = Duration::from_secs(3600);
+    let backend = Arc::new(fake);
+    let config = Config {
+        timeouts: Timeouts::default(),
+        debounce: Duration::from_millis(50),
+        tokens: Box::new(|| "token".into()),
+        claims: no_claims(),
+    };
+    let handle = spawn(Arc::clone(&backend), receiver, config);
+    let asked = Instant::now();
+    let state = handle.status().await.unwrap();
+    assert!(
+        asked.elapsed() <= Duration::from_secs(11),
+        "{:?}",
+        asked.elapsed()
+    );
+    assert_eq!(
+        state.wifi_devices.len(),
+        1,
+        "the radios are known all the same"
+    );
+}
